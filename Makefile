@@ -1,0 +1,19 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+.PHONY: setup demo test clean-demo
+
+VENV := .venv
+ALLENNLP := $(VENV)/bin/allennlp
+PYTEST_ARGS ?=
+
+setup:
+	@bash scripts/setup_env.sh
+
+# Trains MTM-CW on the small corpora shipped in fixtures/demo and prints per-dataset F1.
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
+
+clean-demo:
+	rm -rf runs/demo

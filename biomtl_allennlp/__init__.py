@@ -1,0 +1,14 @@
+"""
+biomtl_allennlp: cross-type biomedical NER with deep multi-task learning (Wang et al. 2019)
+as an AllenNLP plugin.
+
+Importing the package registers every component, so both `--include-package
+biomtl_allennlp` and a `.allennlp_plugins` file work.
+"""
+from biomtl_allennlp.data.token_indexers.char_stream_indexer import CharStreamIndexer
+from biomtl_allennlp.data.vocabularies.word2vec_vocabulary import Word2VecVocabulary
+from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader
+from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
+from biomtl_allennlp.modules.token_embedders.char_stream_embedder import CharStreamEmbedder
+from biomtl_allennlp.modules.token_embedders.word2vec_embedding import Word2VecEmbedding
+from biomtl_allennlp.training.learning_rate_schedulers.inverse_time_decay import InverseTimeDecay

@@ -1,0 +1,98 @@
+// Shared pieces of every biomtl_allennlp config: the paper's settings (Wang et al. 2019).
+// Each model variant (stm, mtm_c, mtm_w, mtm_cw) imports this file and overrides a little.
+//
+// Datasets are listed once, in the reader; the model builds one CRF head per dataset it
+// finds in the vocabulary, so `-o '{"dataset_reader.datasets": ["BC2GM", "NCBI-disease"]}'`
+// changes heads, metrics and the validation metric together.
+// Data paths resolve against $BIOMTL_DATA_ROOT (or the reader's `data_root`).
+{
+  // The paper's five corpora (BC4CHEMD must be under the data root).
+  paper_datasets: ["BC2GM", "BC4CHEMD", "BC5CDR", "NCBI-disease", "JNLPBA"],
+
+  sizes: {
+    word_embedding_dim: 200,
+    char_embedding_dim: 30,
+    char_hidden_size: 200,  // per direction
+    word_hidden_size: 200,  // per direction
+    dropout: 0.5,
+  },
+
+  reader(datasets, sizes=$.sizes):: {
+    type: "multitask_ner",
+    datasets: datasets,
+    token_indexers: {
+      tokens: { type: "single_id" },
+      chars: { type: "char_stream" },
+    },
+  },
+
+  model(private_layers, sizes=$.sizes):: {
+    type: "multitask_crf_tagger",
+    private_layers: private_layers,
+    dropout: sizes.dropout,
+    text_field_embedder: {
+      token_embedders: {
+        tokens: {
+          type: "word2vec",
+          embedding_dim: sizes.word_embedding_dim,
+          // "pretrained_file": "/path/to/wikipedia-pubmed-and-PMC-w2v.bin" (also set it in
+          // vocabulary.pretrained_files.tokens so rare pretrained words keep their vector)
+        },
+        chars: {
+          type: "char_stream",
+          embedding_dim: sizes.char_embedding_dim,
+          hidden_size: sizes.char_hidden_size,
+          dropout: sizes.dropout,
+        },
+      },
+    },
+    encoder: {
+      type: "lstm",
+      input_size: sizes.word_embedding_dim + 2 * sizes.char_hidden_size,
+      hidden_size: sizes.word_hidden_size,
+      bidirectional: true,
+    },
+  },
+
+  // Words seen fewer than 5 times map to UNK unless they have a pretrained vector.
+  vocabulary: {
+    type: "from_instances_word2vec",
+    min_count: { tokens: 5 },
+  },
+
+  // Batches of 10 sentences of similar length (mixed datasets; see the README).
+  data_loader(batch_size=10):: {
+    batch_sampler: { type: "bucket", batch_size: batch_size, sorting_keys: ["tokens"] },
+  },
+
+  // The paper: SGD lr 0.01, momentum 0.9, lr / (1 + 0.05 t), gradient norm clipped at 5.
+  paper_trainer: {
+    optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 },
+    learning_rate_scheduler: { type: "inverse_time_decay", decay_rate: 0.05 },
+    grad_norm: 5.0,
+    num_epochs: 100,
+    patience: 10,
+    validation_metric: "+macro_f1",
+    cuda_device: -1,  // -o '{"trainer.cuda_device": 0}' trains on the first GPU
+  },
+
+  // A budget for CPU runs: Adam converges in a few epochs where SGD needs hundreds.
+  budget_trainer: $.paper_trainer {
+    optimizer: { type: "adam", lr: 0.002 },
+    learning_rate_scheduler: { type: "inverse_time_decay", decay_rate: 0.05 },
+    num_epochs: 5,
+    patience: null,
+  },
+
+  config(datasets, private_layers, trainer=$.paper_trainer, batch_size=10):: {
+    dataset_reader: $.reader(datasets),
+    train_data_path: "train",  // "train+devel" trains on both, as the paper's code did
+    validation_data_path: "devel",
+    test_data_path: "test",
+    evaluate_on_test: false,
+    vocabulary: $.vocabulary,
+    data_loader: $.data_loader(batch_size),
+    model: $.model(private_layers),
+    trainer: trainer,
+  },
+}

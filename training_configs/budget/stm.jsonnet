@@ -1,0 +1,4 @@
+// stm under the CPU budget: the paper's model, trained with Adam, batches of 32, 5 epochs.
+local biomtl = import "../biomtl.libsonnet";
+
+biomtl.config(datasets=["NCBI-disease"], private_layers=[], trainer=biomtl.budget_trainer, batch_size=32)
