@@ -12,3 +12,10 @@ from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
 from biomtl_allennlp.modules.token_embedders.char_stream_embedder import CharStreamEmbedder
 from biomtl_allennlp.modules.token_embedders.word2vec_embedding import Word2VecEmbedding
 from biomtl_allennlp.training.learning_rate_schedulers.inverse_time_decay import InverseTimeDecay
+from biomtl_allennlp.data.token_indexers.dictionary_features_indexer import (
+    DictionaryFeaturesIndexer,
+)
+from biomtl_allennlp.data.tokenizers import BiomedicalSentenceSplitter, BiomedicalTokenizer
+from biomtl_allennlp.modules.token_embedders.dictionary_features_embedder import (
+    DictionaryFeaturesEmbedder,
+)

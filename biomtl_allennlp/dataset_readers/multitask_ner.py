@@ -134,7 +134,7 @@ class MultiTaskNerDatasetReader(DatasetReader):
         `tags` are BIOUL tags (as `read_sentences` returns them); `dataset` is required
         with tags. Without tags the instance can be tagged by every head of a model.
         """
-        tokens = TextField([Token(word) for word in words])
+        tokens = TextField([Token(word) for word in words], self._token_indexers)
         fields = {
             "tokens": tokens,
             "metadata": MetadataField({"words": words, "dataset": dataset}),

@@ -8,6 +8,7 @@ from allennlp.models.model import Model
 from allennlp.modules import ConditionalRandomField, Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.modules.conditional_random_field import allowed_transitions
 from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
+from allennlp.modules.token_embedders import EmptyEmbedder
 from allennlp.nn import InitializerApplicator, util
 from allennlp.training.metrics import SpanBasedF1Measure
 
@@ -136,16 +137,16 @@ class MultiTaskCrfTagger(Model):
         self._private_embedder_keys = sorted(set(private_layers) - {ENCODER})
         self._private_embedders = torch.nn.ModuleDict()
         for key in self._private_embedder_keys:
-            # Take the embedder out of the shared text field embedder; each dataset gets a copy.
-            template = text_field_embedder._token_embedders.pop(key)  # type: ignore
-            delattr(text_field_embedder, f"token_embedder_{key}")
+            # Take the embedder out of the shared text field embedder (an `EmptyEmbedder`
+            # takes its place, which the embedder skips); each dataset gets a copy.
+            template = text_field_embedder._token_embedders[key]  # type: ignore
+            empty = EmptyEmbedder()
+            text_field_embedder._token_embedders[key] = empty  # type: ignore
+            setattr(text_field_embedder, f"token_embedder_{key}", empty)
             self._private_embedders[key] = torch.nn.ModuleDict(
                 {name: _fresh_copy(template) for name in self.datasets}
             )
-        self._has_shared_embedders = bool(
-            not isinstance(text_field_embedder, BasicTextFieldEmbedder)
-            or text_field_embedder._token_embedders
-        )
+        self._has_shared_embedders = len(self._private_embedder_keys) < len(embedder_keys) or not embedder_keys
         self._text_field_embedder = text_field_embedder
         embedding_dim = (
             text_field_embedder.get_output_dim() if self._has_shared_embedders else 0
@@ -240,7 +241,7 @@ class MultiTaskCrfTagger(Model):
         # Returns
 
         `loss` when tags are given; when decoding (evaluation, prediction), `predicted_tags`:
-        per row a dict `{dataset: [tag ids]}` and `path_scores` likewise.
+        per row a dict `{dataset: [tag ids]}`.
         """
         # Shape: (batch_size, num_tokens)
         mask = util.get_text_field_mask(tokens)
@@ -270,7 +271,6 @@ class MultiTaskCrfTagger(Model):
         output: Dict[str, Any] = {}
         loss = None
         predicted: List[Dict[str, List[int]]] = [{} for _ in range(batch_size)]
-        scores: List[Dict[str, float]] = [{} for _ in range(batch_size)]
         for head, rows in views:
             view_mask = mask if rows is None else mask.index_select(0, rows)
             # Shape: (view_size, num_tokens, num_tags)
@@ -282,12 +282,11 @@ class MultiTaskCrfTagger(Model):
                 head_loss = -self._loss_weights[head] * log_likelihood
                 loss = head_loss if loss is None else loss + head_loss
             if decode:
-                best_tags, path_scores = viterbi_decode_batch(self._crfs[head], logits, view_mask)
+                best_tags, _ = viterbi_decode_batch(self._crfs[head], logits, view_mask)
                 row_ids = range(batch_size) if rows is None else rows.tolist()
                 lengths = view_mask.sum(dim=1).tolist()
                 for position, (row, length) in enumerate(zip(row_ids, lengths)):
                     predicted[row][head] = best_tags[position, :length].tolist()
-                    scores[row][head] = float(path_scores[position])
                 if view_tags is not None:
                     one_hot = torch.nn.functional.one_hot(best_tags, logits.size(-1)).float()
                     self._metrics[head](one_hot, view_tags, view_mask)
@@ -296,7 +295,6 @@ class MultiTaskCrfTagger(Model):
             output["loss"] = loss / batch_size
         if decode:
             output["predicted_tags"] = predicted
-            output["path_scores"] = scores
         if metadata is not None:
             output["words"] = [entry.get("words") for entry in metadata]
         return output

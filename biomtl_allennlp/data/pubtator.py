@@ -1,0 +1,280 @@
+"""
+Reading and writing the PubTator format: raw titles and abstracts with character-offset
+entity annotations (BioCreative V CDR, NCBI disease corpus, PubTator exports).
+
+    PMID|t|Title text
+    PMID|a|Abstract text
+    PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>id[<TAB>more...]]
+    PMID<TAB>CID<TAB>chemical_id<TAB>disease_id          (relation line, 4 columns)
+    <blank line between documents>
+
+Offsets are into `title + " " + abstract`.
+"""
+import io
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import IO, Iterable, Iterator, List, Optional, Tuple, Union
+
+logger = logging.getLogger(__name__)
+
+_TEXT_LINE_RE = re.compile(r"([^\t|]+)\|([ta])\|(.*)", re.DOTALL)
+
+PathOrLines = Union[str, "os.PathLike[str]", Iterable[str]]
+
+
+@dataclass
+class PubtatorAnnotation:
+    """
+    One entity mention: `text` is `document.text[start:end]`; `type` the entity type
+    (`Chemical`, `Disease`, `SpecificDisease`, ...); `id` the normalised concept id column
+    (kept verbatim, `None` when the line has no such column); `extra` any further columns.
+    """
+
+    start: int
+    end: int
+    text: str
+    type: str
+    id: Optional[str] = None
+    extra: Tuple[str, ...] = ()
+
+
+@dataclass
+class PubtatorDocument:
+    """
+    One PubTator document. `relations` holds the relation lines (e.g.
+    `("CID", "D016651", "D003490")`, without the PMID column) so that writing a document
+    back reproduces them; they are otherwise ignored.
+    """
+
+    pmid: str
+    title: str
+    abstract: str
+    annotations: List[PubtatorAnnotation] = field(default_factory=list)
+    relations: List[Tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The text that offsets refer to: title + " " + abstract (just the title if the
+        abstract is empty)."""
+        return f"{self.title} {self.abstract}" if self.abstract else self.title
+
+    @property
+    def title_end(self) -> int:
+        """The offset where the title ends in `text` (a sentence boundary)."""
+        return len(self.title)
+
+
+class _DocumentBuilder:
+    def __init__(self, pmid: str, title: str, line_number: int) -> None:
+        self.pmid = pmid
+        self.title = title
+        self.abstract = ""
+        self.line_number = line_number
+        # (line number, columns) of each mention line, checked once the text is complete.
+        self.mention_lines: List[Tuple[int, List[str]]] = []
+        self.relations: List[Tuple[str, ...]] = []
+
+
+def _open_lines(source: PathOrLines) -> Tuple[str, Iterable[str], Optional[IO[str]]]:
+    if isinstance(source, (str, os.PathLike)):
+        handle = open(source, "r", encoding="utf-8", newline="\n")
+        return os.fspath(source), handle, handle
+    return str(getattr(source, "name", "<lines>")), source, None
+
+
+def read_pubtator(
+    source: PathOrLines, strict: bool = True, problems: Optional[List[str]] = None
+) -> Iterator[PubtatorDocument]:
+    """
+    Reads PubTator documents from a file path or an iterable of lines (e.g. an open file or
+    a list of strings; `\\r\\n` line ends are accepted).
+
+    Malformed input raises a `ValueError` whose message names the file (or `<lines>`) and
+    the 1-based line number. With `strict=True` (the default) this includes every bad
+    mention line: a PMID differing from the current document's, non-integer offsets,
+    offsets outside the text, or `text[start:end] != mention` (a mention column that only
+    differs by surrounding whitespace is accepted, and the annotation text is then taken
+    from the document). With `strict=False` such
+    mentions are skipped instead, logged as warnings and their messages appended to
+    `problems` (if given). Structural errors (an abstract or mention line before any
+    title, an abstract for another PMID, an unrecognised line) always raise.
+
+    # Parameters
+
+    source : `Union[str, os.PathLike, Iterable[str]]`
+        A path to a PubTator file, or its lines.
+    strict : `bool`, optional (default = `True`)
+        Whether bad mention lines raise (`True`) or are skipped and reported (`False`).
+    problems : `List[str]`, optional (default = `None`)
+        With `strict=False`, a list that receives one message per skipped mention.
+    """
+    name, lines, handle = _open_lines(source)
+    try:
+        yield from _read(name, lines, strict, problems)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _read(
+    name: str, lines: Iterable[str], strict: bool, problems: Optional[List[str]]
+) -> Iterator[PubtatorDocument]:
+    current: Optional[_DocumentBuilder] = None
+
+    def fail(line_number: int, message: str) -> ValueError:
+        return ValueError(f"{name}, line {line_number}: {message}")
+
+    for line_number, raw_line in enumerate(lines, start=1):
+        line = raw_line.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            if current is not None:
+                yield _finish(current, name, strict, problems)
+                current = None
+            continue
+        text_line = _TEXT_LINE_RE.match(line)
+        if text_line is not None:
+            pmid, kind, content = text_line.groups()
+            if kind == "t":
+                if current is not None:  # a new document without a blank line before it
+                    yield _finish(current, name, strict, problems)
+                current = _DocumentBuilder(pmid, content, line_number)
+            else:
+                if current is None:
+                    raise fail(line_number, f"abstract of PMID {pmid} before its title line")
+                if pmid != current.pmid:
+                    raise fail(
+                        line_number,
+                        f"abstract of PMID {pmid} inside document PMID {current.pmid}",
+                    )
+                current.abstract = content
+            continue
+        if "\t" not in line:
+            raise fail(
+                line_number,
+                f"expected 'PMID|t|title', 'PMID|a|abstract' or a tab-separated "
+                f"annotation line: {line!r}",
+            )
+        columns = line.split("\t")
+        if current is None:
+            raise fail(line_number, f"annotation line before any title line: {line!r}")
+        if len(columns) == 4:
+            if columns[0] != current.pmid:
+                _problem(
+                    fail(line_number, f"relation of PMID {columns[0]} inside document PMID "
+                         f"{current.pmid}"), strict, problems,
+                )
+                continue
+            current.relations.append(tuple(columns[1:]))
+            continue
+        if len(columns) < 5:
+            raise fail(
+                line_number,
+                f"expected 'PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>id]' or a "
+                f"4-column relation line, got {len(columns)} columns: {line!r}",
+            )
+        current.mention_lines.append((line_number, columns))
+    if current is not None:
+        yield _finish(current, name, strict, problems)
+
+
+def _problem(error: ValueError, strict: bool, problems: Optional[List[str]]) -> None:
+    if strict:
+        raise error
+    logger.warning("Skipping annotation: %s", error)
+    if problems is not None:
+        problems.append(str(error))
+
+
+def _finish(
+    builder: _DocumentBuilder, name: str, strict: bool, problems: Optional[List[str]]
+) -> PubtatorDocument:
+    document = PubtatorDocument(
+        pmid=builder.pmid,
+        title=builder.title,
+        abstract=builder.abstract,
+        relations=builder.relations,
+    )
+    text = document.text
+    for line_number, columns in builder.mention_lines:
+        pmid, start_str, end_str, mention, entity_type = columns[:5]
+
+        def fail(message: str, line_number: int = line_number) -> ValueError:
+            return ValueError(f"{name}, line {line_number}: {message}")
+
+        if pmid != builder.pmid:
+            _problem(fail(f"mention of PMID {pmid} inside document PMID {builder.pmid}"),
+                     strict, problems)
+            continue
+        try:
+            start, end = int(start_str), int(end_str)
+        except ValueError:
+            _problem(fail(f"offsets must be integers, got {start_str!r} and {end_str!r}"),
+                     strict, problems)
+            continue
+        if not 0 <= start <= end <= len(text):
+            _problem(
+                fail(f"offsets {start}-{end} outside the text of PMID {pmid} "
+                     f"({len(text)} characters)"),
+                strict, problems,
+            )
+            continue
+        if text[start:end] != mention and text[start:end] != mention.strip():
+            # (A mention column padded with whitespace, as on line 3249 of the NCBI disease
+            # training file, is accepted: its offsets are right.)
+            _problem(
+                fail(f"mention {mention!r} does not match the text at {start}-{end} "
+                     f"of PMID {pmid}: {text[start:end]!r}"),
+                strict, problems,
+            )
+            continue
+        document.annotations.append(
+            PubtatorAnnotation(
+                start=start,
+                end=end,
+                text=text[start:end],
+                type=entity_type,
+                id=columns[5] if len(columns) > 5 else None,
+                extra=tuple(columns[6:]),
+            )
+        )
+    return document
+
+
+def format_pubtator(document: PubtatorDocument) -> str:
+    """The PubTator lines of one document (each ending with a newline, no blank line)."""
+    out = io.StringIO()
+    out.write(f"{document.pmid}|t|{document.title}\n")
+    out.write(f"{document.pmid}|a|{document.abstract}\n")
+    for annotation in document.annotations:
+        columns = [
+            document.pmid,
+            str(annotation.start),
+            str(annotation.end),
+            annotation.text,
+            annotation.type,
+        ]
+        if annotation.id is not None or annotation.extra:
+            columns.append(annotation.id or "")
+        columns.extend(annotation.extra)
+        out.write("\t".join(columns) + "\n")
+    for relation in document.relations:
+        out.write("\t".join((document.pmid,) + tuple(relation)) + "\n")
+    return out.getvalue()
+
+
+def write_pubtator(
+    documents: Iterable[PubtatorDocument], file: Union[str, "os.PathLike[str]", IO[str]]
+) -> None:
+    """
+    Writes documents in the PubTator format (a blank line after each document) to a path
+    or an open text file; `read_pubtator` reads them back unchanged.
+    """
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "w", encoding="utf-8", newline="\n") as handle:
+            write_pubtator(documents, handle)
+        return
+    for document in documents:
+        file.write(format_pubtator(document))
+        file.write("\n")

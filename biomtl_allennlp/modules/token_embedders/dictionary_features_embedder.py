@@ -1,0 +1,62 @@
+from typing import Optional
+
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.modules.token_embedders.token_embedder import TokenEmbedder
+
+
+@TokenEmbedder.register("dictionary_features")
+class DictionaryFeaturesEmbedder(TokenEmbedder):
+    """
+    Embeds the binary dictionary features of `DictionaryFeaturesIndexer`: returns them as floats,
+    optionally through a linear projection.
+
+    Registered as a `TokenEmbedder` with name "dictionary_features".
+
+    # Parameters
+
+    num_features : `int`
+        The number of features per token the indexer produces. It must be 21 * the number of
+        entity types of the indexer (1 + 2 + ... + `max_window` per type, 21 for the default
+        `max_window` = 6), e.g. 42 for a dictionary with the types `Disease` and `GENE`.
+    projection_dim : `int`, optional (default = `None`)
+        If given, the features go through a `torch.nn.Linear(num_features, projection_dim)`.
+    """
+
+    def __init__(self, num_features: int, projection_dim: Optional[int] = None) -> None:
+        super().__init__()
+        if num_features < 1:
+            raise ConfigurationError(f"num_features must be positive, got {num_features}")
+        self._num_features = num_features
+        self._projection: Optional[torch.nn.Linear] = None
+        if projection_dim is not None:
+            self._projection = torch.nn.Linear(num_features, projection_dim)
+        self._output_dim = projection_dim if projection_dim is not None else num_features
+
+    def get_output_dim(self) -> int:
+        return self._output_dim
+
+    def forward(self, dictionary_features: torch.Tensor) -> torch.Tensor:
+        """
+        # Parameters
+
+        dictionary_features : `torch.Tensor`
+            Shape: (batch_size, num_tokens, num_features), zeros or ones.
+
+        # Returns
+
+        `torch.Tensor`
+            Shape: (batch_size, num_tokens, output_dim).
+        """
+        if dictionary_features.size(-1) != self._num_features:
+            raise ConfigurationError(
+                f"DictionaryFeaturesEmbedder expects {self._num_features} features per token, "
+                f"got {dictionary_features.size(-1)}; num_features must be 21 * number of "
+                f"entity types of the dictionary_features indexer"
+            )
+        # Shape: (batch_size, num_tokens, num_features)
+        features = dictionary_features.float()
+        if self._projection is not None:
+            # Shape: (batch_size, num_tokens, projection_dim)
+            features = self._projection(features)
+        return features

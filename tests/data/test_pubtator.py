@@ -1,0 +1,175 @@
+import io
+import re
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from biomtl_allennlp.data.pubtator import (
+    PubtatorAnnotation,
+    PubtatorDocument,
+    format_pubtator,
+    read_pubtator,
+    write_pubtator,
+)
+
+SHARED_PUBTATOR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pubtator"
+
+SAMPLE = (
+    "111|t|Lithium toxicity in a newborn.\n"
+    "111|a|A newborn with lithium-induced atrial flutter.\n"
+    "111\t0\t7\tLithium\tChemical\tD008094\n"
+    "111\t8\t16\ttoxicity\tDisease\tD064420\n"
+    "111\t62\t76\tatrial flutter\tDisease\tD001282\n"
+    "111\tCID\tD008094\tD001282\n"
+    "\n"
+    "222|t|No abstract here\n"
+    "222|a|\n"
+    "222\t3\t11\tabstract\tDiseaseClass\n"
+    "\n"
+    "333|t|Composite case\n"
+    "333|a|Breast and ovarian cancer.\n"
+    "333\t15\t40\tBreast and ovarian cancer\tDisease\tD001943|D010051\t"
+    "Breast cancer|ovarian cancer\n"
+    "\n"
+)
+
+
+def lines(text: str) -> List[str]:
+    return text.splitlines(keepends=True)
+
+
+def test_read_sample() -> None:
+    documents = list(read_pubtator(lines(SAMPLE)))
+    assert [d.pmid for d in documents] == ["111", "222", "333"]
+    first = documents[0]
+    assert first.text == (
+        "Lithium toxicity in a newborn. A newborn with lithium-induced atrial flutter."
+    )
+    assert first.title_end == 30
+    assert first.annotations[0] == PubtatorAnnotation(0, 7, "Lithium", "Chemical", "D008094")
+    assert first.annotations[2].text == "atrial flutter"
+    assert first.relations == [("CID", "D008094", "D001282")]
+    for document in documents:
+        for annotation in document.annotations:
+            assert document.text[annotation.start:annotation.end] == annotation.text
+    second = documents[1]
+    assert second.abstract == "" and second.text == "No abstract here"
+    assert second.annotations == [PubtatorAnnotation(3, 11, "abstract", "DiseaseClass", None)]
+    third = documents[2]
+    assert third.annotations[0].id == "D001943|D010051"
+    assert third.annotations[0].extra == ("Breast cancer|ovarian cancer",)
+
+
+def test_crlf_leading_blank_lines_and_no_final_blank_line(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.txt"
+    text = "\r\n\r\n" + SAMPLE.rstrip("\n").replace("\n", "\r\n")
+    path.write_bytes(text.encode("utf-8"))
+    documents = list(read_pubtator(path))
+    assert documents == list(read_pubtator(lines(SAMPLE)))
+    assert documents == list(read_pubtator(str(path)))
+
+
+def test_documents_without_blank_lines_between_them() -> None:
+    text = SAMPLE.replace("\n\n", "\n")
+    assert list(read_pubtator(lines(text))) == list(read_pubtator(lines(SAMPLE)))
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    documents = list(read_pubtator(lines(SAMPLE)))
+    path = tmp_path / "out.txt"
+    write_pubtator(documents, path)
+    assert path.read_text(encoding="utf-8") == SAMPLE
+    assert list(read_pubtator(path)) == documents
+    buffer = io.StringIO()
+    write_pubtator(documents, buffer)
+    assert buffer.getvalue() == SAMPLE
+    assert format_pubtator(documents[1]) == (
+        "222|t|No abstract here\n222|a|\n222\t3\t11\tabstract\tDiseaseClass\n"
+    )
+
+
+def test_round_trip_of_unicode_text(tmp_path: Path) -> None:
+    document = PubtatorDocument(
+        pmid="9", title="α-Synuclein | café 👍", abstract="Naïve e\u0301 text.",
+        annotations=[PubtatorAnnotation(0, 11, "α-Synuclein", "Gene", "")],
+    )
+    document.annotations.append(PubtatorAnnotation(21, 26, "Naïve", "X", None))
+    assert document.text[21:26] == "Naïve"
+    path = tmp_path / "u.txt"
+    write_pubtator([document], path)
+    assert list(read_pubtator(path)) == [document]
+
+
+def test_whitespace_padded_mention_column_is_accepted() -> None:
+    text = "5|t|Some febrile seizures here.\n5|a|\n5\t13\t21\tseizures  \tDisease\tD1\n"
+    (document,) = read_pubtator(lines(text))
+    assert document.annotations == [PubtatorAnnotation(13, 21, "seizures", "Disease", "D1")]
+
+
+@pytest.mark.parametrize(
+    "bad_line, line_number, message",
+    [
+        ("999\t0\t7\tLithium\tChemical\tD1\n", 3, "mention of PMID 999 inside document PMID 111"),
+        ("111\tzero\t7\tLithium\tChemical\tD1\n", 3, "offsets must be integers"),
+        ("111\t0\t500\tLithium\tChemical\tD1\n", 3, "outside the text"),
+        ("111\t-1\t7\tLithium\tChemical\tD1\n", 3, "outside the text"),
+        ("111\t1\t8\tLithium\tChemical\tD1\n", 3, "does not match the text"),
+    ],
+)
+def test_bad_mentions(tmp_path: Path, bad_line: str, line_number: int, message: str) -> None:
+    sample = lines(SAMPLE)
+    sample.insert(2, bad_line)
+    path = tmp_path / "bad.txt"
+    path.write_text("".join(sample), encoding="utf-8")
+    expected = re.escape(f"{path}, line {line_number}: ") + ".*" + re.escape(message)
+    with pytest.raises(ValueError, match=expected):
+        list(read_pubtator(path))
+    # With strict=False the mention is skipped and reported.
+    problems: List[str] = []
+    documents = list(read_pubtator(path, strict=False, problems=problems))
+    assert documents == list(read_pubtator(lines(SAMPLE)))
+    assert len(problems) == 1 and f"line {line_number}" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "text, line_number, message",
+    [
+        ("111|a|Abstract first.\n", 1, "abstract of PMID 111 before its title line"),
+        ("111|t|Title.\n222|a|Other abstract.\n", 2, "abstract of PMID 222 inside document"),
+        ("111\t0\t3\tabc\tX\n", 1, "annotation line before any title line"),
+        ("111|t|Title.\n111|a|A.\nnot a pubtator line\n", 3, "expected 'PMID|t|title'"),
+        ("111|t|Title.\n111|a|A.\n111\t0\t3\n", 3, "got 3 columns"),
+        ("111|x|Title.\n", 1, "expected 'PMID|t|title'"),
+    ],
+)
+def test_structural_errors(text: str, line_number: int, message: str) -> None:
+    expected = re.escape(f"<lines>, line {line_number}: ") + ".*" + re.escape(message)
+    with pytest.raises(ValueError, match=expected):
+        list(read_pubtator(lines(text)))
+    with pytest.raises(ValueError, match=re.escape(f"line {line_number}")):
+        list(read_pubtator(lines(text), strict=False))
+
+
+def test_file_object_name_is_used_in_errors(tmp_path: Path) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("1|t|T.\n1|a|A.\n1\t0\t9\tT.\tX\n", encoding="utf-8")
+    with open(path, encoding="utf-8") as handle:
+        with pytest.raises(ValueError, match=re.escape(f"{path}, line 3")):
+            list(read_pubtator(handle))
+
+
+@pytest.mark.skipif(not SHARED_PUBTATOR.is_dir(), reason="shared PubTator data not available")
+@pytest.mark.parametrize(
+    "name, documents, mentions",
+    [
+        ("CDR_TrainingSet.PubTator.txt", 500, 9385),
+        ("CDR_DevelopmentSet.PubTator.txt", 500, 9591),
+        ("NCBItrainset_corpus.txt", 593, 5145),
+        ("NCBIdevelopset_corpus.txt", 100, 787),
+    ],
+)
+def test_real_corpora_parse_without_errors(name: str, documents: int, mentions: int) -> None:
+    parsed = list(read_pubtator(SHARED_PUBTATOR / name))
+    assert len(parsed) == documents
+    assert sum(len(d.annotations) for d in parsed) == mentions

@@ -1,0 +1,125 @@
+import sys
+
+import pytest
+import torch
+from allennlp.commands import main
+from allennlp.common.testing import ModelTestCase
+from allennlp.data import Batch
+
+from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader
+from tests.conftest import FIXTURES
+
+VARIANTS = ["stm", "mtm_c", "mtm_w", "mtm_cw"]
+
+
+@pytest.mark.usefixtures("demo_data_root")
+class TestMultiTaskCrfTagger(ModelTestCase):
+    def setup_method(self):
+        super().setup_method()
+
+    def set_up_variant(self, variant):
+        self.set_up_model(FIXTURES / "configs" / f"{variant}.jsonnet", "train")
+        self.reader = MultiTaskNerDatasetReader(
+            ["demo-gene"], token_indexers=self.instances[0]["tokens"]._token_indexers
+        )
+
+    @pytest.mark.parametrize("variant", VARIANTS)
+    def test_can_train_save_and_load(self, variant):
+        self.set_up_variant(variant)
+        self.ensure_model_can_train_save_and_load(self.param_file, seed=1)
+
+    @pytest.mark.parametrize("variant", VARIANTS)
+    def test_batch_predictions_are_consistent(self, variant):
+        self.set_up_variant(variant)
+        self.ensure_batch_predictions_are_consistent()
+
+    def test_heads_and_sharing_follow_the_config(self):
+        self.set_up_variant("mtm_c")
+        assert self.model.datasets == ["demo-chemical", "demo-disease", "demo-gene"]
+        assert set(self.model._encoders) == set(self.model.datasets)
+        self.set_up_variant("mtm_w")
+        assert set(self.model._private_embedders["chars"]) == set(self.model.datasets)
+        # The shared text field embedder keeps only the word embeddings.
+        embedders = self.model._text_field_embedder._token_embedders
+        assert type(embedders["chars"]).__name__ == "EmptyEmbedder"
+        self.set_up_variant("mtm_cw")
+        assert not self.model._private_embedders and not hasattr(self.model, "_encoders")
+
+    def test_each_head_scores_only_its_dataset(self):
+        self.set_up_variant("mtm_cw")
+        self.model.eval()
+        batch = Batch(self.instances)
+        batch.index_instances(self.vocab)
+        output = self.model(**batch.as_tensor_dict())
+        for row, instance in zip(output["predicted_tags"], self.instances):
+            assert list(row) == [instance["metadata"]["dataset"]]
+        metrics = self.model.get_metrics(reset=True)
+        for name in self.model.datasets:
+            assert 0.0 <= metrics[f"{name}_f1"] <= 1.0
+        assert metrics["macro_f1"] == pytest.approx(
+            sum(metrics[f"{name}_f1"] for name in self.model.datasets) / 3
+        )
+
+    def test_unlabelled_instances_get_every_head(self):
+        self.set_up_variant("mtm_w")
+        self.model.eval()
+        instance = self.reader.text_to_instance(["p53", "binds", "cisplatin", "."])
+        output = self.model.forward_on_instance(instance)
+        assert set(output["tags"]) == set(self.model.datasets)
+        for name, tags in output["tags"].items():
+            assert len(tags) == 4
+            assert all(tag == "O" or tag[:2] in ("B-", "I-", "L-", "U-") for tag in tags)
+
+    def test_loss_weights(self):
+        self.set_up_variant("mtm_cw")
+        batch = Batch(self.instances)
+        batch.index_instances(self.vocab)
+        tensors = batch.as_tensor_dict()
+        self.model.eval()
+        base = self.model(**tensors)["loss"]
+        self.model._loss_weights["demo-gene"] = 0.0
+        without_gene = self.model(**tensors)["loss"]
+        gene_rows = [i for i, m in enumerate(tensors["metadata"]) if m["dataset"] == "demo-gene"]
+        assert gene_rows and without_gene < base
+        with pytest.raises(ValueError, match="loss_weights"):
+            from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
+
+            MultiTaskCrfTagger(
+                self.vocab,
+                self.model._text_field_embedder,
+                self.model._encoder,
+                loss_weights={"nope": 1.0},
+            )
+
+    def test_unknown_dataset_is_a_clear_error(self):
+        self.set_up_variant("stm")
+        instance = self.reader.text_to_instance(["a", "b"], ["O", "O"], dataset="demo-gene")
+        instance["metadata"].metadata["dataset"] = "other"
+        with pytest.raises(ValueError, match="no head for"):
+            self.model.forward_on_instance(instance)
+
+    def test_evaluate_reports_per_dataset_and_per_type(self, tmp_path):
+        self.set_up_variant("mtm_cw")
+        save_dir = tmp_path / "model"
+        self.ensure_model_can_train_save_and_load(self.param_file, seed=1)
+        from allennlp.commands.train import train_model_from_file
+
+        train_model_from_file(self.param_file, save_dir)
+        output = tmp_path / "metrics.json"
+        argv = ["allennlp", "evaluate", str(save_dir / "model.tar.gz"), "test",
+                "--output-file", str(output)]
+        old = sys.argv
+        sys.argv = argv
+        try:
+            main()
+        finally:
+            sys.argv = old
+        import json
+
+        metrics = json.loads(output.read_text())
+        for name, entity_type in [("demo-gene", "GENE"), ("demo-chemical", "Chemical"),
+                                  ("demo-disease", "Disease")]:
+            for measure in ("precision", "recall", "f1"):
+                assert 0.0 <= metrics[f"{name}_{measure}"] <= 1.0
+                assert f"{name}_{entity_type}_{measure}" in metrics
+        assert "macro_f1" in metrics

@@ -1,0 +1,202 @@
+import pytest
+
+from biomtl_allennlp.dictionary import (
+    DictionaryFormatError,
+    EntityDictionary,
+    build_dictionary_from_corpus,
+    extract_spans,
+    main,
+    postprocess_tags,
+    split_term,
+)
+
+SENTENCE = "loss of p53 in breast cancer".split()
+
+
+@pytest.fixture
+def dictionary_file(tmp_path):
+    path = tmp_path / "dict.tsv"
+    path.write_text(
+        "# user dictionary\n"
+        "breast cancer\tDisease\n"
+        "\n"
+        "p53\tGENE\n"
+        "Cancer\tDisease\n"
+        "endo-beta-1,4-glucanase\tGENE\n"
+        "IL-2\tGENE\n"
+        "IL-2\tChemical\n"
+    )
+    return str(path)
+
+
+def test_split_term():
+    assert split_term("endo-beta-1,4-glucanase") == "endo - beta - 1 , 4 - glucanase".split()
+    assert split_term("IL-2R (alpha)/p55") == ["IL", "-", "2R", "(", "alpha", ")", "/", "p55"]
+    assert split_term("Ca2+ x_y") == ["Ca2", "+", "x", "_", "y"]
+
+
+def test_load_and_lookup(dictionary_file):
+    dictionary = EntityDictionary.from_file(dictionary_file)
+    assert len(dictionary) == 5
+    assert dictionary.entity_types == ["Chemical", "Disease", "GENE"]
+    assert "BREAST CANCER" in dictionary
+    assert "endo - beta - 1 , 4 - glucanase" in dictionary
+    assert ["endo-beta-1", ",", "4-glucanase"] in dictionary
+    assert dictionary.types_of("IL-2") == ["GENE", "Chemical"]
+    assert dictionary.types_of("unknown") == []
+
+    case_sensitive = EntityDictionary.from_file(dictionary_file, lowercase=False)
+    assert "Breast cancer" not in case_sensitive
+    assert "breast cancer" in case_sensitive
+
+
+def test_malformed_lines_name_file_and_line(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("p53\tGENE\nbreast cancer Disease\n")
+    with pytest.raises(DictionaryFormatError, match=r"bad.tsv, line 2: expected 'term<TAB>type'"):
+        EntityDictionary.from_file(str(path))
+    path.write_text("p53\tGENE\n\n\t GENE\n")
+    with pytest.raises(DictionaryFormatError, match=r"bad.tsv, line 3: empty term"):
+        EntityDictionary.from_file(str(path))
+    with pytest.raises(DictionaryFormatError, match="missing.tsv"):
+        EntityDictionary.from_file(str(tmp_path / "missing.tsv"))
+
+
+def test_match_longest_first(dictionary_file):
+    dictionary = EntityDictionary.from_file(dictionary_file)
+    assert dictionary.match(SENTENCE) == [(2, 2, "GENE"), (4, 5, "Disease")]
+    assert dictionary.match(["cancer", "cells"]) == [(0, 0, "Disease")]
+    # A term matches however the sentence was split.
+    tokens = "the endo-beta-1 , 4-glucanase and IL-2 and IL - 2".split()
+    assert dictionary.match(tokens) == [(1, 3, "GENE"), (5, 5, "GENE"), (7, 9, "GENE")]
+    assert dictionary.match(["IL-2"], entity_types=["Chemical"]) == [(0, 0, "Chemical")]
+    assert dictionary.match(["IL-2"], entity_types=["Disease"]) == []
+    # Windows are limited to max_window corpus tokens: 9 tokens here.
+    split = "the endo - beta - 1 , 4 - glucanase".split()
+    assert dictionary.match(split) == []
+    long_windows = EntityDictionary.from_file(dictionary_file, max_window=9)
+    assert long_windows.match(split) == [(1, 9, "GENE")]
+    short = EntityDictionary.from_file(dictionary_file, max_window=2)
+    assert short.match(tokens) == [(5, 5, "GENE")]
+
+
+def test_postprocess_tags(dictionary_file):
+    dictionary = EntityDictionary.from_file(dictionary_file)
+    assert postprocess_tags(SENTENCE, ["O"] * 6, dictionary) == [
+        "O",
+        "O",
+        "U-GENE",
+        "O",
+        "B-Disease",
+        "L-Disease",
+    ]
+    # Existing entity tags are never overwritten: "breast" is already tagged, so only the
+    # O-run "cancer" can be matched (as the shorter term "cancer").
+    tags = ["O", "O", "O", "O", "U-Chemical", "O"]
+    assert postprocess_tags(SENTENCE, tags, dictionary) == [
+        "O",
+        "O",
+        "U-GENE",
+        "O",
+        "U-Chemical",
+        "U-Disease",
+    ]
+    assert tags == ["O", "O", "O", "O", "U-Chemical", "O"]
+    tags = ["B-GENE", "I-GENE", "L-GENE", "O", "O", "O"]
+    assert postprocess_tags(SENTENCE, tags, dictionary)[:3] == tags[:3]
+    with pytest.raises(ValueError):
+        postprocess_tags(SENTENCE, ["O"], dictionary)
+
+
+def test_extract_spans_is_lenient():
+    assert extract_spans(["B-A", "I-A", "E-A", "S-B", "O"]) == [(0, 2, "A"), (3, 3, "B")]
+    assert extract_spans(["B-A", "I-A", "L-A", "U-B"]) == [(0, 2, "A"), (3, 3, "B")]
+    spans = extract_spans(["B-A", "I-A", "B-A", "O", "I-B"])
+    assert spans == [(0, 1, "A"), (2, 2, "A"), (4, 4, "B")]
+    assert extract_spans(["I-A", "I-B", "E-B"]) == [(0, 0, "A"), (1, 2, "B")]
+
+
+IOBES_CORPUS = """-DOCSTART-\tO
+
+loss\tO
+of\tO
+p53\tS-GENE
+in\tO
+breast\tB-Disease
+cancer\tE-Disease
+
+the\tO
+P53\tS-GENE
+gene\tO
+p53\tS-Chemical
+p53\tS-GENE
+
+IL\tB-GENE
+-\tI-GENE
+2\tE-GENE
+"""
+
+BIO_CORPUS = """Breast\tB-Disease
+cancer\tI-Disease
+and\tO
+BRCA1\tB-GENE
+"""
+
+
+def test_build_dictionary_from_corpus(tmp_path):
+    iobes = tmp_path / "train.tsv"
+    iobes.write_text(IOBES_CORPUS)
+    bio = tmp_path / "bio.tsv"
+    bio.write_text(BIO_CORPUS)
+
+    dictionary = build_dictionary_from_corpus([str(iobes)], label_encoding="IOBES")
+    assert dictionary.entity_types == ["Chemical", "Disease", "GENE"]
+    # p53 is GENE three times (P53 included, lowercase) and Chemical once.
+    assert dictionary.types_of("p53") == ["GENE", "Chemical"]
+    assert dictionary.types_of("IL-2") == ["GENE"]
+    assert dictionary.types_of("breast cancer") == ["Disease"]
+
+    out = tmp_path / "dict.tsv"
+    dictionary.save(str(out))
+    assert out.read_text().splitlines() == [
+        "breast cancer\tDisease",
+        "IL - 2\tGENE",
+        "P53\tGENE",
+        "p53\tGENE",
+        "p53\tChemical",
+    ]
+    reloaded = EntityDictionary.from_file(str(out))
+    assert reloaded == dictionary
+    assert reloaded.types_of("p53") == ["GENE", "Chemical"]
+    assert reloaded.match(SENTENCE) == dictionary.match(SENTENCE)
+
+    bio_dictionary = build_dictionary_from_corpus(str(bio), label_encoding="BIO")
+    assert bio_dictionary.match("breast cancer and brca1".split()) == [
+        (0, 1, "Disease"),
+        (3, 3, "GENE"),
+    ]
+    frequent = build_dictionary_from_corpus([str(iobes)], "IOBES", min_count=2)
+    assert frequent.types_of("p53") == ["GENE"] and "breast cancer" not in frequent
+
+
+def test_build_rejects_wrong_encoding(tmp_path):
+    iobes = tmp_path / "train.tsv"
+    iobes.write_text(IOBES_CORPUS)
+    with pytest.raises(DictionaryFormatError, match=r"train.tsv, line 5: label 'S-GENE'"):
+        build_dictionary_from_corpus([str(iobes)], label_encoding="BIO")
+    with pytest.raises(ValueError, match="unknown label encoding"):
+        build_dictionary_from_corpus([str(iobes)], label_encoding="XYZ")
+
+
+def test_cli_build(tmp_path, capsys):
+    iobes = tmp_path / "train.tsv"
+    iobes.write_text(IOBES_CORPUS)
+    bio = tmp_path / "bio.tsv"
+    bio.write_text("Breast\tB-Disease\ncancer\tE-Disease\nand\tO\nBRCA1\tS-GENE\n")
+    out = tmp_path / "dict.tsv"
+    assert main(["build", "--out", str(out), str(iobes), str(bio)]) == 0
+    assert "Breast cancer\tDisease" in out.read_text()
+    assert "BRCA1\tGENE" in out.read_text()
+    assert "wrote 4 terms" in capsys.readouterr().err
+    assert main(["build", "--out", str(out), "--label-encoding", "bio", str(iobes)]) == 1
+    assert "train.tsv, line 5" in capsys.readouterr().err
