@@ -9,6 +9,7 @@ from biomtl_allennlp.data.token_indexers.char_stream_indexer import CharStreamIn
 from biomtl_allennlp.data.vocabularies.word2vec_vocabulary import Word2VecVocabulary
 from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader
 from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
+from biomtl_allennlp.modules.seq2seq_encoders.padded_bilstm import PaddedBiLstm
 from biomtl_allennlp.modules.token_embedders.char_stream_embedder import CharStreamEmbedder
 from biomtl_allennlp.modules.token_embedders.word2vec_embedding import Word2VecEmbedding
 from biomtl_allennlp.training.learning_rate_schedulers.inverse_time_decay import InverseTimeDecay

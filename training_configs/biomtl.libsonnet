@@ -46,11 +46,12 @@
         },
       },
     },
+    // A BiLSTM that runs unpacked (same outputs as allennlp's "lstm", several times
+    // faster on CPU).
     encoder: {
-      type: "lstm",
+      type: "padded_bilstm",
       input_size: sizes.word_embedding_dim + 2 * sizes.char_hidden_size,
       hidden_size: sizes.word_hidden_size,
-      bidirectional: true,
     },
   },
 

@@ -1,7 +1,8 @@
 import torch
 from allennlp.data.vocabulary import Vocabulary
 from allennlp.modules.token_embedders.token_embedder import TokenEmbedder
-from allennlp.nn import util
+
+from biomtl_allennlp.nn.padded import gather_rows, reversal_indices
 
 
 @TokenEmbedder.register("char_stream")
@@ -89,20 +90,11 @@ class CharStreamEmbedder(TokenEmbedder):
         """
         # Shape: (batch_size,)
         lengths = (chars != 0).sum(dim=1)
-        num_chars = chars.size(1)
-        # Shape: (batch_size, num_chars): position j of the reversed stream reads
-        # position length - 1 - j of the stream; padding stays where it is.
-        positions = torch.arange(num_chars, device=chars.device).unsqueeze(0)
-        reversed_positions = lengths.unsqueeze(1) - 1 - positions
-        reversed_positions = torch.where(
-            reversed_positions >= 0, reversed_positions, positions.expand_as(reversed_positions)
-        )
-
+        # Shape: (batch_size, num_chars): the reversed stream, padding left at the end.
+        reverse = reversal_indices(lengths, chars.size(1))
         # Shape: (batch_size, num_chars, embedding_dim)
         embedded = self._dropout(self._embedding(chars))
-        reversed_embedded = embedded.gather(
-            1, reversed_positions.unsqueeze(-1).expand_as(embedded)
-        )
+        reversed_embedded = gather_rows(embedded, reverse)
         # Shape: (batch_size, num_chars, hidden_size)
         forward_states, _ = self._forward_lstm(embedded)
         backward_states, _ = self._backward_lstm(reversed_embedded)
@@ -110,10 +102,8 @@ class CharStreamEmbedder(TokenEmbedder):
         # The backward state at stream position p sits at reversed position length-1-p.
         reversed_starts = (lengths.unsqueeze(1) - 1 - word_starts).clamp(min=0)
         # Shape: (batch_size, num_words, hidden_size)
-        forward_features = util.batched_index_select(forward_states.contiguous(), word_ends)
-        backward_features = util.batched_index_select(
-            backward_states.contiguous(), reversed_starts
-        )
+        forward_features = gather_rows(forward_states, word_ends)
+        backward_features = gather_rows(backward_states, reversed_starts)
         # Shape: (batch_size, num_words, 2 * hidden_size)
         features = torch.cat([forward_features, backward_features], dim=-1)
         return features * mask.unsqueeze(-1)

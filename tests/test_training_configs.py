@@ -1,0 +1,51 @@
+"""Every config in training_configs/ builds (reader, vocabulary, model, trainer)."""
+import pathlib
+
+import pytest
+from allennlp.commands.train import TrainModel
+from allennlp.common import Params
+
+from tests.conftest import DEMO_DATA, PROJECT_ROOT
+
+CONFIGS = sorted((PROJECT_ROOT / "training_configs").rglob("*.jsonnet"))
+
+# Each built-in dataset name gets a tiny stand-in made from the demo corpora.
+STAND_INS = {
+    "BC2GM-IOBES": "demo-gene",
+    "BC4CHEMD-IOBES": "demo-chemical",
+    "BC5CDR-IOBES": "demo-disease",
+    "NCBI-disease-IOBES": "demo-disease",
+    "JNLPBA": "demo-chemical",
+}
+
+
+@pytest.fixture
+def tiny_data_root(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    for folder, source in STAND_INS.items():
+        (root / folder).mkdir(parents=True)
+        for split in ("train", "devel", "test"):
+            lines = (DEMO_DATA / source / f"{split}.tsv").read_text().splitlines()
+            (root / folder / f"{split}.tsv").write_text("\n".join(lines[:200]) + "\n")
+    monkeypatch.setenv("BIOMTL_DATA_ROOT", str(root))
+    # Dictionary variants read a user dictionary named by this variable.
+    dictionary = tmp_path / "dictionary.tsv"
+    dictionary.write_text("p53\tGENE\ncisplatin\tChemical\nbreast cancer\tDisease\n")
+    monkeypatch.setenv("BIOMTL_DICTIONARY", str(dictionary))
+    return root
+
+
+def test_configs_exist():
+    names = {path.relative_to(PROJECT_ROOT / "training_configs").as_posix() for path in CONFIGS}
+    assert {"stm.jsonnet", "mtm_c.jsonnet", "mtm_w.jsonnet", "mtm_cw.jsonnet"} <= names
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.name if path.parent.name == "training_configs" else f"{path.parent.name}/{path.name}")
+def test_config_builds(config, tiny_data_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)
+    params = Params.from_file(str(config))
+    train = TrainModel.from_params(
+        params=params, serialization_dir=str(tmp_path / "run"), local_rank=0
+    )
+    assert train.model is not None
+    assert train.trainer is not None
