@@ -67,8 +67,9 @@ def iter_word2vec_binary(
             word = data[position:space].decode("utf-8", errors="replace")
             position = space + 1
             if keep is None or word in keep:
-                vector = numpy.frombuffer(data, dtype="<f4", count=dim, offset=position)
-                yield word, vector.astype(numpy.float32)
+                # Slicing the map copies the bytes, so no view of it outlives the file.
+                raw = data[position : position + vector_bytes]
+                yield word, numpy.frombuffer(raw, dtype="<f4").astype(numpy.float32)
             position += vector_bytes
 
 
