@@ -17,9 +17,16 @@ if [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   mkdir -p "$cache_root"
   "$PYTHON" -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+  pip_install() {
+    # This machine's pip configuration names local indexes that may be absent; hide that noise.
+    local status=0 log="$cache_root/pip-$key.log"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@" > "$log" 2>&1 || status=$?
+    grep -v "is ignored: it is neither a file nor a directory" "$log" || true
+    return "$status"
+  }
+  pip_install -r requirements.txt
   # allennlp's declared pins cannot install on Python 3.11; it runs on the stack above.
-  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+  pip_install --no-deps -r requirements-nodeps.txt
   # allennlp_models calls nltk.download("punkt") at import; this folder silences it offline.
   mkdir -p "$venv/nltk_data/tokenizers/punkt"
   touch "$venv/.complete"
