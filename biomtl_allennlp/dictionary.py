@@ -24,19 +24,15 @@ import sys
 from collections import Counter, OrderedDict
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
+from biomtl_allennlp.common.tags import bioul_to_spans, write_bioul_span
+from biomtl_allennlp.dataset_readers.multitask_ner import DataFormatError, read_sentences
+
 logger = logging.getLogger(__name__)
 
 # The corpora's split rule (as in `biomtl_allennlp.data.tokenizers`): maximal runs of letters and
 # digits, and every other non-whitespace character (punctuation, hyphens, slashes, parentheses,
 # `_`, ...) as a token of its own.
 _SPLIT_RE = re.compile(r"[^\W_]+|\S", re.UNICODE)
-
-# Prefixes accepted for each label encoding of a training split.
-LABEL_ENCODINGS: Dict[str, Set[str]] = {
-    "IOBES": {"B", "I", "E", "S"},
-    "BIOUL": {"B", "I", "L", "U"},
-    "BIO": {"B", "I"},
-}
 
 Span = Tuple[int, int, str]
 # A token: a plain string or anything with a `.text` (an allennlp `Token`).
@@ -60,49 +56,6 @@ def _token_text(token: TokenLike) -> str:
     # Accepts plain strings as well as allennlp `Token`s (anything with a `.text`).
     text = token if isinstance(token, str) else getattr(token, "text", None)
     return text or ""
-
-
-def extract_spans(tags: Sequence[str]) -> List[Span]:
-    """
-    Decodes entity spans `(start, end_inclusive, type)` from a tag sequence, leniently: BIO, IOBES
-    and BIOUL tags are all understood (`B-` starts, `I-` continues a span of the same type or starts
-    a new one, `E-`/`L-` end, `S-`/`U-` are single-token spans) and ill-formed sequences never
-    raise.
-    """
-    spans: List[Span] = []
-    start: Optional[int] = None
-    current: Optional[str] = None
-
-    def close(end: int) -> None:
-        nonlocal start, current
-        if start is not None and current is not None:
-            spans.append((start, end, current))
-        start, current = None, None
-
-    for index, tag in enumerate(tags):
-        if not tag or tag == "O" or "-" not in tag:
-            close(index - 1)
-            continue
-        prefix, entity_type = tag.split("-", 1)
-        if prefix == "B":
-            close(index - 1)
-            start, current = index, entity_type
-        elif prefix == "I":
-            if current != entity_type:
-                close(index - 1)
-                start, current = index, entity_type
-        elif prefix in ("E", "L"):
-            if current != entity_type:
-                close(index - 1)
-                start, current = index, entity_type
-            close(index)
-        elif prefix in ("S", "U"):
-            close(index - 1)
-            spans.append((index, index, entity_type))
-        else:
-            close(index - 1)
-    close(len(tags) - 1)
-    return spans
 
 
 class EntityDictionary:
@@ -318,85 +271,28 @@ def postprocess_tags(
         while run_end < len(tags) and tags[run_end] == "O":
             run_end += 1
         for start, end, entity_type in dictionary.match(tokens[index:run_end], entity_types):
-            start, end = start + index, end + index
-            if start == end:
-                new_tags[start] = f"U-{entity_type}"
-            else:
-                new_tags[start] = f"B-{entity_type}"
-                for inside in range(start + 1, end):
-                    new_tags[inside] = f"I-{entity_type}"
-                new_tags[end] = f"L-{entity_type}"
+            write_bioul_span(new_tags, entity_type, start + index, end + index)
         index = run_end
     return new_tags
 
 
-def read_tagged_sentences(
-    path: str, label_encoding: str = "IOBES"
-) -> Iterator[Tuple[List[str], List[str]]]:
-    """
-    Reads a Crichton-format split: `token<TAB>label` lines (the label is the last tab-separated
-    field), a blank line between sentences, `-DOCSTART-` lines skipped. Labels are checked against
-    `label_encoding` ("IOBES", "BIO" or "BIOUL"); a bad line raises `DictionaryFormatError` naming
-    the file and line.
-
-    # Returns
-
-    An iterator of `(tokens, labels)` per sentence.
-    """
-    encoding = label_encoding.upper()
-    if encoding not in LABEL_ENCODINGS:
-        raise ValueError(
-            f"unknown label encoding {label_encoding!r}; expected one of {sorted(LABEL_ENCODINGS)}"
-        )
-    prefixes = LABEL_ENCODINGS[encoding]
-    tokens: List[str] = []
-    labels: List[str] = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if tokens:
-                    yield tokens, labels
-                tokens, labels = [], []
-                continue
-            if line.startswith("-DOCSTART-"):
-                continue
-            fields = line.split("\t")
-            if len(fields) < 2:
-                raise DictionaryFormatError(
-                    f"{path}, line {line_number}: expected 'token<TAB>label', got {line!r}"
-                )
-            label = fields[-1].strip()
-            if label != "O":
-                prefix, _, entity_type = label.partition("-")
-                if prefix not in prefixes or not entity_type:
-                    raise DictionaryFormatError(
-                        f"{path}, line {line_number}: label {label!r} is not a valid "
-                        f"{encoding} tag (prefixes {sorted(prefixes)} or 'O')"
-                    )
-            tokens.append(fields[0])
-            labels.append(label)
-    if tokens:
-        yield tokens, labels
-
-
 def build_dictionary_from_corpus(
     paths: Union[str, Sequence[str]],
-    label_encoding: str = "IOBES",
+    label_encoding: str = "auto",
     lowercase: bool = True,
     max_window: int = 6,
     min_count: int = 1,
 ) -> EntityDictionary:
     """
-    Builds a dictionary from the entity mentions of Crichton-format training splits (see
-    `read_tagged_sentences`). A term seen with several types prefers its most frequent type
+    Builds a dictionary from the entity mentions of Crichton-format training splits (read
+    with the dataset reader's `read_sentences`, which checks the format). A term seen with several types prefers its most frequent type
     (ties: the type seen first).
 
     # Parameters
 
     paths : `str` or `Sequence[str]`
-    label_encoding : `str`, optional (default=`"IOBES"`)
-        "IOBES" (`B-/I-/E-/S-/O`), "BIO" (`B-/I-/O`) or "BIOUL".
+    label_encoding : `str`, optional (default=`"auto"`)
+        "IOBES" (`B-/I-/E-/S-/O`), "BIO" (`B-/I-/O`) or "auto" (detected per file).
     lowercase : `bool`, optional (default=`True`)
         Passed to `EntityDictionary`; also decides which mentions count as the same term.
     max_window : `int`, optional (default=`6`)
@@ -410,8 +306,8 @@ def build_dictionary_from_corpus(
     first_seen: Dict[Tuple[Tuple[str, ...], str], int] = {}
     surface: Dict[Tuple[Tuple[str, ...], str], List[str]] = {}
     for path in paths:
-        for tokens, labels in read_tagged_sentences(path, label_encoding):
-            for start, end, entity_type in extract_spans(labels):
+        for tokens, labels in read_sentences(path, label_encoding):
+            for entity_type, start, end in bioul_to_spans(labels):
                 text = " ".join(tokens[start : end + 1])
                 key = (dictionary._normalize(text), entity_type)
                 counts[key] += 1
@@ -438,7 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     build.add_argument("corpus", nargs="+", help="token<TAB>label files")
     build.add_argument("--out", required=True, help="output TSV")
     build.add_argument(
-        "--label-encoding", default="IOBES", choices=sorted(LABEL_ENCODINGS), type=str.upper
+        "--label-encoding", default="auto", choices=["auto", "IOBES", "BIO"]
     )
     build.add_argument("--min-count", type=int, default=1)
     build.add_argument(
@@ -455,7 +351,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             lowercase=not args.case_sensitive,
             min_count=args.min_count,
         )
-    except (OSError, DictionaryFormatError) as error:
+    except (OSError, DictionaryFormatError, DataFormatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     dictionary.save(args.out)

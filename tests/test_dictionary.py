@@ -1,10 +1,11 @@
 import pytest
 
+from biomtl_allennlp.dataset_readers.multitask_ner import DataFormatError
+
 from biomtl_allennlp.dictionary import (
     DictionaryFormatError,
     EntityDictionary,
     build_dictionary_from_corpus,
-    extract_spans,
     main,
     postprocess_tags,
     split_term,
@@ -108,14 +109,6 @@ def test_postprocess_tags(dictionary_file):
         postprocess_tags(SENTENCE, ["O"], dictionary)
 
 
-def test_extract_spans_is_lenient():
-    assert extract_spans(["B-A", "I-A", "E-A", "S-B", "O"]) == [(0, 2, "A"), (3, 3, "B")]
-    assert extract_spans(["B-A", "I-A", "L-A", "U-B"]) == [(0, 2, "A"), (3, 3, "B")]
-    spans = extract_spans(["B-A", "I-A", "B-A", "O", "I-B"])
-    assert spans == [(0, 1, "A"), (2, 2, "A"), (4, 4, "B")]
-    assert extract_spans(["I-A", "I-B", "E-B"]) == [(0, 0, "A"), (1, 2, "B")]
-
-
 IOBES_CORPUS = """-DOCSTART-\tO
 
 loss\tO
@@ -182,7 +175,7 @@ def test_build_dictionary_from_corpus(tmp_path):
 def test_build_rejects_wrong_encoding(tmp_path):
     iobes = tmp_path / "train.tsv"
     iobes.write_text(IOBES_CORPUS)
-    with pytest.raises(DictionaryFormatError, match=r"train.tsv, line 5: label 'S-GENE'"):
+    with pytest.raises(DataFormatError, match=r"train.tsv:5: unknown tag prefix 'S'"):
         build_dictionary_from_corpus([str(iobes)], label_encoding="BIO")
     with pytest.raises(ValueError, match="unknown label encoding"):
         build_dictionary_from_corpus([str(iobes)], label_encoding="XYZ")
@@ -198,5 +191,5 @@ def test_cli_build(tmp_path, capsys):
     assert "Breast cancer\tDisease" in out.read_text()
     assert "BRCA1\tGENE" in out.read_text()
     assert "wrote 4 terms" in capsys.readouterr().err
-    assert main(["build", "--out", str(out), "--label-encoding", "bio", str(iobes)]) == 1
-    assert "train.tsv, line 5" in capsys.readouterr().err
+    assert main(["build", "--out", str(out), "--label-encoding", "BIO", str(iobes)]) == 1
+    assert "train.tsv:5" in capsys.readouterr().err

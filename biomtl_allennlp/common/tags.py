@@ -98,30 +98,34 @@ def tags_to_spans(tags: List[str], encoding: str) -> Tuple[List[TagSpan], int]:
     return spans, repairs
 
 
+def write_bioul_span(tags: List[str], label: str, start: int, end: int) -> None:
+    """Writes one entity (tokens `start..end`, inclusive) into `tags` as BIOUL."""
+    if start == end:
+        tags[start] = f"U-{label}"
+        return
+    tags[start] = f"B-{label}"
+    for i in range(start + 1, end):
+        tags[i] = f"I-{label}"
+    tags[end] = f"L-{label}"
+
+
 def spans_to_bioul(spans: List[TagSpan], length: int) -> List[str]:
     """Writes spans as BIOUL tags of a sentence of `length` tokens."""
     tags = ["O"] * length
     for label, start, end in spans:
-        if start == end:
-            tags[start] = f"U-{label}"
-        else:
-            tags[start] = f"B-{label}"
-            for i in range(start + 1, end):
-                tags[i] = f"I-{label}"
-            tags[end] = f"L-{label}"
+        write_bioul_span(tags, label, start, end)
     return tags
 
 
 def bioul_to_spans(tags: List[str]) -> List[TagSpan]:
-    """Reads spans from well-formed BIOUL tags (as decoded by a constrained CRF)."""
-    spans: List[TagSpan] = []
-    start = 0
-    for i, tag in enumerate(tags):
-        prefix, label = split_tag(tag)
-        if prefix == "U":
-            spans.append(TagSpan(label, i, i))
-        elif prefix == "B":
-            start = i
-        elif prefix == "L":
-            spans.append(TagSpan(label, start, i))
+    """
+    Reads spans from BIOUL tags (as a constrained CRF decodes them). Lenient: BIO and IOBES
+    tags are read too, and ill-formed sequences are repaired by the conlleval rule (see
+    the module docstring) rather than rejected.
+    """
+    iobes = [
+        f"E{tag[1:]}" if tag.startswith("L-") else f"S{tag[1:]}" if tag.startswith("U-") else tag
+        for tag in tags
+    ]
+    spans, _ = tags_to_spans(iobes, "IOBES")
     return spans

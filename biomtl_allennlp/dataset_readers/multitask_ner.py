@@ -171,6 +171,8 @@ def read_sentences(
     break the scheme are repaired (see `biomtl_allennlp.common.tags`) and the number of
     repairs is logged as a warning.
     """
+    if label_encoding not in ("auto",) + ENCODINGS:
+        raise ValueError(f"unknown label encoding {label_encoding!r} (auto, IOBES or BIO)")
     raw = _raw_sentences(path)
     if label_encoding == "auto":
         # Detection needs the whole file's tags; files are small enough to hold.

@@ -29,7 +29,7 @@ import sys
 from collections import defaultdict
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
-from biomtl_allennlp.dictionary import extract_spans
+from biomtl_allennlp.common.tags import bioul_to_spans
 
 # (sentence_id, start, end), offsets inclusive and counted over non-whitespace characters.
 Mention = Tuple[str, int, int]
@@ -99,7 +99,7 @@ def tags_to_mentions(
         starts.append(offset)
         offset += length
     mentions: List[Tuple[Mention, str]] = []
-    for first, last, span_type in extract_spans(tags):
+    for span_type, first, last in bioul_to_spans(tags):
         if entity_type is not None and span_type != entity_type:
             continue
         start, end = starts[first], starts[last] + lengths[last] - 1
