@@ -190,7 +190,7 @@ class Budget:
                 "max sentences per dataset",
                 "all"
                 if self.max_sentences_per_dataset is None
-                else f"{self.max_sentences_per_dataset} per split (train, devel and test)",
+                else f"{self.max_sentences_per_dataset} training sentences (devel and test in full)",
             ),
             ("device", "CPU" if self.cuda_device < 0 else f"cuda:{self.cuda_device}"),
         ]
@@ -255,7 +255,9 @@ def run_overrides(budget: Budget, datasets: Sequence[str], seed: int) -> Dict[st
         "pytorch_seed": seed,
     }
     if budget.max_sentences_per_dataset is not None:
-        overrides["dataset_reader.max_instances_per_dataset"] = budget.max_sentences_per_dataset
+        overrides["dataset_reader.max_instances_per_dataset"] = {
+            "train": budget.max_sentences_per_dataset
+        }
     return overrides
 
 
@@ -423,7 +425,7 @@ def build_dictionary(
     from biomtl_allennlp.dictionary import build_dictionary_from_corpus
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    # The corpora mix IOBES and BIO: go through the reader (BIOUL out) into one BIOUL file.
+    # The corpora mix IOBES and BIO: go through the reader (BIOUL out) into one IOBES file.
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False, encoding="utf-8") as tmp:
         for dataset in datasets:
             sentences = read_sentences(str(dataset_train_file(data_root, dataset)))
@@ -431,10 +433,11 @@ def build_dictionary(
                 sentences = itertools.islice(sentences, max_sentences)
             for words, tags in sentences:
                 for word, tag in zip(words, tags):
+                    tag = {"L": "E", "U": "S"}.get(tag[0], tag[0]) + tag[1:]
                     tmp.write(f"{word}\t{tag}\n")
                 tmp.write("\n")
     try:
-        dictionary = build_dictionary_from_corpus([tmp.name], label_encoding="BIOUL")
+        dictionary = build_dictionary_from_corpus([tmp.name], label_encoding="IOBES")
     finally:
         os.remove(tmp.name)
     dictionary.save(str(out))

@@ -71,7 +71,7 @@ def test_overrides_and_command_carry_the_budget(tmp_path):
         assert overrides["trainer.optimizer.lr"] == 0.02
         assert overrides["trainer.patience"] == 4
         assert overrides["trainer.cuda_device"] == 0
-        assert overrides["dataset_reader.max_instances_per_dataset"] == 40
+        assert overrides["dataset_reader.max_instances_per_dataset"] == {"train": 40}
         assert overrides["evaluate_on_test"] is True
         assert overrides["random_seed"] == overrides["numpy_seed"] == overrides["pytorch_seed"] == run.seed
         assert overrides["dataset_reader.datasets"] == run.datasets
@@ -108,7 +108,7 @@ def test_dry_run_prints_every_run(tmp_path, capsys):
         if "allennlp train" in line:
             assert '"trainer.num_epochs": 2' in line
             assert '"data_loader.batch_sampler.batch_size": 8' in line
-            assert '"dataset_reader.max_instances_per_dataset": 30' in line
+            assert '"dataset_reader.max_instances_per_dataset": {"train": 30}' in line
             assert "OMP_NUM_THREADS=1" in line
             assert ("BIOMTL_DICTIONARY=" in line) == ("dict-feature" in line)
 

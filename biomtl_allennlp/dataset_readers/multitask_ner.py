@@ -1,6 +1,6 @@
 import itertools
 import logging
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from allennlp.common.file_utils import cached_path
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
@@ -71,8 +71,9 @@ class MultiTaskNerDatasetReader(DatasetReader):
         `"IOBES"`, `"BIO"`, or `"auto"` to detect it per file (IOBES if any `E-`/`S-` tag).
     token_indexers : `Dict[str, TokenIndexer]`, optional
         Defaults to `{"tokens": SingleIdTokenIndexer()}`.
-    max_instances_per_dataset : `int`, optional
-        Read at most this many sentences of each dataset per split (for quick runs).
+    max_instances_per_dataset : `int` or `Dict[str, int]`, optional
+        Read at most this many sentences of each dataset per split (for quick runs), or a
+        cap per split name, e.g. `{"train": 2000}` to cap training data only.
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class MultiTaskNerDatasetReader(DatasetReader):
         data_root: Optional[str] = None,
         label_encoding: str = "auto",
         token_indexers: Optional[Dict[str, TokenIndexer]] = None,
-        max_instances_per_dataset: Optional[int] = None,
+        max_instances_per_dataset: Optional[Union[int, Dict[str, int]]] = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -102,12 +103,16 @@ class MultiTaskNerDatasetReader(DatasetReader):
         self._token_indexers = token_indexers or {"tokens": SingleIdTokenIndexer()}
         self.max_instances_per_dataset = max_instances_per_dataset
 
-    def _files(self, file_path: str) -> List[Tuple[str, str]]:
-        """(dataset name, file) pairs to read for `file_path`."""
+    def _files(self, file_path: str) -> List[Tuple[str, Optional[str], str]]:
+        """(dataset name, split, file) triples to read for `file_path`."""
         splits = file_path.split("+")
         if all(split in SPLITS for split in splits):
             return [
-                (dataset_name(entry), split_file(dataset_folder(entry, self.data_root), split))
+                (
+                    dataset_name(entry),
+                    split,
+                    split_file(dataset_folder(entry, self.data_root), split),
+                )
                 for entry in self.datasets
                 for split in splits
             ]
@@ -117,13 +122,20 @@ class MultiTaskNerDatasetReader(DatasetReader):
                 f"several joined by '+'); a file path is only accepted when the reader has "
                 f"one dataset, it has {len(self.datasets)}"
             )
-        return [(dataset_name(self.datasets[0]), file_path)]
+        return [(dataset_name(self.datasets[0]), None, file_path)]
+
+    def _cap(self, split: Optional[str]) -> Optional[int]:
+        cap = self.max_instances_per_dataset
+        if isinstance(cap, dict):
+            return cap.get(split) if split is not None else None
+        return cap
 
     def _read(self, file_path: str) -> Iterator[Instance]:
-        for name, path in self._files(file_path):
+        for name, split, path in self._files(file_path):
             sentences = read_sentences(path, self.label_encoding)
-            if self.max_instances_per_dataset is not None:
-                sentences = itertools.islice(sentences, self.max_instances_per_dataset)
+            cap = self._cap(split)
+            if cap is not None:
+                sentences = itertools.islice(sentences, cap)
             for words, tags in sentences:
                 yield self.text_to_instance(words, tags, dataset=name)
 

@@ -71,6 +71,11 @@ def test_splits_joined_by_plus_and_cap_per_dataset(root):
         ["genes", "jnlpba-like"], data_root=str(root), max_instances_per_dataset=1
     )
     assert [i["metadata"]["dataset"] for i in capped.read("train")] == ["genes", "jnlpba-like"]
+    train_only = MultiTaskNerDatasetReader(
+        ["genes"], data_root=str(root), max_instances_per_dataset={"train": 1}
+    )
+    assert len(list(train_only.read("train"))) == 1
+    assert len(list(train_only.read("test"))) == 2
 
 
 def test_data_root_from_environment_and_paths(root, monkeypatch, tmp_path):
