@@ -45,7 +45,7 @@ def viterbi_decode_batch(
     crf: ConditionalRandomField, logits: torch.Tensor, mask: torch.BoolTensor
 ) -> Tuple[torch.LongTensor, torch.Tensor]:
     """
-    Best tag sequence of every sentence in the batch.
+    Best tag sequence of every sentence in the batch under `crf` (with its constraints).
 
     # Parameters
 
@@ -60,21 +60,36 @@ def viterbi_decode_batch(
     end repeat its last tag; cut them with the mask) and path scores of shape (batch_size,).
     """
     transitions, start, end = constrained_potentials(crf)
-    logits = logits.detach()
+    return viterbi_from_potentials(logits.detach(), mask, transitions, start, end)
+
+
+def viterbi_from_potentials(
+    logits: torch.Tensor,
+    mask: torch.BoolTensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> Tuple[torch.LongTensor, torch.Tensor]:
+    """
+    Batched Viterbi with given potentials: `transitions` of shape (num_tags, num_tags) or
+    per row (batch_size, num_tags, num_tags); `start` and `end` of shape (num_tags,) or
+    (batch_size, num_tags). Returns as `viterbi_decode_batch`.
+    """
     batch_size, num_tokens, num_tags = logits.shape
+    if transitions.dim() == 2:
+        transitions = transitions.unsqueeze(0)
     # Shape: (batch_size, num_tags)
-    score = start.unsqueeze(0) + logits[:, 0]
+    score = start + logits[:, 0]
     identity = torch.arange(num_tags, device=logits.device).expand(batch_size, num_tags)
     backpointers = []
     for t in range(1, num_tokens):
         # Shape: (batch_size, num_tags [previous], num_tags [next])
-        candidates = score.unsqueeze(2) + transitions.unsqueeze(0)
+        candidates = score.unsqueeze(2) + transitions
         best, best_previous = candidates.max(dim=1)
         step = mask[:, t].unsqueeze(1)
         score = torch.where(step, best + logits[:, t], score)
         backpointers.append(torch.where(step, best_previous, identity))
-    score = score + end.unsqueeze(0)
-    path_scores, last = score.max(dim=1)
+    path_scores, last = (score + end).max(dim=1)
     # Shape: (batch_size, 1)
     current = last.unsqueeze(1)
     path = [current]

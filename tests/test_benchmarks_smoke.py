@@ -1,0 +1,84 @@
+"""
+The benchmark scripts' `main` functions on tiny inputs (the demo corpora, a couple of
+batches), so the scripts keep working as the code they measure changes. Figures are not
+checked, only that every script runs end to end and reports what it should.
+"""
+import importlib.util
+import sys
+
+import pytest
+
+from tests.conftest import DEMO_DATA, PROJECT_ROOT
+
+BENCHMARKS = PROJECT_ROOT / "benchmarks"
+DEMO = ["--datasets", "demo-gene", "demo-chemical", "demo-disease", "--data-root", str(DEMO_DATA)]
+TINY = ["--max-sentences", "40", "--batch-size", "4", "--threads", "1"]
+
+
+def load(script: str):
+    """A benchmark script as a module (benchmarks/ is not a package; see common.py)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"benchmark_{script}", BENCHMARKS / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_train_throughput(capsys):
+    variants = load("train_throughput").main(
+        DEMO + TINY + ["--single-dataset", "demo-disease", "--num-batches", "1", "--rounds", "1",
+                       "--warmup", "0"]
+    )
+    assert set(variants) == {"stm", "mtm_cw_single", "mtm_cw_mix", "crf_tagger", "crf_tagger_lean"}
+    assert all(variant.median_sentences_per_second() > 0 for variant in variants.values())
+    output = capsys.readouterr().out
+    assert "MTM-CW / STM time per sentence" in output and "STM / crf_tagger" in output
+
+
+def test_compute_floor(capsys):
+    variants = load("compute_floor").main(
+        DEMO + TINY + ["--num-batches", "1", "--rounds", "1", "--warmup", "0",
+                       "--breakdown-repeats", "1"]
+    )
+    assert {"model train", "floor train", "model infer, every head"} <= set(variants)
+    output = capsys.readouterr().out
+    # The floor is checked against the model (same loss, same paths) before timing.
+    assert "best paths identical" in output
+    assert "Where our model's time goes" in output and "total step" in output
+
+
+def test_scaling():
+    tables = load("scaling").main(
+        DEMO + TINY + ["--num-batches", "1", "--warmup", "0", "--lengths", "3,30",
+                       "--batch-sizes", "1,2", "--new-shape-lengths", "7"]
+    )
+    assert [row[0] for row in tables["length"]] == ["length 3", "length 30"]
+    assert [row[1] for row in tables["batch"]] == [1, 2]
+    assert len(tables["new_shape"]) == 1
+
+
+def test_synthetic_sentences_close_their_last_entity():
+    scaling = load("scaling")
+    assert scaling.close_tags(["O", "B-X"]) == ["O", "U-X"]
+    assert scaling.close_tags(["B-X", "I-X"]) == ["B-X", "L-X"]
+    assert scaling.close_tags(["B-X", "L-X"]) == ["B-X", "L-X"]
+
+
+def test_memory_in_process(tmp_path):
+    results = load("memory").main(
+        DEMO + TINY + ["--in-process", "--steps", "1", "--batch-sizes", "4",
+                       "--untrained-archive", "--predict-sentences", "5"]
+    )
+    assert [result["kind"] for result in results] == ["imports", "train", "predict"]
+    assert results[-1]["tokens_per_second"] > 0
+    assert all(result["peak_rss_mib"] > 0 for result in results)
