@@ -20,3 +20,4 @@ from biomtl_allennlp.data.tokenizers import BiomedicalSentenceSplitter, Biomedic
 from biomtl_allennlp.modules.token_embedders.dictionary_features_embedder import (
     DictionaryFeaturesEmbedder,
 )
+from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor

@@ -14,6 +14,7 @@ from allennlp.training.metrics import SpanBasedF1Measure
 
 from biomtl_allennlp.common.datasets import LABEL_NAMESPACE_SUFFIX, label_namespace
 from biomtl_allennlp.modules.crf_decoding import viterbi_decode_batch
+from biomtl_allennlp.modules.crf_marginals import path_span_log_probability_parts
 
 logger = logging.getLogger(__name__)
 
@@ -191,10 +192,17 @@ class MultiTaskCrfTagger(Model):
 
     # ------------------------------------------------------------------ forward
 
-    def _views(self, metadata: Optional[List[Dict[str, Any]]], batch_size: int, device) -> List[View]:
+    def _views(
+        self, metadata: Optional[List[Dict[str, Any]]], batch_size: int, labelled: bool, device
+    ) -> List[View]:
         """Which head runs on which rows."""
         names = [(entry or {}).get("dataset") for entry in (metadata or [{}] * batch_size)]
         if all(name is None for name in names):
+            if labelled:
+                raise ValueError(
+                    "tags were given without metadata naming each row's dataset; tag ids "
+                    "only mean something in their dataset's label namespace"
+                )
             return [(head, None) for head in self.datasets]
         unknown = sorted({name for name in names if name not in self.datasets} - {None})
         if unknown or None in names:
@@ -241,14 +249,20 @@ class MultiTaskCrfTagger(Model):
         # Returns
 
         `loss` when tags are given; when decoding (evaluation, prediction), `predicted_tags`:
-        per row a dict `{dataset: [tag ids]}`.
+        per row a dict `{dataset: [tag ids]}`. When `compute_span_scores` is set (by the
+        `biomedical_entities` predictor), also `span_score_parts`: per row
+        `{dataset: (left, right)}`, two lists of floats such that the posterior probability
+        that tokens `s..e` carry exactly their predicted tags is `exp(left[s] + right[e])`
+        (see `crf_marginals.path_span_log_probability_parts`).
         """
         # Shape: (batch_size, num_tokens)
         mask = util.get_text_field_mask(tokens)
         batch_size = mask.size(0)
-        views = self._views(metadata, batch_size, mask.device)
+        views = self._views(metadata, batch_size, tags is not None, mask.device)
 
-        shared_tokens = {key: value for key, value in tokens.items() if key not in self._private_embedder_keys}
+        shared_tokens = {
+            key: value for key, value in tokens.items() if key not in self._private_embedder_keys
+        }
         # Shape: (batch_size, num_tokens, shared_embedding_dim)
         shared = self._text_field_embedder(shared_tokens) if self._has_shared_embedders else None
 
@@ -271,6 +285,10 @@ class MultiTaskCrfTagger(Model):
         output: Dict[str, Any] = {}
         loss = None
         predicted: List[Dict[str, List[int]]] = [{} for _ in range(batch_size)]
+        span_scores = decode and self.compute_span_scores
+        score_parts: List[Dict[str, Tuple[List[float], List[float]]]] = [
+            {} for _ in range(batch_size)
+        ]
         for head, rows in views:
             view_mask = mask if rows is None else mask.index_select(0, rows)
             # Shape: (view_size, num_tokens, num_tags)
@@ -287,6 +305,15 @@ class MultiTaskCrfTagger(Model):
                 lengths = view_mask.sum(dim=1).tolist()
                 for position, (row, length) in enumerate(zip(row_ids, lengths)):
                     predicted[row][head] = best_tags[position, :length].tolist()
+                if span_scores:
+                    left, right = path_span_log_probability_parts(
+                        self._crfs[head], logits, view_mask, best_tags
+                    )
+                    for position, (row, length) in enumerate(zip(row_ids, lengths)):
+                        score_parts[row][head] = (
+                            left[position, :length].tolist(),
+                            right[position, :length].tolist(),
+                        )
                 if view_tags is not None:
                     one_hot = torch.nn.functional.one_hot(best_tags, logits.size(-1)).float()
                     self._metrics[head](one_hot, view_tags, view_mask)
@@ -295,12 +322,16 @@ class MultiTaskCrfTagger(Model):
             output["loss"] = loss / batch_size
         if decode:
             output["predicted_tags"] = predicted
+            if span_scores:
+                output["span_score_parts"] = score_parts
         if metadata is not None:
             output["words"] = [entry.get("words") for entry in metadata]
         return output
 
     def make_output_human_readable(self, output_dict: Dict[str, Any]) -> Dict[str, Any]:
         """Adds `tags`: per row `{dataset: [BIOUL tag strings]}`."""
+        if "predicted_tags" not in output_dict:
+            return output_dict
         output_dict["tags"] = [
             {
                 head: [
@@ -341,3 +372,7 @@ class MultiTaskCrfTagger(Model):
         return metrics
 
     default_predictor = "biomedical_entities"
+
+    # Set to `True` (the `biomedical_entities` predictor does) to add `span_score_parts`
+    # to decoded outputs: a forward-backward pass per head, so it is off by default.
+    compute_span_scores: bool = False

@@ -1,0 +1,1 @@
+from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor

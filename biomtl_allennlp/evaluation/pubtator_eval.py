@@ -1,0 +1,223 @@
+"""
+End-to-end evaluation on raw PubTator documents: the `biomedical_entities` predictor tags
+the raw title + abstract of every gold document (its own sentence splitting and
+tokenization, all heads, entities merged), and the predicted entities are scored against
+the gold mentions by exact character offsets.
+
+Types: gold and predicted types are both mapped to common types with the predictor's type
+table (`DEFAULT_TYPE_MAP`, which maps NCBI's SpecificDisease / DiseaseClass / Modifier /
+CompositeMention to Disease and keeps BC5CDR's Chemical and Disease), plus `--type-map`
+entries. Only the common types that occur in the gold file are scored (or those given with
+`--types`): a model with a gene head is not penalised on BC5CDR for its genes; predicted
+entities of other types are counted under `ignored_predicted_types`.
+
+A predicted entity is a true positive when a gold mention of its document has the same
+start, end and common type. Repeated identical mentions count once on either side.
+Precision, recall and F1 are given per type and micro-averaged over the scored types
+(`overall`). Throughput is the number of tokens tagged per second of prediction (archive
+loading excluded).
+
+Command line:
+
+    python -m biomtl_allennlp.evaluation.pubtator_eval ARCHIVE GOLD.PubTator \\
+        [--type-map '{"DNA": "Gene/Protein"}'] [--types Chemical Disease] \\
+        [--output-file metrics.json] [--batch-size 64] [--cuda-device -1] \\
+        [--predictor-args '{"overlap_policy": "keep_all"}']
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+
+from biomtl_allennlp.data.pubtator import PubtatorDocument, read_pubtator
+from biomtl_allennlp.predictors.entity_merging import TypeMapper
+
+# (document id, start, end, common type)
+Mention = Tuple[str, int, int, str]
+
+
+def _prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def gold_mentions(documents: Iterable[PubtatorDocument], type_mapper: TypeMapper) -> Set[Mention]:
+    return {
+        (document.pmid, annotation.start, annotation.end, type_mapper(annotation.type))
+        for document in documents
+        for annotation in document.annotations
+    }
+
+
+def predicted_mentions(
+    predictions: Mapping[str, Iterable[Mapping[str, Any]]], type_mapper: TypeMapper
+) -> Set[Mention]:
+    """`predictions`: document id -> entities (`start`, `end`, `type`)."""
+    return {
+        (pmid, int(entity["start"]), int(entity["end"]), type_mapper(str(entity["type"])))
+        for pmid, entities in predictions.items()
+        for entity in entities
+    }
+
+
+def score_mentions(
+    gold: Set[Mention], predicted: Set[Mention], types: Optional[Sequence[str]] = None
+) -> Dict[str, Any]:
+    """
+    Exact-match scores per type and overall (micro) over `types` (default: the types of
+    `gold`). Returns `{"per_type": {type: {precision, recall, f1, tp, fp, fn}}, "overall":
+    {...}, "ignored_predicted_types": {type: count}}`.
+    """
+    scored = sorted(set(types) if types is not None else {m[3] for m in gold})
+    per_type: Dict[str, Dict[str, float]] = {}
+    totals = Counter()
+    for entity_type in scored:
+        gold_t = {m for m in gold if m[3] == entity_type}
+        predicted_t = {m for m in predicted if m[3] == entity_type}
+        counts = {
+            "tp": len(gold_t & predicted_t),
+            "fp": len(predicted_t - gold_t),
+            "fn": len(gold_t - predicted_t),
+        }
+        totals.update(counts)
+        per_type[entity_type] = _prf(**counts)
+    ignored = Counter(m[3] for m in predicted if m[3] not in set(scored))
+    return {
+        "per_type": per_type,
+        "overall": _prf(totals["tp"], totals["fp"], totals["fn"]),
+        "ignored_predicted_types": dict(sorted(ignored.items())),
+    }
+
+
+def predict_documents(
+    predictor, documents: Sequence[PubtatorDocument], batch_size: int = 64
+) -> Tuple[Dict[str, List[Dict[str, Any]]], Dict[str, float]]:
+    """
+    Runs a `biomedical_entities` predictor on the raw text of `documents`,
+    `batch_size` documents per `predict_batch_json` call.
+
+    # Returns
+
+    `(predictions, throughput)`: document id -> entities, and `{"documents", "tokens",
+    "seconds", "tokens_per_second"}` of the prediction calls.
+    """
+    predictions: Dict[str, List[Dict[str, Any]]] = {}
+    tokens_before = predictor.tokens_processed
+    seconds = 0.0
+    for first in range(0, len(documents), batch_size):
+        batch = documents[first : first + batch_size]
+        inputs = [{"pmid": d.pmid, "title": d.title, "abstract": d.abstract} for d in batch]
+        started = time.perf_counter()
+        outputs = predictor.predict_batch_json(inputs)
+        seconds += time.perf_counter() - started
+        for document, output in zip(batch, outputs):
+            if "error" in output:
+                raise ValueError(f"PMID {document.pmid}: the predictor failed: {output['error']}")
+            if output["text"] != document.text:
+                raise ValueError(f"PMID {document.pmid}: the predictor changed the text")
+            predictions.setdefault(document.pmid, []).extend(output["entities"])
+    tokens = predictor.tokens_processed - tokens_before
+    throughput = {
+        "documents": len(documents),
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
+    }
+    return predictions, throughput
+
+
+def evaluate(
+    predictor,
+    gold_documents: Sequence[PubtatorDocument],
+    type_map: Optional[Mapping[str, str]] = None,
+    types: Optional[Sequence[str]] = None,
+    batch_size: int = 64,
+) -> Dict[str, Any]:
+    """Predicts `gold_documents` with `predictor` and scores them (see the module docs)."""
+    type_mapper = TypeMapper(type_map)
+    predictions, throughput = predict_documents(predictor, gold_documents, batch_size)
+    metrics = score_mentions(
+        gold_mentions(gold_documents, type_mapper),
+        predicted_mentions(predictions, type_mapper),
+        types,
+    )
+    metrics["throughput"] = throughput
+    return metrics
+
+
+def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
+    """A JSON object given inline or as a path to a JSON file."""
+    if not value:
+        return {}
+    if os.path.exists(value):
+        with open(value, encoding="utf-8") as handle:
+            value = handle.read()
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise SystemExit(f"{name}: not a JSON object or a JSON file: {error}")
+    if not isinstance(parsed, dict):
+        raise SystemExit(f"{name}: expected a JSON object")
+    return parsed
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m biomtl_allennlp.evaluation.pubtator_eval",
+        description="Exact-offset NER evaluation of a model archive on raw PubTator documents.",
+    )
+    parser.add_argument("archive", help="model.tar.gz of a multitask_crf_tagger")
+    parser.add_argument("gold", help="gold PubTator file")
+    parser.add_argument(
+        "--type-map",
+        default=None,
+        help="JSON object (or file) of type -> common type entries, applied to gold and "
+        "predicted types on top of the default table",
+    )
+    parser.add_argument("--types", nargs="+", default=None, help="common types to score")
+    parser.add_argument("--output-file", default=None, help="also write the metrics as JSON")
+    parser.add_argument("--batch-size", type=int, default=64, help="documents per call")
+    parser.add_argument("--cuda-device", type=int, default=-1)
+    parser.add_argument(
+        "--predictor-args", default=None, help="JSON object of biomedical_entities arguments"
+    )
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be positive")
+    type_map = _json_arg(args.type_map, "--type-map")
+    predictor_args = _json_arg(args.predictor_args, "--predictor-args")
+    if type_map:
+        predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
+
+    gold_documents = list(read_pubtator(args.gold))
+
+    import biomtl_allennlp  # noqa: F401  (registers the components)
+    from allennlp.predictors import Predictor
+
+    predictor = Predictor.from_path(
+        args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
+    )
+    metrics = evaluate(
+        predictor,
+        gold_documents,
+        type_map=predictor_args.get("type_map"),
+        types=args.types,
+        batch_size=args.batch_size,
+    )
+    metrics["archive"] = args.archive
+    metrics["gold"] = args.gold
+    text = json.dumps(metrics, indent=2)
+    print(text)
+    if args.output_file:
+        with open(args.output_file, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,511 @@
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from allennlp.common.checks import ConfigurationError
+from allennlp.common.util import JsonDict, sanitize
+from allennlp.data import DatasetReader, Instance
+from allennlp.data.tokenizers import Token
+from allennlp.models import Model
+from allennlp.predictors.predictor import Predictor
+
+from biomtl_allennlp.common.tags import bioul_to_spans
+from biomtl_allennlp.data.tokenizers import (
+    BiomedicalSentenceSplitter,
+    BiomedicalTokenizer,
+    tokenize_document,
+)
+from biomtl_allennlp.predictors.entity_merging import (
+    OVERLAP_POLICIES,
+    OVERLAP_SCOPES,
+    TypeMapper,
+    merge_entities,
+)
+
+logger = logging.getLogger(__name__)
+
+INPUT_FORMATS = ("auto", "json", "pubtator", "text")
+OUTPUT_FORMATS = ("json", "pubtator")
+# Keys echoed from input to output, in this order of preference for the PubTator PMID column.
+ID_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
+
+# Internal marker that `load_line` adds to what it returns (how the line was read).
+_LINE_KEY = "_biomedical_entities_line"
+_AUTO_PUBTATOR_RE = re.compile(r"^\d+\|[ta]\|")
+_PUBTATOR_TEXT_RE = re.compile(r"^([^\t|]+)\|([ta])\|(.*)$", re.DOTALL)
+_AUTO_PUBTATOR_ANNOTATION_RE = re.compile(r"^\d+\t")
+_PUBTATOR_ANNOTATION_RE = re.compile(r"^[^\t|]+\t")
+# Characters that would break a PubTator line (replaced one for one by a space on output).
+_PUBTATOR_UNSAFE_RE = re.compile("[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_MAX_ECHOED_LINE = 1000
+
+
+class InputError(ValueError):
+    """A bad input document; the message is written to the output instead of a result."""
+
+
+@dataclass
+class _Document:
+    text: str
+    ids: Dict[str, Any]
+    title: Optional[str] = None
+    abstract: Optional[str] = None
+    entities: List[Dict[str, Any]] = field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def title_end(self) -> Optional[int]:
+        return len(self.title) if self.title is not None and self.abstract else None
+
+
+@Predictor.register("biomedical_entities")
+class BiomedicalEntitiesPredictor(Predictor):
+    """
+    Finds biomedical entities in raw documents with a `multitask_crf_tagger`: every head
+    (one per training dataset) tags every sentence in the same forward pass, and the
+    entities of all heads are mapped to common types and merged.
+
+    Inputs (one per line for `allennlp predict`, or dicts for `predict_json` /
+    `predict_batch_json`):
+
+    - `{"text": ...}`, optionally with an id under `pmid`, `id`, `doc_id`, `document_id`
+      or `pmcid` (echoed under the same key);
+    - `{"pmid": ..., "title": ..., "abstract": ...}`: the text is `title + " " + abstract`
+      (as in PubTator, so offsets agree with PubTator files) and the title is a sentence of
+      its own; `abstract` may be missing or null;
+    - PubTator lines (`PMID|t|title`, `PMID|a|abstract`; mention and relation lines are
+      ignored): the `|t|` line is buffered and the document is predicted at its `|a|` line
+      (lines that complete no document give no output). A title whose `|a|` line is
+      missing is predicted alone when the next `|t|` or mention line arrives (at the end
+      of a file it is lost);
+    - plain text: one document per line (the line without its line break).
+
+    Output per document: the echoed ids, `title` and `abstract` (when given), `text`, and
+    `entities`, each `{"start", "end", "text", "type", "dataset", "datasets", "score"}`
+    with character offsets into `text` (`text[start:end] == entity["text"]`), the common
+    type, the best-scoring head that found it, all heads that found it, and its
+    confidence: the CRF posterior probability that its tokens carry exactly the predicted
+    tags (B-..I-..L- or U-), by forward-backward on the head's constrained CRF.
+
+    A bad input (invalid JSON, not an object, missing keys, non-string values, empty or
+    whitespace-only text) gives `{"error": ..., "line": ...}` (plus its ids when known)
+    instead, and the other inputs are processed as usual.
+
+    Overlapping entities: identical spans of the same common type from several heads are
+    always merged. The default `overlap_policy="highest_score"` with
+    `overlap_scope="type"` then keeps, among overlapping entities of the same type, the
+    one whose exact boundaries the CRF is most confident about: two heads that disagree
+    about a mention's extent (`IL-2` vs `IL-2 receptor`) give two competing readings of
+    the same mention, and the posterior of the exact span is a direct measure of which
+    reading the model supports, whereas preferring the longest favours over-extended
+    spans. Entities of different types may overlap (a chemical inside a disease name,
+    a gene inside a cell-line name are real in biomedical text, and each head was trained
+    on a corpus annotating only its own types), so by default they are all kept; use
+    `overlap_scope="all"` for flat, non-overlapping output.
+
+    Registered as a `Predictor` with name "biomedical_entities" (the default predictor of
+    `multitask_crf_tagger`).
+
+    # Parameters
+
+    model : `Model`
+        A `multitask_crf_tagger`.
+    dataset_reader : `DatasetReader`
+        The archive's `multitask_ner` reader (for `text_to_instance` and its indexers).
+    frozen : `bool`, optional (default = `True`)
+    input_format : `str`, optional (default = `"auto"`)
+        How `load_line` reads a line: `"json"`, `"pubtator"`, `"text"`, or `"auto"`: a line
+        starting with `{` is JSON, one matching `^\\d+\\|[ta]\\|` is PubTator (and, after
+        one, lines matching `^\\d+\\t` are its mention lines, ignored), anything else is
+        plain text.
+    output_format : `str`, optional (default = `"json"`)
+        How `dump_line` writes a result: `"json"` (one JSON object per line, non-ASCII
+        characters escaped as `\\uXXXX`) or `"pubtator"`: `PMID<TAB>start<TAB>end<TAB>
+        mention<TAB>type` lines after the `PMID|t|` / `PMID|a|` lines of documents that had
+        a title, and a blank line after each document. The PMID column is the first id of
+        `ID_KEYS` present, else `-`. Tabs and line breaks inside title, abstract or
+        mention are written as spaces (one for one, so offsets stay right). Errors are
+        logged as warnings and not written.
+    type_map : `Dict[str, str]`, optional (default = `None`)
+        Dataset entity type -> common type, added to `DEFAULT_TYPE_MAP` (GENE, protein ->
+        `Gene/Protein`; DNA, RNA kept; Chemical; Disease and NCBI's disease classes ->
+        `Disease`; cell_line -> `CellLine`; cell_type -> `CellType`); keys match
+        case-insensitively; unknown types are kept as they are.
+    overlap_policy : `str`, optional (default = `"highest_score"`)
+        `"keep_all"`, `"longest"` or `"highest_score"`, see above.
+    overlap_scope : `str`, optional (default = `"type"`)
+        `"type"`: only entities of the same common type compete; `"all"`: all do.
+    min_score : `float`, optional (default = `0.0`)
+        Entities with a lower score are dropped (before overlap resolution).
+    split_hyphens : `bool`, optional (default = `True`)
+        `BiomedicalTokenizer`'s option: `True` for models trained on BC2GM / BC4CHEMD /
+        BC5CDR / NCBI-disease style tokens, `False` for JNLPBA-only models.
+    max_sentence_tokens : `int`, optional (default = `200`)
+        Longer sentences are cut into windows (see `tokenize_document`).
+    sentence_batch_size : `int`, optional (default = `64`)
+        The sentences of all documents of a `predict_batch_json` call are sorted by length
+        and tagged in batches of this many.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        dataset_reader: DatasetReader,
+        frozen: bool = True,
+        input_format: str = "auto",
+        output_format: str = "json",
+        type_map: Optional[Dict[str, str]] = None,
+        overlap_policy: str = "highest_score",
+        overlap_scope: str = "type",
+        min_score: float = 0.0,
+        split_hyphens: bool = True,
+        max_sentence_tokens: int = 200,
+        sentence_batch_size: int = 64,
+    ) -> None:
+        super().__init__(model, dataset_reader, frozen)
+        if not hasattr(model, "compute_span_scores") or not hasattr(model, "datasets"):
+            raise ConfigurationError(
+                f"biomedical_entities needs a multitask_crf_tagger model, got "
+                f"{type(model).__name__}"
+            )
+        for name, value, allowed in (
+            ("input_format", input_format, INPUT_FORMATS),
+            ("output_format", output_format, OUTPUT_FORMATS),
+            ("overlap_policy", overlap_policy, OVERLAP_POLICIES),
+            ("overlap_scope", overlap_scope, OVERLAP_SCOPES),
+        ):
+            if value not in allowed:
+                raise ConfigurationError(
+                    f"biomedical_entities: {name} must be one of {allowed}, got {value!r}"
+                )
+        for name, value in (
+            ("max_sentence_tokens", max_sentence_tokens),
+            ("sentence_batch_size", sentence_batch_size),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"biomedical_entities: {name} must be a positive integer, got {value!r}"
+                )
+        try:
+            self._type_mapper = TypeMapper(type_map)
+        except ValueError as error:
+            raise ConfigurationError(f"biomedical_entities: {error}") from None
+        model.compute_span_scores = True  # type: ignore[assignment]
+        self.input_format = input_format
+        self.output_format = output_format
+        self.overlap_policy = overlap_policy
+        self.overlap_scope = overlap_scope
+        self.min_score = float(min_score)
+        self.max_sentence_tokens = max_sentence_tokens
+        self.sentence_batch_size = sentence_batch_size
+        self._tokenizer = BiomedicalTokenizer(split_hyphens=split_hyphens)
+        self._splitter = BiomedicalSentenceSplitter()
+        # Number of tokens tagged so far (for throughput measurements).
+        self.tokens_processed = 0
+        # PubTator state of `load_line`.
+        self._pending_title: Optional[Tuple[str, str, str]] = None  # (pmid, title, line)
+        self._seen_pubtator = False
+
+    # ------------------------------------------------------------------ line IO
+
+    def load_line(self, line: str) -> JsonDict:
+        """
+        Reads one non-blank input line (see `input_format`). Returns the document to
+        predict, or a marker for a line that completes no document or is malformed (their
+        prediction is `{}` or an error).
+        """
+        raw = line[:-1] if line.endswith("\n") else line
+        raw = raw[:-1] if raw.endswith("\r") else raw
+        kind = self.input_format
+        if kind == "auto":
+            if raw.lstrip().startswith("{"):
+                kind = "json"
+            elif _AUTO_PUBTATOR_RE.match(raw):
+                kind = "pubtator"
+            elif self._seen_pubtator and _AUTO_PUBTATOR_ANNOTATION_RE.match(raw):
+                kind = "pubtator"
+            else:
+                kind = "text"
+        if kind == "json":
+            self._drop_pending_title()
+            try:
+                value = json.loads(raw)
+            except ValueError as error:
+                return {_LINE_KEY: {"line": raw, "error": f"invalid JSON: {error}"}}
+            if not isinstance(value, dict):
+                return {
+                    _LINE_KEY: {
+                        "line": raw,
+                        "error": f"expected a JSON object, got {type(value).__name__}",
+                    }
+                }
+            value[_LINE_KEY] = {"line": raw}
+            return value
+        if kind == "pubtator":
+            return self._load_pubtator_line(raw)
+        self._drop_pending_title()
+        return {"text": raw, _LINE_KEY: {"line": raw}}
+
+    def _drop_pending_title(self) -> None:
+        if self._pending_title is not None:
+            logger.warning(
+                "PubTator document %s: title line without an abstract line before a "
+                "non-PubTator line; not predicted",
+                self._pending_title[0],
+            )
+            self._pending_title = None
+
+    def _title_only(self) -> Optional[JsonDict]:
+        """The pending title as a document of its own (its `|a|` line never came)."""
+        if self._pending_title is None:
+            return None
+        pmid, title, line = self._pending_title
+        self._pending_title = None
+        return {"pmid": pmid, "title": title, "abstract": "", _LINE_KEY: {"line": line}}
+
+    def _load_pubtator_line(self, raw: str) -> JsonDict:
+        self._seen_pubtator = True
+        text_line = _PUBTATOR_TEXT_RE.match(raw)
+        if text_line is None:
+            flushed = self._title_only()
+            if _PUBTATOR_ANNOTATION_RE.match(raw):
+                return flushed or {_LINE_KEY: {"skip": True}}
+            error = {
+                "line": raw,
+                "error": "expected 'PMID|t|title', 'PMID|a|abstract' or a tab-separated "
+                "PubTator annotation line",
+            }
+            return flushed or {_LINE_KEY: error}
+        pmid, kind, content = text_line.groups()
+        if kind == "t":
+            flushed = self._title_only()
+            self._pending_title = (pmid, content, raw)
+            return flushed or {_LINE_KEY: {"skip": True}}
+        pending = self._pending_title
+        if pending is None or pending[0] != pmid:
+            message = (
+                f"abstract line of PMID {pmid} without its title line"
+                if pending is None
+                else f"abstract line of PMID {pmid} after the title line of PMID {pending[0]}"
+            )
+            self._pending_title = None
+            return {_LINE_KEY: {"line": raw, "error": message, "ids": {"pmid": pmid}}}
+        self._pending_title = None
+        return {"pmid": pmid, "title": pending[1], "abstract": content, _LINE_KEY: {"line": raw}}
+
+    def dump_line(self, outputs: JsonDict) -> str:
+        """One JSON line, or a document's PubTator lines; nothing for an empty output."""
+        if not outputs:
+            return ""
+        if self.output_format == "json":
+            return json.dumps(outputs) + "\n"
+        if "error" in outputs:
+            logger.warning("biomedical_entities: %s", json.dumps(outputs))
+            return ""
+        return self.format_pubtator(outputs)
+
+    @staticmethod
+    def format_pubtator(outputs: JsonDict) -> str:
+        """The PubTator lines of one predicted document (and a blank line)."""
+
+        def clean(value: str) -> str:
+            value = _PUBTATOR_UNSAFE_RE.sub(" ", value)
+            return _SURROGATE_RE.sub("\ufffd", value)
+
+        pmid = next((str(outputs[key]) for key in ID_KEYS if outputs.get(key) is not None), "-")
+        pmid = clean(pmid).replace("|", "/").replace(" ", "_")
+        lines = []
+        if "title" in outputs:
+            lines.append(f"{pmid}|t|{clean(outputs['title'])}")
+            lines.append(f"{pmid}|a|{clean(outputs.get('abstract') or '')}")
+        for entity in outputs["entities"]:
+            lines.append(
+                f"{pmid}\t{entity['start']}\t{entity['end']}\t{clean(entity['text'])}"
+                f"\t{clean(entity['type'])}"
+            )
+        return "\n".join(lines) + "\n\n"
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict_json(self, inputs: JsonDict) -> JsonDict:
+        return self.predict_batch_json([inputs])[0]
+
+    def predict_batch_json(self, inputs: List[JsonDict]) -> List[JsonDict]:
+        """
+        Predicts several documents at once: their sentences are tagged together, sorted by
+        length, `sentence_batch_size` at a time. Returns one output per input, in order.
+        """
+        results: List[Optional[JsonDict]] = [None] * len(inputs)
+        documents: List[Tuple[int, _Document]] = []
+        for position, json_dict in enumerate(inputs):
+            line_info = json_dict.get(_LINE_KEY) if isinstance(json_dict, dict) else None
+            line_info = line_info if isinstance(line_info, dict) else {}
+            if line_info.get("skip"):
+                results[position] = {}
+                continue
+            if "error" in line_info:
+                results[position] = self._error_output(
+                    line_info["error"], line_info.get("ids", {}), line_info.get("line")
+                )
+                continue
+            try:
+                document = self._parse(json_dict)
+            except InputError as error:
+                ids = _ids(json_dict) if isinstance(json_dict, dict) else {}
+                line = line_info.get("line")
+                if line is None:
+                    line = _describe(json_dict)
+                results[position] = self._error_output(str(error), ids, line)
+                continue
+            documents.append((position, document))
+        self._tag([document for _, document in documents])
+        for position, document in documents:
+            results[position] = self._output(document)
+        return [result if result is not None else {} for result in results]
+
+    def _error_output(self, message: str, ids: Dict[str, Any], line: Optional[str]) -> JsonDict:
+        output: JsonDict = dict(sanitize(ids))
+        output["error"] = message
+        if line is not None:
+            output["line"] = line if len(line) <= _MAX_ECHOED_LINE else line[:_MAX_ECHOED_LINE] + "..."
+        return output
+
+    def _parse(self, json_dict: Any) -> _Document:
+        if not isinstance(json_dict, dict):
+            raise InputError(f"expected a JSON object, got {type(json_dict).__name__}")
+        ids = _ids(json_dict)
+        if "text" in json_dict:
+            text = json_dict["text"]
+            if not isinstance(text, str):
+                raise InputError(f"'text' must be a string, got {_type_name(text)}")
+            document = _Document(text=text, ids=ids)
+        elif "title" in json_dict or "abstract" in json_dict:
+            parts = []
+            for key in ("title", "abstract"):
+                value = json_dict.get(key)
+                if value is None:
+                    value = ""
+                if not isinstance(value, str):
+                    raise InputError(f"'{key}' must be a string, got {_type_name(value)}")
+                parts.append(value)
+            title, abstract = parts
+            # As `PubtatorDocument.text`, so offsets agree with PubTator files.
+            text = f"{title} {abstract}" if abstract else title
+            document = _Document(text=text, ids=ids, title=title, abstract=abstract)
+        else:
+            keys = sorted(key for key in json_dict if key != _LINE_KEY)
+            raise InputError(
+                f"missing key: expected 'text', or 'title' and 'abstract'; got keys {keys}"
+            )
+        if not document.text:
+            raise InputError("empty text")
+        if not document.text.strip():
+            raise InputError("text contains only whitespace")
+        return document
+
+    def _output(self, document: _Document) -> JsonDict:
+        if document.error is not None:
+            return self._error_output(document.error, document.ids, None)
+        output: JsonDict = dict(sanitize(document.ids))
+        if document.title is not None:
+            output["title"] = document.title
+            output["abstract"] = document.abstract
+        output["text"] = document.text
+        output["entities"] = document.entities
+        return output
+
+    def _instance(self, tokens: List[Token]) -> Instance:
+        instance = self._dataset_reader.text_to_instance([token.text for token in tokens])
+        self._dataset_reader.apply_token_indexers(instance)
+        return instance
+
+    def _tag(self, documents: List[_Document]) -> None:
+        """Finds, scores and merges the entities of all documents (sets `.entities`)."""
+        windows: List[Tuple[int, List[Token]]] = []
+        for index, document in enumerate(documents):
+            for tokens in tokenize_document(
+                document.text,
+                self._tokenizer,
+                self._splitter,
+                max_sentence_tokens=self.max_sentence_tokens,
+                title_end=document.title_end,
+            ):
+                if tokens:
+                    windows.append((index, tokens))
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
+        raw: List[List[Dict[str, Any]]] = [[] for _ in documents]
+        for first in range(0, len(order), self.sentence_batch_size):
+            chunk = order[first : first + self.sentence_batch_size]
+            for window_id, output in zip(chunk, self._forward([windows[i][1] for i in chunk])):
+                index, tokens = windows[window_id]
+                if isinstance(output, str):
+                    documents[index].error = output
+                    continue
+                raw[index].extend(self._window_entities(documents[index].text, tokens, output))
+            self.tokens_processed += sum(len(windows[i][1]) for i in chunk)
+        for document, entities in zip(documents, raw):
+            if document.error is None:
+                entities = [entity for entity in entities if entity["score"] >= self.min_score]
+                document.entities = merge_entities(
+                    entities, self._type_mapper, self.overlap_policy, self.overlap_scope
+                )
+
+    def _forward(self, batch: List[List[Token]]) -> List[Any]:
+        """Model outputs for a batch of windows; if the batch fails, each window alone
+        (a window that still fails gets an error message instead of an output)."""
+        try:
+            return self._model.forward_on_instances([self._instance(t) for t in batch])
+        except Exception as error:  # noqa: BLE001  (isolate the window that fails)
+            if len(batch) == 1:
+                logger.exception("biomedical_entities: tagging a sentence failed")
+                return [f"tagging failed: {type(error).__name__}: {error}"]
+            logger.warning("biomedical_entities: a batch failed (%s); retrying one by one", error)
+            return [self._forward([tokens])[0] for tokens in batch]
+
+    @staticmethod
+    def _window_entities(
+        text: str, tokens: List[Token], output: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        entities = []
+        parts = output.get("span_score_parts", {})
+        for head, tags in output["tags"].items():
+            left, right = parts.get(head, (None, None))
+            for span in bioul_to_spans(tags):
+                start, end = tokens[span.start].idx, tokens[span.end].idx_end
+                if left is not None:
+                    score = math.exp(min(0.0, left[span.start] + right[span.end]))
+                else:
+                    score = 1.0
+                entities.append(
+                    {
+                        "start": start,
+                        "end": end,
+                        "text": text[start:end],
+                        "type": span.label,
+                        "dataset": head,
+                        "score": round(score, 6),
+                    }
+                )
+        return entities
+
+
+def _ids(json_dict: Mapping[str, Any]) -> Dict[str, Any]:
+    return {key: json_dict[key] for key in ID_KEYS if key in json_dict}
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _describe(value: Any) -> str:
+    """A short JSON rendering of a bad input for the error output."""
+    if isinstance(value, dict):
+        value = {key: item for key, item in value.items() if key != _LINE_KEY}
+    try:
+        return json.dumps(sanitize(value), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)

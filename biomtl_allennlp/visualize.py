@@ -1,0 +1,160 @@
+"""
+Renders the output of the `biomedical_entities` predictor (JSON lines) as an HTML page with
+the entities highlighted by type, using spaCy's displaCy in manual mode, with a legend.
+
+    python -m biomtl_allennlp.visualize entities.jsonl -o entities.html [--max-documents N]
+
+displaCy's entity style cannot show overlapping entities: where entities overlap, the
+longest is shown (ties: higher score, then earlier). Error lines and lines without
+`text` / `entities` are skipped (and counted on stderr).
+"""
+import argparse
+import hashlib
+import html
+import json
+import re
+import sys
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from biomtl_allennlp.predictors.entity_merging import resolve_overlaps
+
+# Colours of the common types of `DEFAULT_TYPE_MAP`; other types get one from `_PALETTE`.
+TYPE_COLORS: Dict[str, str] = {
+    "Gene/Protein": "#7aecec",
+    "Chemical": "#feca74",
+    "Disease": "#ff9561",
+    "CellLine": "#c887fb",
+    "CellType": "#bfe1d9",
+    "DNA": "#aa9cfc",
+    "RNA": "#e4e7d2",
+}
+_PALETTE = ("#ddd", "#f0d0ff", "#ffeb80", "#9cc9cc", "#bfeeb7", "#e1c8a8", "#f7a8b8", "#a8d1f7")
+_DOCUMENT_TITLE_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
+
+
+def type_color(entity_type: str) -> str:
+    """A fixed colour per type (known types: `TYPE_COLORS`; others: hashed into a palette)."""
+    if entity_type in TYPE_COLORS:
+        return TYPE_COLORS[entity_type]
+    digest = hashlib.md5(entity_type.encode("utf-8", "surrogatepass")).digest()
+    return _PALETTE[digest[0] % len(_PALETTE)]
+
+
+def read_documents(lines: Iterable[str]) -> Tuple[List[Dict[str, Any]], int]:
+    """Predictor outputs with `text` and `entities`; returns them and the number skipped."""
+    documents, skipped = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if (
+            not isinstance(value, dict)
+            or not isinstance(value.get("text"), str)
+            or not isinstance(value.get("entities"), list)
+        ):
+            skipped += 1
+            continue
+        documents.append(value)
+    return documents, skipped
+
+
+def to_displacy(document: Dict[str, Any]) -> Dict[str, Any]:
+    """One document in displaCy's manual format, overlaps resolved by keeping the longest."""
+    text = document["text"]
+    entities = []
+    for entity in document["entities"]:
+        try:
+            start, end = int(entity["start"]), int(entity["end"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not 0 <= start < end <= len(text):
+            continue
+        entities.append(
+            {
+                "start": start,
+                "end": end,
+                "type": str(entity.get("type", "ENTITY")),
+                "score": float(entity.get("score", 1.0) or 0.0),
+            }
+        )
+    shown = resolve_overlaps(entities, policy="longest", scope="all")
+    title = next(
+        (html.escape(f"{key}: {document[key]}") for key in _DOCUMENT_TITLE_KEYS if key in document), None
+    )
+    return {
+        "text": text,
+        "ents": [{"start": e["start"], "end": e["end"], "label": e["type"]} for e in shown],
+        "title": title,
+    }
+
+
+def legend_html(types: Sequence[str]) -> str:
+    items = "".join(
+        f'<span style="background: {type_color(t)}; padding: 0.25em 0.6em; margin: 0 0.5em '
+        f'0.5em 0; border-radius: 0.35em; display: inline-block; font-weight: bold; '
+        f'font-size: 0.85em">{html.escape(t)}</span>'
+        for t in types
+    )
+    return (
+        '<div class="entity-legend" style="margin-bottom: 2rem"><strong>Entity types:</strong> '
+        f"{items or '(none)'}</div>"
+    )
+
+
+def render(documents: List[Dict[str, Any]]) -> str:
+    """The HTML page of `documents` (predictor outputs)."""
+    from spacy import displacy
+
+    parsed = [to_displacy(document) for document in documents]
+    types = sorted({entity["label"] for doc in parsed for entity in doc["ents"]})
+    colors = {entity_type: type_color(entity_type) for entity_type in types}
+    if not parsed:
+        parsed = [{"text": "(no documents)", "ents": [], "title": None}]
+    page = displacy.render(
+        parsed,
+        style="ent",
+        manual=True,
+        page=True,
+        jupyter=False,
+        options={"colors": colors, "ents": types} if types else {"colors": colors},
+    )
+    page = page.replace("<title>displaCy</title>", "<title>Biomedical entities</title>", 1)
+    body = re.search(r"<body[^>]*>", page)
+    if body is None:  # displaCy's page template changed: put the legend first
+        return legend_html(types) + page
+    return page[: body.end()] + legend_html(types) + page[body.end():]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m biomtl_allennlp.visualize",
+        description="Render biomedical_entities predictions (JSON lines) as HTML.",
+    )
+    parser.add_argument("input_file", help="the predictor's output (JSON lines; '-' for stdin)")
+    parser.add_argument("-o", "--output-file", required=True, help="the HTML file to write")
+    parser.add_argument("--max-documents", type=int, default=None, help="render at most N")
+    args = parser.parse_args(argv)
+    if args.input_file == "-":
+        documents, skipped = read_documents(sys.stdin)
+    else:
+        with open(args.input_file, encoding="utf-8") as handle:
+            documents, skipped = read_documents(handle)
+    if args.max_documents is not None:
+        documents = documents[: args.max_documents]
+    page = render(documents)
+    with open(args.output_file, "w", encoding="utf-8", errors="replace") as handle:
+        handle.write(page)
+    print(
+        f"{len(documents)} documents written to {args.output_file}"
+        + (f" ({skipped} lines skipped: errors or not predictor output)" if skipped else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
