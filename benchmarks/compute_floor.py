@@ -61,7 +61,11 @@ from common import (  # noqa: E402
     verdict,
 )
 from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger  # noqa: E402
-from biomtl_allennlp.modules.crf_decoding import viterbi_decode_batch  # noqa: E402
+from biomtl_allennlp.modules.multi_head_crf import (  # noqa: E402
+    multi_head_log_likelihood,
+    multi_head_viterbi,
+    pad_logits,
+)
 
 _FORBIDDEN = -10000.0
 
@@ -415,12 +419,15 @@ def in_situ_breakdown(
     timer.watch(f"forward: word BiLSTM ({describe_encoder(model._encoder)})", model._encoder)
     for name in model.datasets:
         timer.watch("forward: projections", model._projections[name])
-        if training:
-            timer.watch("forward: CRF NLL (allennlp ConditionalRandomField)", model._crfs[name])
-    original_viterbi = tagger_module.viterbi_decode_batch
-    if not training:
-        tagger_module.viterbi_decode_batch = timer.wrap(
-            "forward: Viterbi (viterbi_decode_batch)", original_viterbi
+    original_nll = tagger_module.multi_head_log_likelihood
+    original_viterbi = tagger_module.multi_head_viterbi
+    if training:
+        tagger_module.multi_head_log_likelihood = timer.wrap(
+            "forward: CRF NLL (multi_head_log_likelihood, all heads)", original_nll
+        )
+    else:
+        tagger_module.multi_head_viterbi = timer.wrap(
+            "forward: Viterbi (multi_head_viterbi, all heads)", original_viterbi
         )
     total = backward = update = 0.0
     try:
@@ -448,7 +455,8 @@ def in_situ_breakdown(
             total += end - start
     finally:
         timer.remove()
-        tagger_module.viterbi_decode_batch = original_viterbi
+        tagger_module.multi_head_log_likelihood = original_nll
+        tagger_module.multi_head_viterbi = original_viterbi
     count = len(tensor_batches)
     rows = [(label, 1000 * seconds / count) for label, seconds in timer.seconds.items()
             if label != "forward: total"]
@@ -511,14 +519,19 @@ def isolated_breakdown(
         return padded_bilstm(floor.word_forward, floor.word_backward,
                              embedded.detach().requires_grad_(), batch["lengths"], mask)
 
+    def stacked(states, views):
+        names = [head for head, _ in views]
+        rows = [torch.arange(states.size(0)) if r is None else r for _, r in views]
+        logits = [model._projections[head](states.index_select(0, r)) for head, r in zip(names, rows)]
+        crfs = [model._crfs[head] for head in names]
+        index = torch.cat([torch.full_like(r, i) for i, r in enumerate(rows)])
+        return crfs, pad_logits(logits, max(c.num_tags for c in crfs)), torch.cat(rows), index
+
     def heads(tensors, mask, _embedded, encoded, batch):
-        states = encoded.detach().requires_grad_()
-        total = 0
-        for head, rows in batch["views"]:
-            select = (lambda x: x) if rows is None else (lambda x: x.index_select(0, rows))
-            logits = model._projections[head](select(states))
-            total = total - model._crfs[head](logits, select(tensors["tags"]), select(mask))
-        return total
+        crfs, logits, rows, index = stacked(encoded.detach().requires_grad_(), batch["views"])
+        return -multi_head_log_likelihood(
+            crfs, logits, tensors["tags"].index_select(0, rows), mask.index_select(0, rows), index
+        ).sum()
 
     def floor_heads(tensors, mask, _embedded, encoded, batch):
         states = encoded.detach().requires_grad_()
@@ -533,8 +546,8 @@ def isolated_breakdown(
         return total
 
     def viterbi_ours(tensors, mask, _embedded, encoded, batch):
-        for head, rows in batch["all_views"]:
-            viterbi_decode_batch(model._crfs[head], model._projections[head](encoded), mask)
+        crfs, logits, rows, index = stacked(encoded, batch["all_views"])
+        multi_head_viterbi(crfs, logits, mask.index_select(0, rows), index)
         return None
 
     def viterbi_floor(tensors, mask, _embedded, encoded, batch):
@@ -550,7 +563,7 @@ def isolated_breakdown(
         (f"word BiLSTM as our model runs it ({describe_encoder(encoder)})", our_encoder),
         ("word BiLSTM, allennlp `lstm` (packed), same weights", packed_encoder),
         ("word BiLSTM, padded fwd + reversed-padded bwd: floor", padded_encoder),
-        ("projections + CRF NLL, allennlp CRF: ours", heads),
+        ("projections + CRF NLL, all heads in one pass: ours", heads),
         ("projections + CRF NLL, batched logsumexp: floor", floor_heads),
     ):
         train_ms = run(function, backward=True)
@@ -560,7 +573,7 @@ def isolated_breakdown(
     model.zero_grad(set_to_none=True)
     floor.zero_grad(set_to_none=True)
     with torch.no_grad():
-        rows.append(("Viterbi, every head on every row: ours (viterbi_decode_batch)",
+        rows.append(("Viterbi, every head on every row: ours (multi_head_viterbi)",
                      float("nan"), run(viterbi_ours, backward=False)))
         rows.append(("Viterbi, every head on every row: floor",
                      float("nan"), run(viterbi_floor, backward=False)))

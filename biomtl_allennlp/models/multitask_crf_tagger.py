@@ -13,7 +13,11 @@ from allennlp.nn import InitializerApplicator, util
 from allennlp.training.metrics import SpanBasedF1Measure
 
 from biomtl_allennlp.common.datasets import LABEL_NAMESPACE_SUFFIX, label_namespace
-from biomtl_allennlp.modules.crf_decoding import viterbi_decode_batch
+from biomtl_allennlp.modules.multi_head_crf import (
+    multi_head_log_likelihood,
+    multi_head_viterbi,
+    pad_logits,
+)
 from biomtl_allennlp.modules.crf_marginals import path_span_log_probability_parts
 
 logger = logging.getLogger(__name__)
@@ -283,45 +287,64 @@ class MultiTaskCrfTagger(Model):
 
         decode = tags is None or not self.training or self._training_metrics
         output: Dict[str, Any] = {}
-        loss = None
-        predicted: List[Dict[str, List[int]]] = [{} for _ in range(batch_size)]
-        span_scores = decode and self.compute_span_scores
-        score_parts: List[Dict[str, Tuple[List[float], List[float]]]] = [
-            {} for _ in range(batch_size)
+        # Every view's rows stacked, so one CRF pass serves every head.
+        head_names = [head for head, _ in views]
+        crfs = [self._crfs[head] for head in head_names]
+        view_rows = [
+            torch.arange(batch_size, device=mask.device) if rows is None else rows
+            for _, rows in views
         ]
-        for head, rows in views:
-            view_mask = mask if rows is None else mask.index_select(0, rows)
-            # Shape: (view_size, num_tokens, num_tags)
-            logits = self._projections[head](encoded_views[head])
-            view_tags = None
-            if tags is not None:
-                view_tags = tags if rows is None else tags.index_select(0, rows)
-                log_likelihood = self._crfs[head](logits, view_tags, view_mask)
-                head_loss = -self._loss_weights[head] * log_likelihood
-                loss = head_loss if loss is None else loss + head_loss
-            if decode:
-                best_tags, _ = viterbi_decode_batch(self._crfs[head], logits, view_mask)
-                row_ids = range(batch_size) if rows is None else rows.tolist()
-                lengths = view_mask.sum(dim=1).tolist()
-                for position, (row, length) in enumerate(zip(row_ids, lengths)):
-                    predicted[row][head] = best_tags[position, :length].tolist()
+        # Shape: (total_rows,): batch row and head of each stacked row.
+        all_rows = torch.cat(view_rows)
+        heads = torch.cat(
+            [torch.full_like(rows, index) for index, rows in enumerate(view_rows)]
+        )
+        row_mask = mask.index_select(0, all_rows)
+        head_logits = [
+            self._projections[head](encoded_views[head]) for head in head_names
+        ]
+        # Shape: (total_rows, num_tokens, max_num_tags)
+        logits = pad_logits(head_logits, max(crf.num_tags for crf in crfs))
+        row_tags = None
+        if tags is not None:
+            row_tags = tags.index_select(0, all_rows)
+            # Shape: (total_rows,)
+            log_likelihood = multi_head_log_likelihood(crfs, logits, row_tags, row_mask, heads)
+            weights = logits.new_tensor([self._loss_weights[head] for head in head_names])
+            output["loss"] = -(weights[heads] * log_likelihood).sum() / batch_size
+        if decode:
+            # Shape: (total_rows, num_tokens)
+            best_tags, _ = multi_head_viterbi(crfs, logits, row_mask, heads)
+            predicted: List[Dict[str, List[int]]] = [{} for _ in range(batch_size)]
+            lengths = row_mask.sum(dim=1).tolist()
+            for row, head_index, length, path in zip(
+                all_rows.tolist(), heads.tolist(), lengths, best_tags.tolist()
+            ):
+                predicted[row][head_names[head_index]] = path[:length]
+            output["predicted_tags"] = predicted
+            span_scores = self.compute_span_scores
+            score_parts: List[Dict[str, Tuple[List[float], List[float]]]] = [
+                {} for _ in range(batch_size)
+            ]
+            offset = 0
+            for head, rows, view_logits in zip(head_names, view_rows, head_logits):
+                part = slice(offset, offset + len(rows))
+                offset += len(rows)
                 if span_scores:
                     left, right = path_span_log_probability_parts(
-                        self._crfs[head], logits, view_mask, best_tags
+                        self._crfs[head], view_logits, row_mask[part], best_tags[part]
                     )
-                    for position, (row, length) in enumerate(zip(row_ids, lengths)):
+                    for position, (row, length) in enumerate(zip(rows.tolist(), lengths[part])):
                         score_parts[row][head] = (
                             left[position, :length].tolist(),
                             right[position, :length].tolist(),
                         )
-                if view_tags is not None:
-                    one_hot = torch.nn.functional.one_hot(best_tags, logits.size(-1)).float()
-                    self._metrics[head](one_hot, view_tags, view_mask)
+                if row_tags is not None:
+                    one_hot = torch.nn.functional.one_hot(
+                        best_tags[part], view_logits.size(-1)
+                    ).float()
+                    self._metrics[head](one_hot, row_tags[part], row_mask[part])
                     self._evaluated.add(head)
-        if loss is not None:
-            output["loss"] = loss / batch_size
-        if decode:
-            output["predicted_tags"] = predicted
             if span_scores:
                 output["span_score_parts"] = score_parts
         if metadata is not None:
