@@ -1,0 +1,80 @@
+"""
+Prediction throughput of the `biomedical_entities` predictor on raw PubMed abstracts
+(title + abstract of a PubTator file), every head of the archive in one pass.
+
+Reports, per batch size (documents per `predict_batch_json` call, as `allennlp predict
+--batch-size`): tokens/s of the prediction calls (sentence splitting, tokenization,
+indexing, model, merging; archive loading excluded), and the start-up cost: archive
+loading in-process, and the wall time of a whole `allennlp predict` command on one
+document (imports included).
+
+    python benchmarks/predict_throughput.py ARCHIVE [--data FILE] [--batch-sizes 1 16 64]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import biomtl_allennlp  # noqa: E402,F401
+from allennlp.predictors import Predictor  # noqa: E402
+from biomtl_allennlp.data.pubtator import read_pubtator  # noqa: E402
+from biomtl_allennlp.evaluation.pubtator_eval import predict_documents  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("archive")
+    parser.add_argument(
+        "--data", default=str(ROOT.parent / "shared/data/pubtator/CDR_DevelopmentSet.PubTator.txt")
+    )
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    documents = list(read_pubtator(args.data))
+    print("# Prediction throughput\n")
+    print(f"- command: `python {' '.join(sys.argv)}`")
+    print(f"- torch {torch.__version__}, threads {args.threads}; load average at start: "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"- documents: {len(documents)} from {args.data}\n")
+
+    started = time.perf_counter()
+    predictor = Predictor.from_path(args.archive, "biomedical_entities")
+    load_seconds = time.perf_counter() - started
+    heads = predictor._model.datasets
+    print(f"Archive: {args.archive}, heads: {', '.join(heads)}; loading took {load_seconds:.1f} s\n")
+
+    predict_documents(predictor, documents[:20], batch_size=16)  # warm-up
+    print("| batch size (documents) | tokens | seconds | tokens/s | documents/s |")
+    print("|---|---|---|---|---|")
+    for batch_size in args.batch_sizes:
+        _, throughput = predict_documents(predictor, documents, batch_size=batch_size)
+        print(f"| {batch_size} | {throughput['tokens']:,} | {throughput['seconds']:.1f} | "
+              f"{throughput['tokens_per_second']:,.0f} | "
+              f"{throughput['documents'] / throughput['seconds']:.1f} |")
+
+    # Start-up of the command itself: one document through `allennlp predict`.
+    with tempfile.TemporaryDirectory() as tmp:
+        one = Path(tmp) / "one.jsonl"
+        one.write_text('{"pmid": "1", "text": "Cisplatin induced nephrotoxicity."}\n')
+        command = [str(ROOT / ".venv/bin/allennlp"), "predict", args.archive, str(one),
+                   "--include-package", "biomtl_allennlp", "--silent",
+                   "--output-file", str(Path(tmp) / "out.jsonl")]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        startup = time.perf_counter() - started
+    print(f"\n`allennlp predict` on one document, whole command (imports, archive loading, "
+          f"one prediction): {startup:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
