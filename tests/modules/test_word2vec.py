@@ -85,3 +85,16 @@ def test_dimension_mismatch_is_named(tmp_path):
             Params({"type": "word2vec", "embedding_dim": 5, "pretrained_file": str(path)}),
             vocab=vocab,
         )
+
+
+def test_other_embedding_options_pass_through(tmp_path):
+    path = tmp_path / "vectors.bin"
+    write_binary(path, VECTORS)
+    vocab = Vocabulary.from_instances(instances())
+    embedder = TokenEmbedder.from_params(
+        Params({"type": "word2vec", "embedding_dim": 3, "pretrained_file": str(path),
+                "trainable": False, "projection_dim": 2}),
+        vocab=vocab,
+    )
+    assert not embedder.weight.requires_grad
+    assert embedder.get_output_dim() == 2

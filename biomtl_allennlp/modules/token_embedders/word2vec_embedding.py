@@ -23,38 +23,22 @@ class Word2VecEmbedding(Embedding):
     def __init__(
         self,
         embedding_dim: int,
-        num_embeddings: int = None,
-        projection_dim: int = None,
-        weight=None,
-        padding_index: int = None,
-        trainable: bool = True,
-        max_norm: float = None,
-        norm_type: float = 2.0,
-        scale_grad_by_freq: bool = False,
-        sparse: bool = False,
-        vocab_namespace: str = "tokens",
         pretrained_file: str = None,
         vocab: Vocabulary = None,
+        vocab_namespace: str = "tokens",
+        **kwargs,
     ) -> None:
         if pretrained_file is not None and vocab is not None and is_word2vec_binary(pretrained_file):
-            if weight is not None:
+            if kwargs.get("weight") is not None:
                 raise ValueError("word2vec embedding: give either weight or pretrained_file")
-            weight = read_word2vec_binary_weight(
+            kwargs["weight"] = read_word2vec_binary_weight(
                 pretrained_file, embedding_dim, vocab, vocab_namespace
             )
             pretrained_file = None
         super().__init__(
             embedding_dim=embedding_dim,
-            num_embeddings=num_embeddings,
-            projection_dim=projection_dim,
-            weight=weight,
-            padding_index=padding_index,
-            trainable=trainable,
-            max_norm=max_norm,
-            norm_type=norm_type,
-            scale_grad_by_freq=scale_grad_by_freq,
-            sparse=sparse,
-            vocab_namespace=vocab_namespace,
             pretrained_file=pretrained_file,
             vocab=vocab,
+            vocab_namespace=vocab_namespace,
+            **kwargs,
         )
