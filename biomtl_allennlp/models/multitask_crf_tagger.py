@@ -151,7 +151,9 @@ class MultiTaskCrfTagger(Model):
             self._private_embedders[key] = torch.nn.ModuleDict(
                 {name: _fresh_copy(template) for name in self.datasets}
             )
-        self._has_shared_embedders = len(self._private_embedder_keys) < len(embedder_keys) or not embedder_keys
+        self._has_shared_embedders = (
+            not embedder_keys or len(self._private_embedder_keys) < len(embedder_keys)
+        )
         self._text_field_embedder = text_field_embedder
         embedding_dim = (
             text_field_embedder.get_output_dim() if self._has_shared_embedders else 0
