@@ -34,7 +34,23 @@ Usage (from the repository root):
         [--optimizer adam] [--seeds 1,2] [--threads 2] [--max-sentences-per-dataset N] \\
         [--datasets BC2GM,BC5CDR,NCBI-disease,JNLPBA] [--only STM,MTM-CW] [--dictionary] \\
         [--data-root ../shared/data] [--runs-dir runs/reproduce] [--cuda-device -1] \\
+        [--many] [--jobs N] [--time-budget-s S] [--eval-batch-size B] [--notes FILE] \\
         [--dry-run | --tables-only]
+
+`--many` adds `MTM-CW-many`: MTM-CW trained on every dataset under the data root (12 here),
+reported on the main datasets beside the 4-dataset MTM-CW.
+
+`--jobs N` trains N runs at a time (each its own process; on a GPU they share the device).
+`--time-budget-s S` (with every run in parallel) makes the runs advance epoch by epoch
+together (`benchmarks/epoch_gate.py`) and stops all of them after the same number of epochs:
+the most that the slowest run can finish, with its test evaluation, inside S seconds. So a
+comparison under a wall-clock budget still gives every model the same number of epochs.
+
+The metrics and run records of finished runs are also copied to a folder beside the results
+(`docs/results_runs/` for `docs/results.md`), which is committed: `--tables-only` regenerates
+the results on a fresh checkout, and a later run of the script reuses them instead of training
+again. `--notes FILE` appends a hand-written markdown file to the results, so notes survive
+regeneration.
 """
 import argparse
 import datetime
@@ -46,6 +62,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import shutil
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -57,6 +74,7 @@ DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs" / "reproduce"
 DEFAULT_RESULTS = REPO_ROOT / "docs" / "results.md"
 DEFAULT_FIGURE = REPO_ROOT / "docs" / "results_fig4.png"
+GATE_MODULE_DIR = REPO_ROOT / "benchmarks"
 
 # BC4CHEMD, the paper's fifth corpus, is not in the shared data (see its README).
 DEFAULT_DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
@@ -66,6 +84,8 @@ POSTPROCESS_METRICS = "metrics_dict_postprocess.json"
 
 DICT_FEATURE = "MTM-CW+dict-feature"
 DICT_POSTPROCESS = "MTM-CW+dict-postprocess"
+MANY = "MTM-CW-many"
+GATE_FILE = "epoch_gate.json"
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,8 @@ class ModelSpec:
     per_dataset: bool
     description: str
     dictionary: bool = False
+    # Trained on every dataset under the data root (`--many`), not the benchmark datasets.
+    many: bool = False
 
 
 MODELS: "OrderedDict[str, ModelSpec]" = OrderedDict(
@@ -120,6 +142,14 @@ MODELS: "OrderedDict[str, ModelSpec]" = OrderedDict(
              "sgd": "training_configs/mtm_cw.jsonnet"},
             False,
             "multi-task, char layer and word BiLSTM shared",
+        ),
+        ModelSpec(
+            MANY,
+            {"adam": "training_configs/budget/mtm_cw.jsonnet",
+             "sgd": "training_configs/mtm_cw.jsonnet"},
+            False,
+            "MTM-CW trained on every dataset under the data root (the many-dataset setting)",
+            many=True,
         ),
         ModelSpec(
             DICT_FEATURE,
@@ -167,14 +197,29 @@ class Budget:
     threads: int = 2
     max_sentences_per_dataset: Optional[int] = None
     cuda_device: int = -1
+    # Sentences per batch in validation and test (None: the training batch size). The
+    # metrics do not depend on it: padding never reaches a real position.
+    eval_batch_size: Optional[int] = None
+    # Wall-clock budget of a parallel set of runs (see epoch_gate.py); None: no gate.
+    time_budget_s: Optional[float] = None
 
-    def describe(self) -> List[Tuple[str, str]]:
+    def describe(self, epochs_trained: Sequence[int] = ()) -> List[Tuple[str, str]]:
         optimizer = {
             "adam": f"Adam, lr {self.lr} (training_configs/budget/ configs)",
             "sgd": f"SGD, lr {self.lr}, momentum 0.9 (the paper's configs)",
         }[self.optimizer]
+        epochs = str(self.epochs)
+        if self.time_budget_s is not None:
+            epochs = (
+                f"at most {self.epochs}; runs in parallel advance epoch by epoch together and "
+                f"all stop after the same number of epochs, the most that fits a wall-clock "
+                f"budget of {self.time_budget_s:.0f} s"
+            )
+            trained = sorted(set(epochs_trained))
+            if trained:
+                epochs += f" (trained: {', '.join(map(str, trained))})"
         return [
-            ("epochs", str(self.epochs)),
+            ("epochs", epochs),
             ("early stopping patience", "none" if self.patience is None else str(self.patience)),
             ("batch size (sentences)", str(self.batch_size)),
             ("optimizer", optimizer),
@@ -193,6 +238,10 @@ class Budget:
                 else f"{self.max_sentences_per_dataset} training sentences (devel and test in full)",
             ),
             ("device", "CPU" if self.cuda_device < 0 else f"cuda:{self.cuda_device}"),
+            (
+                "validation/test batch size",
+                "as training" if self.eval_batch_size is None else str(self.eval_batch_size),
+            ),
         ]
 
     def as_dict(self) -> Dict[str, Any]:
@@ -206,6 +255,8 @@ class Budget:
             "threads": self.threads,
             "max_sentences_per_dataset": self.max_sentences_per_dataset,
             "cuda_device": self.cuda_device,
+            "eval_batch_size": self.eval_batch_size,
+            "time_budget_s": self.time_budget_s,
         }
 
 
@@ -240,7 +291,9 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text).lower()
 
 
-def run_overrides(budget: Budget, datasets: Sequence[str], seed: int) -> Dict[str, Any]:
+def run_overrides(
+    budget: Budget, datasets: Sequence[str], seed: int, gate_file: Optional[Path] = None
+) -> Dict[str, Any]:
     """The `-o` overrides of one training run: the budget, its datasets and its seed."""
     overrides: Dict[str, Any] = {
         "dataset_reader.datasets": list(datasets),
@@ -258,7 +311,20 @@ def run_overrides(budget: Budget, datasets: Sequence[str], seed: int) -> Dict[st
         overrides["dataset_reader.max_instances_per_dataset"] = {
             "train": budget.max_sentences_per_dataset
         }
+    if budget.eval_batch_size is not None:
+        overrides["validation_data_loader"] = {
+            "batch_sampler": {
+                "type": "bucket", "batch_size": budget.eval_batch_size, "sorting_keys": ["tokens"]
+            }
+        }
+    if budget.time_budget_s is not None:
+        assert gate_file is not None
+        overrides["trainer.callbacks"] = [{"type": "epoch_gate", "gate_file": str(gate_file)}]
     return overrides
+
+
+# Overrides that do not change what a run computes (reused runs may differ in them).
+NEUTRAL_OVERRIDES = ("trainer.cuda_device", "trainer.callbacks", "validation_data_loader")
 
 
 def plan_runs(
@@ -267,8 +333,12 @@ def plan_runs(
     datasets: Sequence[str],
     runs_dir: Path,
     all_seeds: bool = False,
+    many_datasets: Sequence[str] = (),
 ) -> List[Run]:
-    """Every run, in order: baselines, STM, MTM-C, MTM-W, MTM-CW, dictionary variants."""
+    """
+    Every run, in order: baselines, STM, MTM-C, MTM-W, MTM-CW, MTM-CW-many (on
+    `many_datasets`), dictionary variants.
+    """
     wanted = list(models)
     if DICT_POSTPROCESS in wanted and "MTM-CW" not in wanted:
         wanted.append("MTM-CW")  # its archives are post-processed
@@ -279,7 +349,12 @@ def plan_runs(
             continue
         spec = MODELS[name]
         seeds = budget.seeds if (all_seeds or name in MULTI_SEED_MODELS) else budget.seeds[:1]
-        groups = [[d] for d in datasets] if spec.per_dataset else [list(datasets)]
+        if spec.many:
+            if not many_datasets:
+                raise ValueError(f"{name} needs the list of datasets under the data root")
+            groups = [list(many_datasets)]
+        else:
+            groups = [[d] for d in datasets] if spec.per_dataset else [list(datasets)]
         for group in groups:
             for seed in seeds:
                 label = group[0] if spec.per_dataset else "all"
@@ -289,7 +364,7 @@ def plan_runs(
                     seed=seed,
                     config=spec.configs[budget.optimizer],
                     run_dir=runs_dir / f"{_slug(name)}_{_slug(label)}_seed{seed}",
-                    overrides=run_overrides(budget, group, seed),
+                    overrides=run_overrides(budget, group, seed, runs_dir / GATE_FILE),
                 )
                 runs.append(run)
                 if name == "MTM-CW":
@@ -323,6 +398,8 @@ def train_command(run: Run, include_force: bool = False) -> List[str]:
         "-o",
         json.dumps(run.overrides, sort_keys=True),
     ]
+    if "trainer.callbacks" in run.overrides:
+        command += ["--include-package", "epoch_gate"]
     if include_force:
         command.append("-f")
     return command
@@ -337,6 +414,11 @@ def run_environment(budget: Budget, data_root: Path, dictionary: Optional[Path])
     }
     if dictionary is not None:
         env["BIOMTL_DICTIONARY"] = str(dictionary)
+    if budget.time_budget_s is not None:
+        # epoch_gate.py lives in benchmarks/, which is not a package.
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in [str(GATE_MODULE_DIR), os.environ.get("PYTHONPATH", "")] if p
+        )
     return env
 
 
@@ -373,13 +455,13 @@ def metrics_complete(path: Path, datasets: Sequence[str]) -> bool:
 
 def run_signature(run: Run, dictionary_sha: Optional[str]) -> Dict[str, Any]:
     """What must match for a finished run to be reused (the device does not matter)."""
-    overrides = {k: v for k, v in run.overrides.items() if k != "trainer.cuda_device"}
+    overrides = {k: v for k, v in run.overrides.items() if k not in NEUTRAL_OVERRIDES}
     signature: Dict[str, Any] = {"config": run.config, "overrides": overrides}
     if not run.is_training or MODELS[run.model].dictionary:
         signature["dictionary_sha1"] = dictionary_sha
     if not run.is_training:
         assert run.source is not None
-        signature["source"] = str(run.source.run_dir)
+        signature["source"] = run.source.run_dir.name
     return signature
 
 
@@ -541,7 +623,157 @@ def evaluate_postprocessing(
     return metrics_from_counts(with_pp), metrics_from_counts(without_pp)
 
 
+def discover_datasets(data_root: Path) -> List[str]:
+    """
+    Every dataset under the data root (a folder with train.tsv, devel.tsv and test.tsv), by
+    its built-in name where it has one (`BC2GM-IOBES` -> `BC2GM`), the benchmark datasets first.
+    """
+    from biomtl_allennlp.common.datasets import BUILTIN_DATASETS, SPLITS
+
+    by_folder = {folder: name for name, folder in BUILTIN_DATASETS.items()}
+    found = [
+        by_folder.get(entry.name, entry.name)
+        for entry in sorted(Path(data_root).iterdir())
+        if entry.is_dir() and all((entry / f"{split}.tsv").is_file() for split in SPLITS)
+    ]
+    if not found:
+        raise SystemExit(f"{data_root}: no dataset folder (train.tsv, devel.tsv, test.tsv) found")
+    return [d for d in DEFAULT_DATASETS if d in found] + [
+        d for d in found if d not in DEFAULT_DATASETS
+    ]
+
+
+# --------------------------------------------------------------------------- stored results
+
+
+def stored_files(run: Run, store_dir: Path) -> List[Tuple[Path, Path]]:
+    """`(file in the runs dir, its copy in the store)` of what a finished run leaves."""
+    files = [run.metrics_path, record_path(run)]
+    return [(path, store_dir / path.parent.name / path.name) for path in files]
+
+
+def restore_from_store(runs: List[Run], store_dir: Path) -> int:
+    """Copies stored metrics and records of runs missing from the runs dir into it."""
+    restored = 0
+    for run in runs:
+        pairs = stored_files(run, store_dir)
+        if all(stored.is_file() for _, stored in pairs) and not all(
+            path.is_file() for path, _ in pairs
+        ):
+            for path, stored in pairs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(stored, path)
+            restored += 1
+    return restored
+
+
+def save_to_store(run: Run, store_dir: Path) -> None:
+    for path, stored in stored_files(run, store_dir):
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, stored)
+
+
 # --------------------------------------------------------------------------- running
+
+
+class EpochGateController:
+    """
+    Lets parallel runs train one more epoch together while the slowest can still finish it,
+    with its test evaluation, inside the time budget (`epoch_gate.py` is the runs' side).
+    """
+
+    # The next epoch is estimated as long as the last one (gate to gate) times this ...
+    EPOCH_SAFETY = 1.15
+    # ... and finishing (test evaluation, archive) as this fraction of an epoch, plus 20 s.
+    FINISH_FRACTION = 0.5
+
+    def __init__(self, path: Path, max_epochs: int, budget_s: float) -> None:
+        self.path = path
+        self.max_epochs = max_epochs
+        self.budget_s = budget_s
+        self.started = self.released = time.time()
+        self.allowed = 1
+        self.final = False
+        self._write()
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"epochs": self.allowed, "final": self.final}), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def update(self, active: List[Run]) -> None:
+        """Called with the runs still training; opens the next epoch or closes the gate."""
+        if self.final:
+            return
+        for run in active:
+            progress = _read_json(run.run_dir / "epoch_gate_progress.json") or {}
+            if progress.get("epochs_done", 0) < self.allowed:
+                return  # still training this epoch
+        now = time.time()
+        epoch_s = now - self.released
+        remaining = self.budget_s - (now - self.started)
+        needed = epoch_s * (self.EPOCH_SAFETY + self.FINISH_FRACTION) + 20.0
+        if active and self.allowed < self.max_epochs and remaining > needed:
+            self.allowed += 1
+            self.released = now
+            print(f"epoch gate: epoch {self.allowed - 1} took {epoch_s:.0f} s, {remaining:.0f} s "
+                  f"left: every run trains epoch {self.allowed}", flush=True)
+        else:
+            self.final = True
+            print(f"epoch gate: epoch {self.allowed} took {epoch_s:.0f} s, {remaining:.0f} s left: "
+                  f"every run stops after {self.allowed} epoch(s)", flush=True)
+        self._write()
+
+
+@dataclass
+class _Active:
+    run: Run
+    process: subprocess.Popen
+    log: Any
+    log_path: Path
+    started: str
+    start: float
+    command: List[str]
+
+
+def _launch(run: Run, budget: Budget, data_root: Path, runs_dir: Path,
+            dictionary: Optional[Path], label: str) -> _Active:
+    command = train_command(run, include_force=run.run_dir.exists())
+    run_env = run_environment(budget, data_root, dictionary if needs_dictionary_env(run) else None)
+    env = dict(os.environ)
+    env.update(run_env)
+    log_path = runs_dir / "logs" / f"{run.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"{label}: {shell_line(run_env, command)}")
+    print(f"{label}: log in {log_path}", flush=True)
+    log = open(log_path, "w", encoding="utf-8")
+    process = subprocess.Popen(
+        command, cwd=str(REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    return _Active(run, process, log, log_path,
+                   datetime.datetime.now().isoformat(timespec="seconds"), time.time(), command)
+
+
+def _write_record(run: Run, budget: Budget, command: Sequence[str], started: str, wall: float,
+                  dictionary_sha: Optional[str], store_dir: Optional[Path]) -> None:
+    record = {
+        "model": run.model,
+        "datasets": run.datasets,
+        "seed": run.seed,
+        "command": shlex.join(command),
+        "started": started,
+        "wall_time_s": round(wall, 1),
+        "budget": budget.as_dict(),
+        "signature": run_signature(run, dictionary_sha),
+        "machine": machine_description(budget.cuda_device),
+    }
+    if run.is_training:
+        last_epoch = (_read_json(run.metrics_path) or {}).get("epoch")
+        if isinstance(last_epoch, int):
+            record["epochs_trained"] = last_epoch + 1
+    record_path(run).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    if store_dir is not None:
+        save_to_store(run, store_dir)
 
 
 def execute(
@@ -551,65 +783,91 @@ def execute(
     runs_dir: Path,
     dictionary: Optional[Path],
     dictionary_sha: Optional[str],
+    jobs: int = 1,
+    store_dir: Optional[Path] = None,
 ) -> None:
+    """
+    Trains the runs that are not complete, `jobs` at a time, then runs the evaluation steps.
+    A failed run does not stop the others; the script exits with an error after them.
+    """
     total = len(runs)
-    for index, run in enumerate(runs, start=1):
-        label = f"[{index}/{total}] {run.name}"
+    labels = {run.name: f"[{index}/{total}] {run.name}" for index, run in enumerate(runs, 1)}
+    todo = []
+    for run in runs:
         if is_complete(run, dictionary_sha):
             record = _read_json(record_path(run)) or {}
-            print(f"{label}: complete, skipped (trained in {record.get('wall_time_s', '?')} s)")
+            print(f"{labels[run.name]}: complete, skipped "
+                  f"(trained in {record.get('wall_time_s', '?')} s)")
+        else:
+            todo.append(run)
+    training = [run for run in todo if run.is_training]
+    if budget.time_budget_s is not None and len(training) > jobs:
+        raise SystemExit(
+            f"--time-budget-s: {len(training)} runs to train but --jobs {jobs}; every run of a "
+            "time budget trains at once"
+        )
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for run in training:  # a progress file left by an earlier attempt would open the gate
+        (run.run_dir / "epoch_gate_progress.json").unlink(missing_ok=True)
+    gate = (
+        EpochGateController(runs_dir / GATE_FILE, budget.epochs, budget.time_budget_s)
+        if budget.time_budget_s is not None and training
+        else None
+    )
+    failed: List[str] = []
+    queue = list(training)
+    active: List[_Active] = []
+    while queue or active:
+        while queue and len(active) < jobs:
+            run = queue.pop(0)
+            active.append(_launch(run, budget, data_root, runs_dir, dictionary, labels[run.name]))
+        time.sleep(1.0)
+        for item in list(active):
+            code = item.process.poll()
+            if code is None:
+                continue
+            active.remove(item)
+            item.log.close()
+            label = labels[item.run.name]
+            wall = time.time() - item.start
+            if code != 0 or not metrics_complete(item.run.metrics_path, item.run.datasets):
+                tail = item.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+                print(f"{label}: allennlp train failed (exit code {code}); see {item.log_path}:\n"
+                      + "\n".join(tail[-20:]), flush=True)
+                failed.append(item.run.name)
+                continue
+            _write_record(item.run, budget, item.command, item.started, wall, dictionary_sha,
+                          store_dir)
+            print(f"{label}: done in {wall:.1f} s", flush=True)
+        if gate is not None:
+            gate.update([item.run for item in active])
+
+    for run in todo:
+        if run.is_training:
+            continue
+        label = labels[run.name]
+        assert run.source is not None and dictionary is not None
+        if not is_complete(run.source, dictionary_sha):
+            print(f"{label}: {run.source.name} has not finished", flush=True)
+            failed.append(run.name)
             continue
         start = time.time()
         started = datetime.datetime.now().isoformat(timespec="seconds")
-        if run.is_training:
-            command = train_command(run, include_force=run.run_dir.exists())
-            run_env = run_environment(
-                budget, data_root, dictionary if needs_dictionary_env(run) else None
-            )
-            env = dict(os.environ)
-            env.update(run_env)
-            log_path = runs_dir / "logs" / f"{run.name}.log"
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            print(f"{label}: {shell_line(run_env, command)}")
-            print(f"{label}: log in {log_path}", flush=True)
-            with open(log_path, "w", encoding="utf-8") as log:
-                code = subprocess.call(
-                    command, cwd=str(REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT
-                )
-            if code != 0 or not metrics_complete(run.metrics_path, run.datasets):
-                tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
-                raise SystemExit(
-                    f"{label}: allennlp train failed (exit code {code}); see {log_path}:\n"
-                    + "\n".join(tail)
-                )
-            shown = command
-        else:
-            assert run.source is not None and dictionary is not None
-            if not is_complete(run.source, dictionary_sha):
-                raise SystemExit(f"{label}: {run.source.name} has not finished")
-            print(f"{label}: dictionary post-processing of {run.source.run_dir}/model.tar.gz",
-                  flush=True)
-            os.environ.update(run_environment(budget, data_root, dictionary))
-            with_pp, without_pp = evaluate_postprocessing(
-                run.source.run_dir / "model.tar.gz", dictionary, budget.cuda_device
-            )
-            with_pp["without_postprocessing"] = without_pp  # type: ignore
-            with_pp["dictionary"] = str(dictionary)  # type: ignore
-            run.metrics_path.write_text(json.dumps(with_pp, indent=2), encoding="utf-8")
-            shown = ["(in process) evaluate_postprocessing", str(run.source.run_dir)]
+        print(f"{label}: dictionary post-processing of {run.source.run_dir}/model.tar.gz",
+              flush=True)
+        os.environ.update(run_environment(budget, data_root, dictionary))
+        with_pp, without_pp = evaluate_postprocessing(
+            run.source.run_dir / "model.tar.gz", dictionary, budget.cuda_device
+        )
+        with_pp["without_postprocessing"] = without_pp  # type: ignore
+        with_pp["dictionary"] = str(dictionary)  # type: ignore
+        run.metrics_path.write_text(json.dumps(with_pp, indent=2), encoding="utf-8")
+        shown = ["(in process) evaluate_postprocessing", str(run.source.run_dir)]
         wall = time.time() - start
-        record = {
-            "model": run.model,
-            "datasets": run.datasets,
-            "seed": run.seed,
-            "command": shlex.join(shown),
-            "started": started,
-            "wall_time_s": round(wall, 1),
-            "budget": budget.as_dict(),
-            "signature": run_signature(run, dictionary_sha),
-        }
-        record_path(run).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        _write_record(run, budget, shown, started, wall, dictionary_sha, store_dir)
         print(f"{label}: done in {wall:.1f} s", flush=True)
+    if failed:
+        raise SystemExit(f"{len(failed)} run(s) failed: {', '.join(failed)}")
 
 
 # --------------------------------------------------------------------------- results
@@ -644,6 +902,21 @@ def machine_description(cuda_device: int) -> str:
             gpu = "unknown GPU"
         text += f", GPU {cuda_device}: {gpu}"
     return text
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository when it is inside it (for the results file)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+
+def _relative_files(results: Any) -> Any:
+    """Lists a `tables.Results`' metrics files relative to the repository."""
+    results.files = {m: [_shown(Path(f)) for f in files] for m, files in results.files.items()}
+    return results
 
 
 def _f1_values(path: Path, dataset: str) -> Optional[float]:
@@ -740,6 +1013,8 @@ def write_results(
     figure_path: Path,
     data_root: Path,
     dictionary: Optional[Path] = None,
+    notes: Optional[Path] = None,
+    store_dir: Optional[Path] = None,
 ) -> List[str]:
     """
     Writes the results markdown (and the Fig. 4 PNG) from the runs that have complete metrics;
@@ -748,13 +1023,31 @@ def write_results(
     from biomtl_allennlp.evaluation import tables
 
     done = [r for r in runs if metrics_complete(r.metrics_path, r.datasets)]
-    specs = [(r.model, str(r.metrics_path)) for m in TABLE2_MODELS for r in done if r.model == m]
+    def metrics_file(run: Run) -> str:
+        """The committed copy of a run's metrics where there is one."""
+        if store_dir is not None:
+            stored = stored_files(run, store_dir)[0][1]
+            if stored.is_file():
+                return str(stored.resolve())
+        return str(run.metrics_path)
+
+    specs = [(r.model, metrics_file(r)) for m in TABLE2_MODELS for r in done if r.model == m]
     table4_specs = [
-        (TABLE4_MODELS[r.model], str(r.metrics_path))
+        (TABLE4_MODELS[r.model], metrics_file(r))
         for m in TABLE4_MODELS for r in done if r.model == m
     ]
     comparison = compare_mtm_cw_stm(done, datasets)
     summary = comparison_lines(comparison)
+    records = {run.name: _read_json(record_path(run)) or {} for run in runs}
+    for run in done:  # records written before epochs were recorded
+        last_epoch = (_read_json(run.metrics_path) or {}).get("epoch")
+        if run.is_training and "epochs_trained" not in records[run.name] and isinstance(
+            last_epoch, int
+        ):
+            records[run.name]["epochs_trained"] = last_epoch + 1
+    epochs_trained = [
+        r["epochs_trained"] for r in records.values() if isinstance(r.get("epochs_trained"), int)
+    ]
 
     parts = [
         "# Reproduction results: Wang et al. 2019, cross-type biomedical NER with multi-task learning",
@@ -766,7 +1059,11 @@ def write_results(
         f"- Git commit: `{_git('rev-parse', 'HEAD')}`"
         + (" (working tree with uncommitted changes)" if _git("status", "--porcelain") else ""),
         f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-        f"- Machine: {machine_description(budget.cuda_device)}",
+        "- Machine: "
+        + (
+            "; ".join(sorted({r["machine"] for r in records.values() if r.get("machine")}))
+            or machine_description(budget.cuda_device)
+        ),
         f"- Data: {data_root} (datasets: {', '.join(datasets)})"
         + ("" if "BC4CHEMD" in datasets else "; BC4CHEMD is not available here, its rows stay empty"),
         "",
@@ -774,7 +1071,7 @@ def write_results(
         "",
         "| Setting | Value |",
         "|---|---|",
-        *[f"| {key} | {value} |" for key, value in budget.describe()],
+        *[f"| {key} | {value} |" for key, value in budget.describe(epochs_trained)],
         "",
         "The paper trains with SGD (lr 0.01, momentum 0.9) for up to 100+ epochs with early "
         "stopping and 200-d word2vec vectors pre-trained on PubMed/PMC; the runs here use the "
@@ -783,21 +1080,28 @@ def write_results(
         "",
         "## Runs",
         "",
-        "| Run | Model | Datasets | Seed | Wall time (s) | Metrics |",
-        "|---|---|---|---|---|---|",
+        "| Run | Model | Datasets | Seed | Epochs | Wall time (s) | Metrics |",
+        "|---|---|---|---|---|---|---|",
     ]
     total_wall = 0.0
     for run in runs:
-        record = _read_json(record_path(run)) or {}
+        record = records[run.name]
         wall = record.get("wall_time_s")
         if isinstance(wall, (int, float)):
             total_wall += wall
-        status = f"{run.metrics_path.parent.name}/{run.metrics_path.name}" if run in done else "missing"
+        status = f"`{_shown(Path(metrics_file(run)))}`" if run in done else "missing"
+        datasets_text = (
+            f"{len(run.datasets)} datasets" if MODELS.get(run.model, None) and MODELS[run.model].many
+            else ", ".join(run.datasets)
+        )
         parts.append(
-            f"| {run.name} | {run.model} | {', '.join(run.datasets)} | {run.seed} | "
+            f"| {run.name} | {run.model} | {datasets_text} | {run.seed} | "
+            f"{record.get('epochs_trained', '-') if run.is_training else '-'} | "
             f"{wall if wall is not None else '-'} | {status} |"
         )
-    parts += ["", f"Total wall time of the runs: {total_wall / 3600:.2f} h ({total_wall:.0f} s).", ""]
+    parts += ["", f"Total wall time of the runs: {total_wall / 3600:.2f} h ({total_wall:.0f} s)"
+              + (" (runs in parallel: the sum of their wall times)"
+                 if budget.time_budget_s is not None else "") + ".", ""]
     parts += [
         "## MTM-CW vs STM (test F1, %)",
         "",
@@ -805,7 +1109,7 @@ def write_results(
         "",
     ]
     if specs:
-        results = tables.Results(specs)
+        results = _relative_files(tables.Results(specs))
         body = tables.render_markdown(results, paper=True).splitlines()
         # Drop the module's own title; keep its sections.
         body = [line for line in body if line != "# Results"]
@@ -816,7 +1120,7 @@ def write_results(
     else:
         parts += ["No finished runs yet.", ""]
     if table4_specs:
-        results4 = tables.Results(table4_specs)
+        results4 = _relative_files(tables.Results(table4_specs))
         parts += [
             "## Table 4: dictionary feature and dictionary post-processing",
             "",
@@ -831,9 +1135,41 @@ def write_results(
             tables.table2(results4),
             "",
         ]
+    many = [r for r in done if r.model == MANY]
+    if many:
+        parts += many_dataset_section(done, many, datasets)
+    if notes is not None:
+        parts += ["", notes.read_text(encoding="utf-8").rstrip(), ""]
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return summary
+
+
+def many_dataset_section(done: List[Run], many: List[Run], datasets: Sequence[str]) -> List[str]:
+    """MTM-CW on every dataset under the data root, beside MTM-CW on the benchmark datasets."""
+    mtm_cw = [r for r in done if r.model == "MTM-CW"]
+    all_datasets = list(dict.fromkeys(d for r in many for d in r.datasets))
+    lines = [
+        "## Many-dataset setting: MTM-CW on every dataset under the data root",
+        "",
+        f"`{MANY}` is MTM-CW trained on all {len(all_datasets)} datasets of the data root "
+        f"(seeds {', '.join(str(r.seed) for r in many)}), one CRF head each, under the same "
+        "budget; `MTM-CW` is the benchmark-datasets model above. Test F1 (%).",
+        "",
+        f"| Dataset | MTM-CW ({len(datasets)} datasets) | {MANY} ({len(all_datasets)} datasets) "
+        "| difference of the means |",
+        "|---|---|---|---|",
+    ]
+    for dataset in all_datasets:
+        few = [100 * v for r in mtm_cw if dataset in r.datasets
+               for v in [_f1_values(r.metrics_path, dataset)] if v is not None]
+        lots = [100 * v for r in many
+                for v in [_f1_values(r.metrics_path, dataset)] if v is not None]
+        diff = (_signed(statistics.fmean(lots) - statistics.fmean(few))
+                if few and lots else "-")
+        name = f"**{dataset}**" if dataset in datasets else dataset
+        lines.append(f"| {name} | {_mean_std(few)} | {_mean_std(lots)} | {diff} |")
+    return lines + [""]
 
 
 # --------------------------------------------------------------------------- command line
@@ -877,6 +1213,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="where the runs go (default runs/reproduce)")
     parser.add_argument("--results", default=str(DEFAULT_RESULTS), help="markdown to write")
     parser.add_argument("--figure", default=str(DEFAULT_FIGURE), help="Fig. 4 PNG to write")
+    parser.add_argument("--store", default=None,
+                        help="folder for copies of the finished runs' metrics and records "
+                        "(default: beside --results, e.g. docs/results_runs)")
+    parser.add_argument("--notes", default=None,
+                        help="markdown file appended to the results (notes that survive "
+                        "regeneration)")
+    parser.add_argument("--many", action="store_true",
+                        help=f"also run {MANY}: MTM-CW on every dataset under the data root")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at a time (default 1)")
+    parser.add_argument("--time-budget-s", type=float, default=None,
+                        help="wall-clock budget of all runs trained at once (needs --jobs >= "
+                        "the number of runs): every run stops after the same number of epochs, "
+                        "at most --budget-epochs")
+    parser.add_argument("--eval-batch-size", type=int, default=None,
+                        help="sentences per validation/test batch (default: the training "
+                        "batch size; the metrics do not depend on it)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the commands only")
     mode.add_argument("--tables-only", action="store_true",
@@ -898,9 +1251,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         if unknown:
             parser.error(f"--only: unknown model(s) {unknown}; choose from {ALL_MODEL_NAMES}")
     else:
-        args.models = DEFAULT_MODELS + (DICTIONARY_MODELS if args.dictionary else [])
-    if args.budget_epochs < 1 or args.batch_size < 1 or args.threads < 1:
-        parser.error("--budget-epochs, --batch-size and --threads must be positive")
+        args.models = (
+            DEFAULT_MODELS
+            + ([MANY] if args.many else [])
+            + (DICTIONARY_MODELS if args.dictionary else [])
+        )
+    if args.budget_epochs < 1 or args.batch_size < 1 or args.threads < 1 or args.jobs < 1:
+        parser.error("--budget-epochs, --batch-size, --threads and --jobs must be positive")
+    if args.time_budget_s is not None and args.time_budget_s <= 0:
+        parser.error("--time-budget-s must be positive")
+    if args.eval_batch_size is not None and args.eval_batch_size < 1:
+        parser.error("--eval-batch-size must be positive")
+    if args.notes is not None and not Path(args.notes).is_file():
+        parser.error(f"--notes: {args.notes}: file not found")
     return args
 
 
@@ -916,10 +1279,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         threads=args.threads,
         max_sentences_per_dataset=args.max_sentences_per_dataset,
         cuda_device=args.cuda_device,
+        eval_batch_size=args.eval_batch_size,
+        time_budget_s=args.time_budget_s,
     )
     data_root = Path(args.data_root).resolve()
     runs_dir = Path(args.runs_dir).resolve()
-    runs = plan_runs(budget, args.models, args.dataset_list, runs_dir, args.all_seeds)
+    results_path = Path(args.results)
+    store_dir = (
+        Path(args.store) if args.store
+        else results_path.with_name(results_path.stem + "_runs")
+    )
+    many_datasets = discover_datasets(data_root) if MANY in args.models else []
+    runs = plan_runs(
+        budget, args.models, args.dataset_list, runs_dir, args.all_seeds, many_datasets
+    )
     needs_dictionary = any(r.model in DICTIONARY_MODELS for r in runs)
     dictionary = runs_dir / "dictionary" / "train_mentions.tsv" if needs_dictionary else None
     python = Path(sys.executable)
@@ -961,14 +1334,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     elif dictionary is not None and dictionary.exists():
         dictionary_sha = hashlib.sha1(dictionary.read_bytes()).hexdigest()
 
+    restored = restore_from_store(runs, store_dir)
+    if restored:
+        print(f"Restored {restored} finished run(s) from {store_dir}")
     if not args.tables_only:
         start = time.time()
-        execute(runs, budget, data_root, runs_dir, dictionary, dictionary_sha)
+        execute(runs, budget, data_root, runs_dir, dictionary, dictionary_sha, args.jobs,
+                store_dir)
         print(f"All runs finished in {time.time() - start:.1f} s")
 
+    for run in runs:  # runs finished by an earlier invocation with another --results
+        if metrics_complete(run.metrics_path, run.datasets) and record_path(run).is_file():
+            save_to_store(run, store_dir)
     summary = write_results(
-        runs, budget, args.dataset_list, command, Path(args.results), Path(args.figure),
-        data_root, dictionary,
+        runs, budget, args.dataset_list, command, results_path, Path(args.figure),
+        data_root, dictionary, Path(args.notes) if args.notes else None, store_dir,
     )
     print(f"Wrote {args.results} and {args.figure}")
     print("MTM-CW vs STM, test F1 (%):")
