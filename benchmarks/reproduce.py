@@ -630,6 +630,8 @@ def discover_datasets(data_root: Path) -> List[str]:
     """
     from biomtl_allennlp.common.datasets import BUILTIN_DATASETS, SPLITS
 
+    if not Path(data_root).is_dir():
+        raise SystemExit(f"{data_root}: data root not found")
     by_folder = {folder: name for name, folder in BUILTIN_DATASETS.items()}
     found = [
         by_folder.get(entry.name, entry.name)
@@ -684,8 +686,9 @@ class EpochGateController:
 
     # The next epoch is estimated as long as the last one (gate to gate) times this ...
     EPOCH_SAFETY = 1.15
-    # ... and finishing (test evaluation, archive) as this fraction of an epoch, plus 20 s.
+    # ... and finishing (test evaluation, archive) as this fraction of an epoch plus seconds.
     FINISH_FRACTION = 0.5
+    FINISH_SECONDS = 20.0
 
     def __init__(self, path: Path, max_epochs: int, budget_s: float) -> None:
         self.path = path
@@ -712,7 +715,7 @@ class EpochGateController:
         now = time.time()
         epoch_s = now - self.released
         remaining = self.budget_s - (now - self.started)
-        needed = epoch_s * (self.EPOCH_SAFETY + self.FINISH_FRACTION) + 20.0
+        needed = epoch_s * (self.EPOCH_SAFETY + self.FINISH_FRACTION) + self.FINISH_SECONDS
         if active and self.allowed < self.max_epochs and remaining > needed:
             self.allowed += 1
             self.released = now

@@ -1,6 +1,7 @@
 """benchmarks/reproduce.py: command construction, resumption and the results-writing step (no training)."""
 import importlib.util
 import json
+import os
 import sys
 
 import pytest
@@ -133,7 +134,7 @@ TYPES = {"NCBI-disease": ["Disease"], "BC5CDR": ["Chemical", "Disease"]}
 
 
 def _fake_metrics(f1_by_dataset):
-    metrics = {"best_epoch": 0, "validation_macro_f1": 0.1}
+    metrics = {"best_epoch": 0, "epoch": 0, "validation_macro_f1": 0.1}
     for dataset, f1 in f1_by_dataset.items():
         for metric in ("precision", "recall", "f1"):
             metrics[f"test_{dataset}_{metric}"] = f1
@@ -167,7 +168,7 @@ def test_completeness_and_resumption(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a complete run was trained again")
 
-    monkeypatch.setattr(reproduce.subprocess, "call", no_training)
+    monkeypatch.setattr(reproduce.subprocess, "Popen", no_training)
     reproduce.execute(runs, budget, tmp_path, tmp_path, None, None)
 
     # Another budget (different epochs) does not reuse the runs.
@@ -209,7 +210,7 @@ def test_write_results_from_fake_metrics(tmp_path, capsys):
         "| epochs | 4 |", "| batch size (sentences) | 16 |", "Adam, lr 0.001",
         "benchmarks/reproduce.py --tables-only", "Git commit:", "Machine:",
         "## Table 2", "## Table 3", "## Fig. 4", "## Table 4",
-        "| stm_ncbi-disease_seed1 | STM | NCBI-disease | 1 | 12.5 |",
+        "| stm_ncbi-disease_seed1 | STM | NCBI-disease | 1 | 1 | 12.5 |",
         "MTM-CW + dict post-processing",
     ):
         assert needle in text, needle
@@ -250,3 +251,280 @@ def test_span_scoring_matches_span_based_f1():
     assert ours["test_X_precision"] == pytest.approx(theirs["precision-overall"])
     assert ours["test_X_Chemical_recall"] == pytest.approx(theirs["recall-Chemical"])
     assert ours["test_X_Disease_f1"] == pytest.approx(theirs["f1-measure-Disease"])
+
+
+# ------------------------------------------------------------------ stored runs, many datasets
+
+
+def test_finished_runs_are_stored_and_restored(tmp_path):
+    """A fresh runs dir (a new checkout) gets finished runs back from the committed store."""
+    datasets = ["NCBI-disease", "BC5CDR"]
+    budget = _budget(seeds=[1, 2])
+    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path / "runs")
+    _write_fake_runs(runs)
+    store = tmp_path / "docs" / "results_runs"
+    for run in runs:
+        reproduce.save_to_store(run, store)
+    assert (store / "stm_bc5cdr_seed2" / "metrics.json").is_file()
+    assert (store / "mtm-cw_all_seed1" / reproduce.RUN_RECORD).is_file()
+
+    fresh = reproduce.plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path / "fresh")
+    assert not any(reproduce.is_complete(r, None) for r in fresh)
+    assert reproduce.restore_from_store(fresh, store) == len(fresh)
+    assert all(reproduce.is_complete(r, None) for r in fresh)
+    assert reproduce.restore_from_store(fresh, store) == 0  # nothing left to restore
+    # A stored run of another budget is restored but not taken as complete.
+    other = reproduce.plan_runs(_budget(seeds=[1], epochs=7), ["STM"], datasets, tmp_path / "o")
+    reproduce.restore_from_store(other, store)
+    assert not reproduce.is_complete(other[0], None)
+
+
+def test_tables_only_on_a_fresh_checkout_reads_the_store(tmp_path):
+    datasets = ["NCBI-disease", "BC5CDR"]
+    args = ["--seeds", "1,2", "--budget-epochs", "3", "--batch-size", "16", "--optimizer", "adam",
+            "--lr", "0.001", "--threads", "1", "--max-sentences-per-dataset", "40",
+            "--datasets", ",".join(datasets), "--only", "STM,MTM-CW"]
+    runs = reproduce.plan_runs(_budget(seeds=[1, 2]), ["STM", "MTM-CW"], datasets,
+                               tmp_path / "runs")
+    _write_fake_runs(runs)
+    results = tmp_path / "docs" / "results.md"
+    # First checkout: the runs dir has the runs; writing the results stores them.
+    assert reproduce.main(args + ["--tables-only", "--runs-dir", str(tmp_path / "runs"),
+                                  "--results", str(results),
+                                  "--figure", str(tmp_path / "docs" / "f.png")]) == 0
+    first = results.read_text()
+    # Fresh checkout: empty runs dir, the same tables from the store.
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Notes\n\nHand-written.\n")
+    assert reproduce.main(args + ["--tables-only", "--runs-dir", str(tmp_path / "fresh"),
+                                  "--results", str(results), "--notes", str(notes),
+                                  "--figure", str(tmp_path / "docs" / "f.png")]) == 0
+    second = results.read_text()
+    table = first[first.index("## MTM-CW vs STM"):first.index("## Paper tables")]
+    assert "| NCBI-disease | 81.00 ± 1.41 (n=2) | 84.50 ± 0.71 (n=2) | +3.50 |" in table
+    assert table in second
+    assert "| missing |" not in second
+    assert second.rstrip().endswith("Hand-written.")
+
+
+def test_discover_datasets_and_many_dataset_plan(tmp_path):
+    root = tmp_path / "data"
+    for folder, splits in [("BC2GM-IOBES", 3), ("JNLPBA", 3), ("AnatEM-IOBES", 3),
+                           ("Broken-IOBES", 2), ("NCBI-disease-IOBES", 3)]:
+        (root / folder).mkdir(parents=True)
+        for split in ["train", "devel", "test"][:splits]:
+            (root / folder / f"{split}.tsv").write_text("a\tO\n")
+    (root / "README.md").write_text("not a dataset")
+    found = reproduce.discover_datasets(root)
+    # Built-in names, the benchmark datasets first in their order; incomplete folders skipped.
+    assert found == ["BC2GM", "NCBI-disease", "JNLPBA", "AnatEM-IOBES"]
+
+    runs = reproduce.plan_runs(_budget(seeds=[1, 2]), ["MTM-CW", reproduce.MANY], DATASETS,
+                               tmp_path / "runs", many_datasets=found)
+    many = [r for r in runs if r.model == reproduce.MANY]
+    assert [(r.seed, r.datasets) for r in many] == [(1, found)]
+    assert many[0].run_dir.name == "mtm-cw-many_all_seed1"
+    assert many[0].overrides["dataset_reader.datasets"] == found
+    with pytest.raises(ValueError):
+        reproduce.plan_runs(_budget(), [reproduce.MANY], DATASETS, tmp_path / "runs")
+    with pytest.raises(SystemExit):
+        reproduce.discover_datasets(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit):
+        reproduce.discover_datasets(tmp_path / "empty")
+
+
+def test_many_dataset_section(tmp_path):
+    many_datasets = ["NCBI-disease", "BC5CDR", "AnatEM-IOBES"]
+    budget = _budget(seeds=[1])
+    runs = reproduce.plan_runs(budget, ["MTM-CW", reproduce.MANY], ["NCBI-disease", "BC5CDR"],
+                               tmp_path, many_datasets=many_datasets)
+    values = {"MTM-CW": {"NCBI-disease": 0.80, "BC5CDR": 0.70},
+              reproduce.MANY: {"NCBI-disease": 0.83, "BC5CDR": 0.69, "AnatEM-IOBES": 0.75}}
+    for run in runs:
+        run.run_dir.mkdir(parents=True)
+        run.metrics_path.write_text(json.dumps(
+            {f"test_{d}_f1": f for d, f in values[run.model].items()}))
+    lines = reproduce.many_dataset_section(
+        runs, [r for r in runs if r.model == reproduce.MANY], ["NCBI-disease", "BC5CDR"])
+    text = "\n".join(lines)
+    assert "| **NCBI-disease** | 80.00 (n=1) | 83.00 (n=1) | +3.00 |" in text
+    assert "| **BC5CDR** | 70.00 (n=1) | 69.00 (n=1) | -1.00 |" in text
+    assert "| AnatEM-IOBES | - | 75.00 (n=1) | - |" in text
+
+
+# ------------------------------------------------------------------ parallel runs, epoch gate
+
+
+def test_time_budget_overrides_and_command(tmp_path):
+    budget = _budget(time_budget_s=300.0, eval_batch_size=64, cuda_device=0)
+    run = reproduce.plan_runs(budget, ["STM"], ["BC2GM"], tmp_path)[0]
+    assert run.overrides["trainer.callbacks"] == [
+        {"type": "epoch_gate", "gate_file": str(tmp_path / reproduce.GATE_FILE)}
+    ]
+    assert run.overrides["validation_data_loader"]["batch_sampler"]["batch_size"] == 64
+    command = reproduce.train_command(run)
+    assert command[-2:] == ["--include-package", "epoch_gate"]
+    env = reproduce.run_environment(budget, tmp_path, None)
+    assert str(reproduce.GATE_MODULE_DIR) in env["PYTHONPATH"].split(os.pathsep)
+    # Neither the gate nor the evaluation batch size changes what a run computes.
+    plain = reproduce.plan_runs(_budget(cuda_device=-1), ["STM"], ["BC2GM"], tmp_path)[0]
+    assert reproduce.run_signature(run, None) == reproduce.run_signature(plain, None)
+    rows = dict(budget.describe([2, 2]))
+    assert "300 s" in rows["epochs"] and "(trained: 2)" in rows["epochs"]
+    assert rows["validation/test batch size"] == "64"
+
+
+def _fake_trainer(monkeypatch, script):
+    """`allennlp train` replaced by a Python snippet run with the run's serialization dir."""
+
+    def command(run, include_force=False):
+        return [sys.executable, "-c", script, str(run.run_dir), json.dumps(run.datasets)]
+
+    monkeypatch.setattr(reproduce, "train_command", command)
+
+
+WRITE_METRICS = """
+import json, os, sys
+run_dir, datasets = sys.argv[1], json.loads(sys.argv[2])
+os.makedirs(run_dir, exist_ok=True)
+metrics = {"epoch": 2}
+metrics.update({f"test_{d}_f1": 0.5 for d in datasets})
+json.dump(metrics, open(os.path.join(run_dir, "metrics.json"), "w"))
+"""
+
+
+def test_parallel_execution_records_and_stores_runs(tmp_path, monkeypatch):
+    _fake_trainer(monkeypatch, WRITE_METRICS)
+    budget = _budget(seeds=[1, 2])
+    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW"], ["NCBI-disease", "BC5CDR"],
+                               tmp_path / "runs")
+    store = tmp_path / "store"
+    reproduce.execute(runs, budget, tmp_path, tmp_path / "runs", None, None, jobs=3,
+                      store_dir=store)
+    for run in runs:
+        assert reproduce.is_complete(run, None)
+        record = json.loads(reproduce.record_path(run).read_text())
+        assert record["epochs_trained"] == 3 and record["machine"]
+        assert (store / run.name / "metrics.json").is_file()
+
+
+def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    _fake_trainer(monkeypatch, WRITE_METRICS.replace(
+        "os.makedirs", "sys.exit(3) if 'BC5CDR' in datasets and len(datasets) == 1 else None\n"
+        "os.makedirs"))
+    budget = _budget(seeds=[1])
+    runs = reproduce.plan_runs(budget, ["STM"], ["NCBI-disease", "BC5CDR", "BC2GM"], tmp_path)
+    with pytest.raises(SystemExit, match="1 run\\(s\\) failed: stm_bc5cdr_seed1"):
+        reproduce.execute(runs, budget, tmp_path, tmp_path, None, None, jobs=2)
+    assert [reproduce.is_complete(r, None) for r in runs] == [True, False, True]
+    assert "exit code 3" in capsys.readouterr().out
+
+
+def test_time_budget_needs_every_run_at_once(tmp_path):
+    budget = _budget(seeds=[1], time_budget_s=60.0)
+    runs = reproduce.plan_runs(budget, ["STM"], ["NCBI-disease", "BC5CDR"], tmp_path)
+    with pytest.raises(SystemExit, match="--jobs 1"):
+        reproduce.execute(runs, budget, tmp_path, tmp_path, None, None, jobs=1)
+
+
+# A trainer that goes through the gate the way allennlp's does, epoch by epoch (allennlp's
+# callback base class stubbed so that the processes start fast).
+GATED = """
+import json, os, sys, time, types
+for name in ["allennlp", "allennlp.training", "allennlp.training.callbacks"]:
+    sys.modules[name] = types.ModuleType(name)
+callback = types.ModuleType("allennlp.training.callbacks.callback")
+class TrainerCallback:
+    def __init__(self, serialization_dir):
+        self.serialization_dir = serialization_dir
+    @classmethod
+    def register(cls, name):
+        return lambda subclass: subclass
+callback.TrainerCallback = TrainerCallback
+sys.modules["allennlp.training.callbacks.callback"] = callback
+sys.path.insert(0, {benchmarks!r})
+from epoch_gate import EpochGate
+run_dir, datasets = sys.argv[1], json.loads(sys.argv[2])
+os.makedirs(run_dir, exist_ok=True)
+class Tracker:
+    _patience = None
+    def should_stop_early(self):
+        return self._patience is not None and self._patience <= 0
+class Trainer:
+    _num_epochs = 50
+    _metric_tracker = Tracker()
+gate = EpochGate(run_dir, {gate!r}, poll_seconds=0.05, max_wait_seconds=60)
+trainer = Trainer()
+epoch = 0
+while True:
+    time.sleep({epoch_s} * (2 if len(datasets) > 1 else 1))
+    gate.on_epoch(trainer, {{}}, epoch)
+    if trainer._metric_tracker.should_stop_early() or epoch == trainer._num_epochs - 1:
+        break
+    epoch += 1
+metrics = {{"epoch": epoch}}
+metrics.update({{f"test_{{d}}_f1": 0.5 for d in datasets}})
+json.dump(metrics, open(os.path.join(run_dir, "metrics.json"), "w"))
+"""
+
+
+def test_time_budget_stops_every_run_after_the_same_epochs(tmp_path, monkeypatch):
+    runs_dir = tmp_path / "runs"
+    # Epochs of 0.2 s (STM) and 0.4 s (MTM-CW) in a 5-s budget, with no margin for the test
+    # evaluation: a few epochs fit, the same for every run.
+    monkeypatch.setattr(reproduce.EpochGateController, "FINISH_FRACTION", 0.0)
+    monkeypatch.setattr(reproduce.EpochGateController, "FINISH_SECONDS", 0.0)
+    _fake_trainer(monkeypatch, GATED.format(
+        benchmarks=str(reproduce.GATE_MODULE_DIR), gate=str(runs_dir / reproduce.GATE_FILE),
+        epoch_s=0.2))
+    budget = _budget(seeds=[1], epochs=50, time_budget_s=5.0)
+    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW"], ["NCBI-disease", "BC5CDR"], runs_dir)
+    reproduce.execute(runs, budget, tmp_path, runs_dir, None, None, jobs=3)
+    trained = {json.loads(reproduce.record_path(r).read_text())["epochs_trained"] for r in runs}
+    assert len(trained) == 1
+    (epochs,) = trained
+    assert 1 < epochs < 50
+    gate = json.loads((runs_dir / reproduce.GATE_FILE).read_text())
+    assert gate == {"epochs": epochs, "final": True}
+
+
+def _load_epoch_gate():
+    sys.path.insert(0, str(reproduce.GATE_MODULE_DIR))
+    try:
+        import epoch_gate
+    finally:
+        sys.path.remove(str(reproduce.GATE_MODULE_DIR))
+    return epoch_gate
+
+
+def test_epoch_gate_callback(tmp_path):
+    from allennlp.training.metric_tracker import MetricTracker
+
+    epoch_gate = _load_epoch_gate()
+    gate_file = tmp_path / "gate.json"
+
+    class Trainer:
+        _num_epochs = 5
+        _metric_tracker = MetricTracker("+f1", None)
+
+    trainer = Trainer()
+    callback = epoch_gate.EpochGate(str(tmp_path), str(gate_file), poll_seconds=0.01,
+                                    max_wait_seconds=0.2)
+    gate_file.write_text(json.dumps({"epochs": 2, "final": False}))
+    callback.on_epoch(trainer, {}, epoch=0)  # 1 done, 2 allowed: goes on at once
+    assert not trainer._metric_tracker.should_stop_early()
+    progress = json.loads((tmp_path / epoch_gate.PROGRESS_FILE).read_text())
+    assert progress["epochs_done"] == 1
+    gate_file.write_text(json.dumps({"epochs": 2, "final": True}))
+    callback.on_epoch(trainer, {}, epoch=1)  # 2 done, the gate closed at 2: stop
+    assert trainer._metric_tracker.should_stop_early()
+
+    # The last epoch never waits; a gate that never opens stops the run after max_wait.
+    trainer = Trainer()
+    trainer._metric_tracker = MetricTracker("+f1", None)
+    gate_file.write_text(json.dumps({"epochs": 1, "final": False}))
+    callback.on_epoch(trainer, {}, epoch=4)
+    assert not trainer._metric_tracker.should_stop_early()
+    callback.on_epoch(trainer, {}, epoch=0)
+    assert trainer._metric_tracker.should_stop_early()
