@@ -86,6 +86,7 @@ DICT_FEATURE = "MTM-CW+dict-feature"
 DICT_POSTPROCESS = "MTM-CW+dict-postprocess"
 MANY = "MTM-CW-many"
 GATE_FILE = "epoch_gate.json"
+GATE_PROGRESS = "epoch_gate_progress.json"  # epoch_gate.PROGRESS_FILE, in each run dir
 
 
 @dataclass(frozen=True)
@@ -709,7 +710,7 @@ class EpochGateController:
         if self.final:
             return
         for run in active:
-            progress = _read_json(run.run_dir / "epoch_gate_progress.json") or {}
+            progress = _read_json(run.run_dir / GATE_PROGRESS) or {}
             if progress.get("epochs_done", 0) < self.allowed:
                 return  # still training this epoch
         now = time.time()
@@ -811,7 +812,7 @@ def execute(
         )
     runs_dir.mkdir(parents=True, exist_ok=True)
     for run in training:  # a progress file left by an earlier attempt would open the gate
-        (run.run_dir / "epoch_gate_progress.json").unlink(missing_ok=True)
+        (run.run_dir / GATE_PROGRESS).unlink(missing_ok=True)
     gate = (
         EpochGateController(runs_dir / GATE_FILE, budget.epochs, budget.time_budget_s)
         if budget.time_budget_s is not None and training

@@ -514,6 +514,7 @@ def test_epoch_gate_callback(tmp_path):
     gate_file.write_text(json.dumps({"epochs": 2, "final": False}))
     callback.on_epoch(trainer, {}, epoch=0)  # 1 done, 2 allowed: goes on at once
     assert not trainer._metric_tracker.should_stop_early()
+    assert epoch_gate.PROGRESS_FILE == reproduce.GATE_PROGRESS
     progress = json.loads((tmp_path / epoch_gate.PROGRESS_FILE).read_text())
     assert progress["epochs_done"] == 1
     gate_file.write_text(json.dumps({"epochs": 2, "final": True}))
