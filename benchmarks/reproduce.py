@@ -204,7 +204,9 @@ class Budget:
     # Wall-clock budget of a parallel set of runs (see epoch_gate.py); None: no gate.
     time_budget_s: Optional[float] = None
 
-    def describe(self, epochs_trained: Sequence[int] = ()) -> List[Tuple[str, str]]:
+    def describe(
+        self, epochs_trained: Sequence[int] = (), threads_used: Sequence[int] = ()
+    ) -> List[Tuple[str, str]]:
         optimizer = {
             "adam": f"Adam, lr {self.lr} (training_configs/budget/ configs)",
             "sgd": f"SGD, lr {self.lr}, momentum 0.9 (the paper's configs)",
@@ -231,7 +233,14 @@ class Budget:
                 f"{', '.join(map(str, self.seeds))} for STM and MTM-CW (and the dictionary "
                 f"variants); {self.seeds[0]} for the other models unless --all-seeds",
             ),
-            ("torch threads", f"{self.threads} (OMP_NUM_THREADS, MKL_NUM_THREADS)"),
+            (
+                "torch threads",
+                f"{self.threads} (OMP_NUM_THREADS, MKL_NUM_THREADS)"
+                if set(threads_used) <= {self.threads}
+                else f"{' or '.join(map(str, sorted(set(threads_used))))} per run, as each "
+                "run's record says (OMP_NUM_THREADS, MKL_NUM_THREADS; results do not depend "
+                "on it beyond floating-point rounding)",
+            ),
             (
                 "max sentences per dataset",
                 "all"
@@ -1052,6 +1061,10 @@ def write_results(
     epochs_trained = [
         r["epochs_trained"] for r in records.values() if isinstance(r.get("epochs_trained"), int)
     ]
+    threads_used = [
+        r["budget"]["threads"] for r in records.values()
+        if isinstance(r.get("budget", {}).get("threads"), int)
+    ]
 
     parts = [
         "# Reproduction results: Wang et al. 2019, cross-type biomedical NER with multi-task learning",
@@ -1075,7 +1088,7 @@ def write_results(
         "",
         "| Setting | Value |",
         "|---|---|",
-        *[f"| {key} | {value} |" for key, value in budget.describe(epochs_trained)],
+        *[f"| {key} | {value} |" for key, value in budget.describe(epochs_trained, threads_used)],
         "",
         "The paper trains with SGD (lr 0.01, momentum 0.9) for up to 100+ epochs with early "
         "stopping and 200-d word2vec vectors pre-trained on PubMed/PMC; the runs here use the "

@@ -373,6 +373,8 @@ def test_time_budget_overrides_and_command(tmp_path):
     rows = dict(budget.describe([2, 2]))
     assert "300 s" in rows["epochs"] and "(trained: 2)" in rows["epochs"]
     assert rows["validation/test batch size"] == "64"
+    assert rows["torch threads"].startswith("1 (")  # every run as budgeted
+    assert dict(budget.describe([], [1, 2]))["torch threads"].startswith("1 or 2 per run")
 
 
 def _fake_trainer(monkeypatch, script):
