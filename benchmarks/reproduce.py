@@ -1142,7 +1142,7 @@ def write_results(
             "## Table 4: dictionary feature and dictionary post-processing",
             "",
             "The paper's CTD dictionaries are not available: the dictionary "
-            + (f"(`{dictionary}`) " if dictionary else "")
+            + (f"(`{_shown(dictionary)}`) " if dictionary else "")
             + "holds the entity mentions of the training splits of the benchmark datasets "
             "(the sentences the models were trained on), so every training entity is a "
             "dictionary term. Post-processing labels dictionary matches (longest match, "
