@@ -54,6 +54,7 @@ regeneration.
 """
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -767,6 +768,12 @@ def _launch(run: Run, budget: Budget, data_root: Path, runs_dir: Path,
                    datetime.datetime.now().isoformat(timespec="seconds"), time.time(), command)
 
 
+def epochs_trained(run: Run) -> Optional[int]:
+    """Epochs a finished training run trained (allennlp's last `epoch` + 1), else None."""
+    last_epoch = (_read_json(run.metrics_path) or {}).get("epoch")
+    return last_epoch + 1 if run.is_training and isinstance(last_epoch, int) else None
+
+
 def _write_record(run: Run, budget: Budget, command: Sequence[str], started: str, wall: float,
                   dictionary_sha: Optional[str], store_dir: Optional[Path]) -> None:
     record = {
@@ -780,10 +787,9 @@ def _write_record(run: Run, budget: Budget, command: Sequence[str], started: str
         "signature": run_signature(run, dictionary_sha),
         "machine": machine_description(budget.cuda_device),
     }
-    if run.is_training:
-        last_epoch = (_read_json(run.metrics_path) or {}).get("epoch")
-        if isinstance(last_epoch, int):
-            record["epochs_trained"] = last_epoch + 1
+    epochs = epochs_trained(run)
+    if epochs is not None:
+        record["epochs_trained"] = epochs
     record_path(run).write_text(json.dumps(record, indent=2), encoding="utf-8")
     if store_dir is not None:
         save_to_store(run, store_dir)
@@ -895,6 +901,7 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=None)
 def machine_description(cuda_device: int) -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -1053,12 +1060,9 @@ def write_results(
     summary = comparison_lines(comparison)
     records = {run.name: _read_json(record_path(run)) or {} for run in runs}
     for run in done:  # records written before epochs were recorded
-        last_epoch = (_read_json(run.metrics_path) or {}).get("epoch")
-        if run.is_training and "epochs_trained" not in records[run.name] and isinstance(
-            last_epoch, int
-        ):
-            records[run.name]["epochs_trained"] = last_epoch + 1
-    epochs_trained = [
+        if "epochs_trained" not in records[run.name] and epochs_trained(run) is not None:
+            records[run.name]["epochs_trained"] = epochs_trained(run)
+    epochs_per_run = [
         r["epochs_trained"] for r in records.values() if isinstance(r.get("epochs_trained"), int)
     ]
     threads_used = [
@@ -1088,7 +1092,7 @@ def write_results(
         "",
         "| Setting | Value |",
         "|---|---|",
-        *[f"| {key} | {value} |" for key, value in budget.describe(epochs_trained, threads_used)],
+        *[f"| {key} | {value} |" for key, value in budget.describe(epochs_per_run, threads_used)],
         "",
         "The paper trains with SGD (lr 0.01, momentum 0.9) for up to 100+ epochs with early "
         "stopping and 200-d word2vec vectors pre-trained on PubMed/PMC; the runs here use the "
@@ -1108,7 +1112,7 @@ def write_results(
             total_wall += wall
         status = f"`{_shown(Path(metrics_file(run)))}`" if run in done else "missing"
         datasets_text = (
-            f"{len(run.datasets)} datasets" if MODELS.get(run.model, None) and MODELS[run.model].many
+            f"{len(run.datasets)} datasets" if run.model == MANY
             else ", ".join(run.datasets)
         )
         parts.append(
