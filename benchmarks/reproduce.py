@@ -1052,10 +1052,11 @@ def write_results(
         return str(run.metrics_path)
 
     specs = [(r.model, metrics_file(r)) for m in TABLE2_MODELS for r in done if r.model == m]
+    # Table 4 only where a dictionary variant finished (MTM-CW alone is not Table 4).
     table4_specs = [
         (TABLE4_MODELS[r.model], metrics_file(r))
         for m in TABLE4_MODELS for r in done if r.model == m
-    ]
+    ] if any(r.model in DICTIONARY_MODELS for r in done) else []
     comparison = compare_mtm_cw_stm(done, datasets)
     summary = comparison_lines(comparison)
     records = {run.name: _read_json(record_path(run)) or {} for run in runs}

@@ -305,6 +305,8 @@ def test_tables_only_on_a_fresh_checkout_reads_the_store(tmp_path):
     assert table in second
     assert "| missing |" not in second
     assert second.rstrip().endswith("Hand-written.")
+    # No dictionary variant ran: no Table 4 (MTM-CW alone is not one).
+    assert "## Table 4" not in second
 
 
 def test_discover_datasets_and_many_dataset_plan(tmp_path):
