@@ -11,6 +11,9 @@ Variants (all trained with SGD lr 0.01, momentum 0.9, gradient norm clipped at 5
   difference is the larger vocabulary and the unused heads);
 - `mtm_cw_mix`: MTM-CW on length-bucketed batches of the mix of all `--datasets` (mixed
   corpora in a batch, as it trains); other sentences, so compare it per token as well;
+- `mtm_c_mix`, `mtm_w_mix`: MTM-C (`mtm_c.jsonnet`) and MTM-W (`mtm_w.jsonnet`) on the
+  same mixed batches as `mtm_cw_mix`: their private layers run once per corpus present in
+  a batch, so compare them with `mtm_cw_mix`;
 - `crf_tagger`: allennlp-models' `crf_tagger` as shipped, with a per-word character
   BiLSTM (`character_encoding` + `lstm`, the Lample et al. design), on the same batches as
   `stm`. As shipped it also runs Viterbi and its span/accuracy metrics on every training
@@ -69,7 +72,12 @@ from common import (  # noqa: E402
 from biomtl_allennlp.common.datasets import label_namespace  # noqa: E402
 from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader  # noqa: E402
 
-VARIANTS = ["stm", "mtm_cw_single", "mtm_cw_mix", "crf_tagger", "crf_tagger_lean"]
+VARIANTS = [
+    "stm", "mtm_cw_single", "mtm_cw_mix", "mtm_c_mix", "mtm_w_mix", "crf_tagger",
+    "crf_tagger_lean",
+]
+# The MTM variants with private layers: variant -> config.
+PRIVATE_LAYER_VARIANTS = {"mtm_c_mix": "mtm_c.jsonnet", "mtm_w_mix": "mtm_w.jsonnet"}
 
 
 def build_crf_tagger(
@@ -203,6 +211,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Variant]:
             mix_model = copy.deepcopy(model) if "mtm_cw_single" in wanted else model
             tensors = [tensorize(reader, vocab, batch) for batch in mix_batches]
             variants.append(make_variant("mtm_cw_mix", mix_model, tensors, mix_batches, train_step))
+    for name, config in PRIVATE_LAYER_VARIANTS.items():
+        if name in wanted:
+            reader, vocab, model = build_tagger(config, args.datasets, args.data_root, mix_sentences)
+            tensors = [tensorize(reader, vocab, batch) for batch in mix_batches]
+            variants.append(make_variant(name, model, tensors, mix_batches, train_step))
     if wanted & {"crf_tagger", "crf_tagger_lean"}:
         reader, vocab, model = build_crf_tagger(
             single, args.data_root, corpora[single], args.crf_char_embedding, args.crf_char_hidden
@@ -223,6 +236,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Variant]:
         "stm": f"STM, {single} batches",
         "mtm_cw_single": f"MTM-CW ({len(args.datasets)} heads), same {single} batches",
         "mtm_cw_mix": f"MTM-CW, {'+'.join(args.datasets)} mixed batches",
+        "mtm_c_mix": "MTM-C (private word BiLSTMs), the same mixed batches",
+        "mtm_w_mix": "MTM-W (private char layers), the same mixed batches",
         "crf_tagger": f"crf_tagger per-word char BiLSTM, as shipped, {single} batches",
         "crf_tagger_lean": f"crf_tagger per-word char BiLSTM, loss only, {single} batches",
     }
@@ -279,6 +294,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Variant]:
             ratio_rows.append([
                 "MTM-CW (mix) / STM time per token", value, "(information)", "",
             ])
+    if "mtm_cw_mix" in by_name:
+        for name, label in (("mtm_c_mix", "MTM-C"), ("mtm_w_mix", "MTM-W")):
+            if name in by_name:
+                value = paired_ratio(by_name[name], by_name["mtm_cw_mix"])
+                ratio_rows.append([
+                    f"{label} / MTM-CW time per sentence, same mixed batches (paired by round)",
+                    value, "(information)", "",
+                ])
     print(markdown_table(["ratio", "value", "target", "verdict"], ratio_rows))
     print()
     print("Data -> tensors (reading, indexing, padding) is done before timing and is not "

@@ -39,10 +39,14 @@ def test_train_throughput(capsys):
         DEMO + TINY + ["--single-dataset", "demo-disease", "--num-batches", "1", "--rounds", "1",
                        "--warmup", "0"]
     )
-    assert set(variants) == {"stm", "mtm_cw_single", "mtm_cw_mix", "crf_tagger", "crf_tagger_lean"}
+    assert set(variants) == {
+        "stm", "mtm_cw_single", "mtm_cw_mix", "mtm_c_mix", "mtm_w_mix", "crf_tagger",
+        "crf_tagger_lean",
+    }
     assert all(variant.median_sentences_per_second() > 0 for variant in variants.values())
     output = capsys.readouterr().out
     assert "MTM-CW / STM time per sentence" in output and "STM / crf_tagger" in output
+    assert "MTM-W / MTM-CW time per sentence" in output
 
 
 def test_compute_floor(capsys):

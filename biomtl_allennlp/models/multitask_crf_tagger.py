@@ -61,7 +61,8 @@ class MultiTaskCrfTagger(Model):
     - STM: one dataset.
 
     Batches may mix datasets: shared layers run once over the whole batch, then each head
-    runs on its own dataset's rows. The loss is
+    runs on its own dataset's rows (private layers once per dataset present; with private
+    character layers and a shared encoder, the rows are stacked again for one encoder pass). The loss is
     `sum_i loss_weights[dataset_i] * NLL_i / batch_size`, i.e. the paper's weighted sum of
     per-dataset negative log-likelihoods, averaged per sentence.
 
@@ -272,6 +273,16 @@ class MultiTaskCrfTagger(Model):
         # Shape: (batch_size, num_tokens, shared_embedding_dim)
         shared = self._text_field_embedder(shared_tokens) if self._has_shared_embedders else None
 
+        head_names = [head for head, _ in views]
+        view_rows = [
+            torch.arange(batch_size, device=mask.device) if rows is None else rows
+            for _, rows in views
+        ]
+        # Shape: (total_rows,): batch row of each view's rows, stacked view after view.
+        all_rows = torch.cat(view_rows)
+        # Shape: (total_rows, num_tokens)
+        row_mask = mask.index_select(0, all_rows)
+
         encoded_views: Dict[str, torch.Tensor] = {}
         if not self._private_embedder_keys and not self._private_encoder:
             # Everything shared: one encoder pass for the whole batch.
@@ -279,6 +290,15 @@ class MultiTaskCrfTagger(Model):
             encoded = self._dropout(self._encoder(self._dropout(shared), mask))
             for head, rows in views:
                 encoded_views[head] = encoded if rows is None else encoded.index_select(0, rows)
+        elif not self._private_encoder:
+            # Private embedders, shared encoder (MTM-W): each head embeds its own rows, and
+            # the views are stacked so that one encoder pass serves them all.
+            # Shape: (total_rows, num_tokens, embedding_dim)
+            embedded = torch.cat([self._embed(tokens, view, shared) for view in views])
+            # Shape: (total_rows, num_tokens, encoder_dim)
+            encoded = self._dropout(self._encoder(self._dropout(embedded), row_mask))
+            sizes = [len(rows) for rows in view_rows]
+            encoded_views = dict(zip(head_names, encoded.split(sizes)))
         else:
             for view in views:
                 head, rows = view
@@ -290,18 +310,11 @@ class MultiTaskCrfTagger(Model):
         decode = tags is None or not self.training or self._training_metrics
         output: Dict[str, Any] = {}
         # Every view's rows stacked, so one CRF pass serves every head.
-        head_names = [head for head, _ in views]
         crfs = [self._crfs[head] for head in head_names]
-        view_rows = [
-            torch.arange(batch_size, device=mask.device) if rows is None else rows
-            for _, rows in views
-        ]
-        # Shape: (total_rows,): batch row and head of each stacked row.
-        all_rows = torch.cat(view_rows)
+        # Shape: (total_rows,): head of each stacked row.
         heads = torch.cat(
             [torch.full_like(rows, index) for index, rows in enumerate(view_rows)]
         )
-        row_mask = mask.index_select(0, all_rows)
         head_logits = [
             self._projections[head](encoded_views[head]) for head in head_names
         ]

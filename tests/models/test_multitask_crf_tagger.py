@@ -60,6 +60,25 @@ class TestMultiTaskCrfTagger(ModelTestCase):
             sum(metrics[f"{name}_f1"] for name in self.model.datasets) / 3
         )
 
+    @pytest.mark.parametrize("variant", ["mtm_c", "mtm_w"])
+    def test_mixed_batch_loss_matches_per_dataset_batches(self, variant):
+        # Private layers run per dataset inside a mixed batch (MTM-W stacks the rows again for
+        # its one shared encoder pass): the summed loss must not depend on how rows are batched.
+        self.set_up_variant(variant)
+        self.model.eval()
+
+        def summed_loss(instances):
+            batch = Batch(instances)
+            batch.index_instances(self.vocab)
+            return self.model(**batch.as_tensor_dict())["loss"].item() * len(instances)
+
+        by_dataset = {}
+        for instance in self.instances:
+            by_dataset.setdefault(instance["metadata"]["dataset"], []).append(instance)
+        assert len(by_dataset) == 3
+        separate = sum(summed_loss(group) for group in by_dataset.values())
+        assert summed_loss(self.instances) == pytest.approx(separate, rel=1e-5)
+
     def test_unlabelled_instances_get_every_head(self):
         self.set_up_variant("mtm_w")
         self.model.eval()
