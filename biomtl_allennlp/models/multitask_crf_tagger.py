@@ -62,9 +62,9 @@ class MultiTaskCrfTagger(Model):
 
     Batches may mix datasets: shared layers run once over the whole batch, then each head
     runs on its own dataset's rows (private layers once per dataset present; with private
-    character layers and a shared encoder, the rows are stacked again for one encoder pass). The loss is
-    `sum_i loss_weights[dataset_i] * NLL_i / batch_size`, i.e. the paper's weighted sum of
-    per-dataset negative log-likelihoods, averaged per sentence.
+    character layers and a shared encoder, the rows are stacked again for one encoder
+    pass). The loss is `sum_i loss_weights[dataset_i] * NLL_i / batch_size`, i.e. the
+    paper's weighted sum of per-dataset negative log-likelihoods, averaged per sentence.
 
     Instances without a dataset (raw text at prediction time) are tagged by every head.
 
