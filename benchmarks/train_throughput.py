@@ -213,7 +213,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Variant]:
             variants.append(make_variant("mtm_cw_mix", mix_model, tensors, mix_batches, train_step))
     for name, config in PRIVATE_LAYER_VARIANTS.items():
         if name in wanted:
-            reader, vocab, model = build_tagger(config, args.datasets, args.data_root, mix_sentences)
+            reader, vocab, model = build_tagger(
+                config, args.datasets, args.data_root, mix_sentences
+            )
             tensors = [tensorize(reader, vocab, batch) for batch in mix_batches]
             variants.append(make_variant(name, model, tensors, mix_batches, train_step))
     if wanted & {"crf_tagger", "crf_tagger_lean"}:
