@@ -22,7 +22,8 @@ budget configs, training_configs/budget/ and baselines/budget_*; `sgd`: the pape
 learning rate, patience, seeds (`random_seed`, `numpy_seed`, `pytorch_seed`), torch threads
 (`OMP_NUM_THREADS` / `MKL_NUM_THREADS`) and an optional cap on the sentences read per dataset and
 split. STM and MTM-CW (and MTM-CW+dict-feature) run with every seed of `--seeds`, the other
-models with the first seed (`--all-seeds` runs every model with every seed).
+models with the first seed (`--all-seeds` runs every model with every seed, `--all-seeds
+MTM-C,MTM-W` those models too).
 
 A run whose RUNDIR already has a metrics.json with the test F1 of each of its datasets and a
 reproduce_run.json recording the same config and overrides is skipped, so the script can be
@@ -68,7 +69,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
@@ -206,8 +207,15 @@ class Budget:
     time_budget_s: Optional[float] = None
 
     def describe(
-        self, epochs_trained: Sequence[int] = (), threads_used: Sequence[int] = ()
+        self,
+        epochs_trained: Sequence[int] = (),
+        threads_used: Sequence[int] = (),
+        seeds_by_model: Mapping[str, Sequence[int]] = {},
     ) -> List[Tuple[str, str]]:
+        """
+        The budget as (setting, value) rows; `seeds_by_model` (model -> its runs' seeds, in
+        plan order) words the seeds row after the runs instead of the defaults.
+        """
         optimizer = {
             "adam": f"Adam, lr {self.lr} (training_configs/budget/ configs)",
             "sgd": f"SGD, lr {self.lr}, momentum 0.9 (the paper's configs)",
@@ -229,11 +237,10 @@ class Budget:
             ("optimizer", optimizer),
             ("learning rate schedule", "lr / (1 + 0.05 * epoch), gradient norm clipped at 5"),
             ("model selection", "best epoch by validation macro F1 (devel split)"),
-            (
-                "seeds",
+            ("seeds", describe_seeds(seeds_by_model) if seeds_by_model else (
                 f"{', '.join(map(str, self.seeds))} for STM and MTM-CW (and the dictionary "
-                f"variants); {self.seeds[0]} for the other models unless --all-seeds",
-            ),
+                f"variants); {self.seeds[0]} for the other models unless --all-seeds"
+            )),
             (
                 "torch threads",
                 f"{self.threads} (OMP_NUM_THREADS, MKL_NUM_THREADS)"
@@ -269,6 +276,27 @@ class Budget:
             "eval_batch_size": self.eval_batch_size,
             "time_budget_s": self.time_budget_s,
         }
+
+
+def seeds_by_model(runs: Sequence["Run"]) -> Dict[str, List[int]]:
+    """Each planned model's seeds, in plan order."""
+    seeds: Dict[str, List[int]] = {}
+    for run in runs:
+        seeds.setdefault(run.model, [])
+        if run.seed not in seeds[run.model]:
+            seeds[run.model].append(run.seed)
+    return seeds
+
+
+def describe_seeds(seeds_by_model: Mapping[str, Sequence[int]]) -> str:
+    """E.g. `1, 2 for STM, MTM-CW; 1 for Lample` (models in the order given)."""
+    groups: Dict[Tuple[int, ...], List[str]] = {}
+    for model, seeds in seeds_by_model.items():
+        groups.setdefault(tuple(dict.fromkeys(seeds)), []).append(model)
+    ordered = sorted(groups.items(), key=lambda item: -len(item[0]))
+    return "; ".join(
+        f"{', '.join(map(str, seeds))} for {', '.join(models)}" for seeds, models in ordered
+    )
 
 
 @dataclass
@@ -343,12 +371,14 @@ def plan_runs(
     models: Sequence[str],
     datasets: Sequence[str],
     runs_dir: Path,
-    all_seeds: bool = False,
+    all_seeds: Union[bool, Collection[str]] = False,
     many_datasets: Sequence[str] = (),
 ) -> List[Run]:
     """
     Every run, in order: baselines, STM, MTM-C, MTM-W, MTM-CW, MTM-CW-many (on
-    `many_datasets`), dictionary variants.
+    `many_datasets`), dictionary variants. `all_seeds`: `True` runs every model with every
+    seed; a collection of model names runs those with every seed too (beside
+    `MULTI_SEED_MODELS`); otherwise the other models run with the first seed.
     """
     wanted = list(models)
     if DICT_POSTPROCESS in wanted and "MTM-CW" not in wanted:
@@ -359,7 +389,12 @@ def plan_runs(
         if name not in wanted:
             continue
         spec = MODELS[name]
-        seeds = budget.seeds if (all_seeds or name in MULTI_SEED_MODELS) else budget.seeds[:1]
+        every_seed = (
+            all_seeds is True
+            or name in MULTI_SEED_MODELS
+            or (not isinstance(all_seeds, bool) and name in all_seeds)
+        )
+        seeds = budget.seeds if every_seed else budget.seeds[:1]
         if spec.many:
             if not many_datasets:
                 raise ValueError(f"{name} needs the list of datasets under the data root")
@@ -1093,7 +1128,10 @@ def write_results(
         "",
         "| Setting | Value |",
         "|---|---|",
-        *[f"| {key} | {value} |" for key, value in budget.describe(epochs_per_run, threads_used)],
+        *[
+            f"| {key} | {value} |"
+            for key, value in budget.describe(epochs_per_run, threads_used, seeds_by_model(runs))
+        ],
         "",
         "The paper trains with SGD (lr 0.01, momentum 0.9) for up to 100+ epochs with early "
         "stopping and 200-d word2vec vectors pre-trained on PubMed/PMC; the runs here use the "
@@ -1216,9 +1254,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="early stopping patience in epochs (default: none)")
     parser.add_argument("--seeds", default="1,2",
                         help="comma-separated seeds; STM and MTM-CW run with each (default 1,2)")
-    parser.add_argument("--all-seeds", action="store_true",
-                        help="run every model with every seed (default: the first seed for "
-                        "the baselines, MTM-C and MTM-W)")
+    parser.add_argument("--all-seeds", nargs="?", const=True, default=False, metavar="MODELS",
+                        help="run every model with every seed, or (comma-separated) these "
+                        "models too (default: the first seed for the baselines, MTM-C, "
+                        "MTM-W and MTM-CW-many)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run (2)")
     parser.add_argument("--max-sentences-per-dataset", type=int, default=None,
                         help="read at most N sentences of each dataset per split (default all)")
@@ -1267,6 +1306,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args.dataset_list = _csv(args.datasets)
     if not args.dataset_list:
         parser.error("--datasets: give at least one dataset")
+    if isinstance(args.all_seeds, str):
+        args.all_seeds = _csv(args.all_seeds)
+        unknown = [m for m in args.all_seeds if m not in ALL_MODEL_NAMES]
+        if unknown or not args.all_seeds:
+            parser.error(f"--all-seeds: unknown model(s) {unknown}; choose from "
+                         f"{ALL_MODEL_NAMES}, or give no value for every model")
     if args.only:
         args.models = _csv(args.only)
         unknown = [m for m in args.models if m not in ALL_MODEL_NAMES]
@@ -1325,7 +1370,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
 
     print("Budget (every run):")
-    for key, value in budget.describe():
+    for key, value in budget.describe(seeds_by_model=seeds_by_model(runs)):
         print(f"  {key}: {value}")
     print(f"Datasets: {', '.join(args.dataset_list)}; data root: {data_root}")
     print(f"Models: {', '.join(dict.fromkeys(r.model for r in runs))}")

@@ -52,6 +52,17 @@ def test_plan_covers_every_model_dataset_and_seed(tmp_path):
 def test_all_seeds_and_only(tmp_path):
     runs = reproduce.plan_runs(_budget(), ["MTM-C"], ["BC2GM"], tmp_path, all_seeds=True)
     assert [(r.model, r.seed) for r in runs] == [("MTM-C", 7), ("MTM-C", 8)]
+    # `--all-seeds MTM-C`: MTM-C with every seed too, the other models as by default.
+    args = reproduce.parse_args(["--all-seeds", "MTM-C", "--only", "Lample,STM,MTM-C,MTM-W"])
+    assert args.all_seeds == ["MTM-C"] and reproduce.parse_args(["--all-seeds"]).all_seeds is True
+    assert reproduce.parse_args([]).all_seeds is False
+    runs = reproduce.plan_runs(_budget(), args.models, ["BC2GM"], tmp_path, args.all_seeds)
+    assert [(r.model, r.seed) for r in runs] == [
+        ("Lample", 7), ("STM", 7), ("STM", 8), ("MTM-C", 7), ("MTM-C", 8), ("MTM-W", 7)
+    ]
+    # The budget's seeds row says what the plan does.
+    seeds_row = dict(_budget().describe(seeds_by_model=reproduce.seeds_by_model(runs)))["seeds"]
+    assert seeds_row == "7, 8 for STM, MTM-C; 7 for Lample, MTM-W"
     # Post-processing brings in the MTM-CW runs it evaluates.
     runs = reproduce.plan_runs(_budget(), [reproduce.DICT_POSTPROCESS], ["BC2GM"], tmp_path)
     assert [r.model for r in runs] == ["MTM-CW", "MTM-CW", reproduce.DICT_POSTPROCESS,
@@ -119,6 +130,8 @@ def test_bad_arguments():
         reproduce.parse_args(["--only", "STM,NOPE"])
     with pytest.raises(SystemExit):
         reproduce.parse_args(["--seeds", "a,b"])
+    with pytest.raises(SystemExit):
+        reproduce.parse_args(["--all-seeds", "MTM-C,NOPE"])
 
 
 # ------------------------------------------------------------------ fake finished runs
