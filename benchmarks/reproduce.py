@@ -210,11 +210,11 @@ class Budget:
         self,
         epochs_trained: Sequence[int] = (),
         threads_used: Sequence[int] = (),
-        seeds_by_model: Mapping[str, Sequence[int]] = {},
+        seeds_by_model: Optional[Mapping[str, Sequence[int]]] = None,
     ) -> List[Tuple[str, str]]:
         """
         The budget as (setting, value) rows; `seeds_by_model` (model -> its runs' seeds, in
-        plan order) words the seeds row after the runs instead of the defaults.
+        plan order) words the seeds row after the runs (otherwise: `--seeds`).
         """
         optimizer = {
             "adam": f"Adam, lr {self.lr} (training_configs/budget/ configs)",
@@ -237,10 +237,11 @@ class Budget:
             ("optimizer", optimizer),
             ("learning rate schedule", "lr / (1 + 0.05 * epoch), gradient norm clipped at 5"),
             ("model selection", "best epoch by validation macro F1 (devel split)"),
-            ("seeds", describe_seeds(seeds_by_model) if seeds_by_model else (
-                f"{', '.join(map(str, self.seeds))} for STM and MTM-CW (and the dictionary "
-                f"variants); {self.seeds[0]} for the other models unless --all-seeds"
-            )),
+            (
+                "seeds",
+                describe_seeds(seeds_by_model) if seeds_by_model
+                else ", ".join(map(str, self.seeds)),
+            ),
             (
                 "torch threads",
                 f"{self.threads} (OMP_NUM_THREADS, MKL_NUM_THREADS)"
