@@ -290,10 +290,13 @@ def seeds_by_model(runs: Sequence["Run"]) -> Dict[str, List[int]]:
 
 
 def describe_seeds(seeds_by_model: Mapping[str, Sequence[int]]) -> str:
-    """E.g. `1, 2 for STM, MTM-CW; 1 for Lample` (models in the order given)."""
+    """
+    E.g. `1, 2 for STM, MTM-CW; 1 for Lample` (models in the order given; each model's seeds
+    without repeats, as `seeds_by_model` gives them).
+    """
     groups: Dict[Tuple[int, ...], List[str]] = {}
     for model, seeds in seeds_by_model.items():
-        groups.setdefault(tuple(dict.fromkeys(seeds)), []).append(model)
+        groups.setdefault(tuple(seeds), []).append(model)
     ordered = sorted(groups.items(), key=lambda item: -len(item[0]))
     return "; ".join(
         f"{', '.join(map(str, seeds))} for {', '.join(models)}" for seeds, models in ordered
@@ -384,18 +387,15 @@ def plan_runs(
     wanted = list(models)
     if DICT_POSTPROCESS in wanted and "MTM-CW" not in wanted:
         wanted.append("MTM-CW")  # its archives are post-processed
+    # The models that run with every seed.
+    multi_seed = MULTI_SEED_MODELS | (set(MODELS) if all_seeds is True else set(all_seeds or ()))
     runs: List[Run] = []
     mtm_cw_runs: List[Run] = []
     for name in MODELS:
         if name not in wanted:
             continue
         spec = MODELS[name]
-        every_seed = (
-            all_seeds is True
-            or name in MULTI_SEED_MODELS
-            or (not isinstance(all_seeds, bool) and name in all_seeds)
-        )
-        seeds = budget.seeds if every_seed else budget.seeds[:1]
+        seeds = budget.seeds if name in multi_seed else budget.seeds[:1]
         if spec.many:
             if not many_datasets:
                 raise ValueError(f"{name} needs the list of datasets under the data root")
@@ -1097,8 +1097,10 @@ def write_results(
     summary = comparison_lines(comparison)
     records = {run.name: _read_json(record_path(run)) or {} for run in runs}
     for run in done:  # records written before epochs were recorded
-        if "epochs_trained" not in records[run.name] and epochs_trained(run) is not None:
-            records[run.name]["epochs_trained"] = epochs_trained(run)
+        if "epochs_trained" not in records[run.name]:
+            epochs = epochs_trained(run)
+            if epochs is not None:
+                records[run.name]["epochs_trained"] = epochs
     epochs_per_run = [
         r["epochs_trained"] for r in records.values() if isinstance(r.get("epochs_trained"), int)
     ]
