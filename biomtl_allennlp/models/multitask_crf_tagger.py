@@ -3,7 +3,7 @@ import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.data import Batch, Instance, TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import ConditionalRandomField, Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.modules.conditional_random_field import allowed_transitions
@@ -241,6 +241,7 @@ class MultiTaskCrfTagger(Model):
         tokens: TextFieldTensors,
         metadata: Optional[List[Dict[str, Any]]] = None,
         tags: Optional[torch.LongTensor] = None,
+        span_scores: bool = False,
         **kwargs,
     ) -> Dict[str, Any]:
         """
@@ -256,7 +257,7 @@ class MultiTaskCrfTagger(Model):
         # Returns
 
         `loss` when tags are given; when decoding (evaluation, prediction), `predicted_tags`:
-        per row a dict `{dataset: [tag ids]}`. When `compute_span_scores` is set (by the
+        per row a dict `{dataset: [tag ids]}`. When `span_scores` is true (the
         `biomedical_entities` predictor), also `span_score_parts`: per row
         `{dataset: (left, right)}`, two lists of floats such that the posterior probability
         that tokens `s..e` carry exactly their predicted tags is `exp(left[s] + right[e])`
@@ -337,7 +338,6 @@ class MultiTaskCrfTagger(Model):
             ):
                 predicted[row][head_names[head_index]] = path[:length]
             output["predicted_tags"] = predicted
-            span_scores = self.compute_span_scores
             score_parts: List[Dict[str, Tuple[List[float], List[float]]]] = [
                 {} for _ in range(batch_size)
             ]
@@ -409,8 +409,25 @@ class MultiTaskCrfTagger(Model):
             self._evaluated = set()
         return metrics
 
-    default_predictor = "biomedical_entities"
+    def forward_on_instances(
+        self, instances: List[Instance], span_scores: bool = False
+    ) -> List[Dict[str, Any]]:
+        """
+        `Model.forward_on_instances`, with `span_scores` passed to `forward` (the
+        `biomedical_entities` predictor asks for them). Every output but `loss` is a list
+        with one entry per row, so the outputs split per instance without allennlp's
+        tensor handling.
+        """
+        with torch.no_grad():
+            batch = Batch(instances)
+            batch.index_instances(self.vocab)
+            model_input = util.move_to_device(
+                batch.as_tensor_dict(), self._get_prediction_device()
+            )
+            outputs = self.make_output_human_readable(self(**model_input, span_scores=span_scores))
+        outputs.pop("loss", None)
+        return [
+            {name: value[row] for name, value in outputs.items()} for row in range(len(instances))
+        ]
 
-    # Set to `True` (the `biomedical_entities` predictor does) to add `span_score_parts`
-    # to decoded outputs: a forward-backward pass per head, so it is off by default.
-    compute_span_scores: bool = False
+    default_predictor = "biomedical_entities"

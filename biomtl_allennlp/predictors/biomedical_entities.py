@@ -13,6 +13,7 @@ from allennlp.models import Model
 from allennlp.predictors.predictor import Predictor
 
 from biomtl_allennlp.common.tags import bioul_to_spans
+from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
 from biomtl_allennlp.data.tokenizers import (
     BiomedicalSentenceSplitter,
     BiomedicalTokenizer,
@@ -167,7 +168,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         sentence_batch_size: int = 64,
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
-        if not hasattr(model, "compute_span_scores") or not hasattr(model, "datasets"):
+        if not isinstance(model, MultiTaskCrfTagger):
             raise ConfigurationError(
                 f"biomedical_entities needs a multitask_crf_tagger model, got "
                 f"{type(model).__name__}"
@@ -194,7 +195,6 @@ class BiomedicalEntitiesPredictor(Predictor):
             self._type_mapper = TypeMapper(type_map)
         except ValueError as error:
             raise ConfigurationError(f"biomedical_entities: {error}") from None
-        model.compute_span_scores = True  # type: ignore[assignment]
         self.input_format = input_format
         self.output_format = output_format
         self.overlap_policy = overlap_policy
@@ -458,7 +458,9 @@ class BiomedicalEntitiesPredictor(Predictor):
         """Model outputs for a batch of windows; if the batch fails, each window alone
         (a window that still fails gets an error message instead of an output)."""
         try:
-            return self._model.forward_on_instances([self._instance(t) for t in batch])
+            return self._model.forward_on_instances(
+                [self._instance(t) for t in batch], span_scores=True
+            )
         except Exception as error:  # noqa: BLE001  (isolate the window that fails)
             if len(batch) == 1:
                 logger.exception("biomedical_entities: tagging a sentence failed")
