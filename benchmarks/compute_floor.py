@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-import biomtl_allennlp.models.multitask_crf_tagger as tagger_module  # noqa: E402
 from common import (  # noqa: E402
     DEFAULT_SINGLE_DATASET,
     Variant,
@@ -61,11 +60,6 @@ from common import (  # noqa: E402
     verdict,
 )
 from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger  # noqa: E402
-from biomtl_allennlp.modules.multi_head_crf import (  # noqa: E402
-    multi_head_log_likelihood,
-    multi_head_viterbi,
-    pad_logits,
-)
 
 _FORBIDDEN = -10000.0
 
@@ -218,11 +212,11 @@ class FloorTagger(torch.nn.Module):
 
     def __init__(self, model: MultiTaskCrfTagger) -> None:
         super().__init__()
-        if model._private_embedder_keys or model._private_encoder:
+        if model._private_embedders or model._encoder is None:
             raise ValueError("the floor implements MTM-CW / STM (nothing private)")
         if not model.datasets or any(weight != 1.0 for weight in model._loss_weights.values()):
             raise ValueError("the floor assumes loss weights of 1")
-        if not all(crf.include_start_end_transitions for crf in model._crfs.values()):
+        if not all(crf.include_start_end_transitions for crf in model._crf.crfs.values()):
             raise ValueError("the floor assumes start/end transitions")
         embedders = model._text_field_embedder._token_embedders
         if sorted(embedders) != ["chars", "tokens"]:
@@ -239,7 +233,7 @@ class FloorTagger(torch.nn.Module):
         self.word_forward, self.word_backward = unidirectional_lstms(model._encoder)
         self.datasets = list(model.datasets)
         self.heads = torch.nn.ModuleDict({
-            name: FloorHead(model._projections[name], model._crfs[name]) for name in self.datasets
+            name: FloorHead(model._projections[name], model._crf.crfs[name]) for name in self.datasets
         })
 
     def encode(self, batch: Dict) -> torch.Tensor:
@@ -419,15 +413,15 @@ def in_situ_breakdown(
     timer.watch(f"forward: word BiLSTM ({describe_encoder(model._encoder)})", model._encoder)
     for name in model.datasets:
         timer.watch("forward: projections", model._projections[name])
-    original_nll = tagger_module.multi_head_log_likelihood
-    original_viterbi = tagger_module.multi_head_viterbi
+    # The CRF layer's methods, timed on this instance only (removed again below).
+    crf = model._crf
     if training:
-        tagger_module.multi_head_log_likelihood = timer.wrap(
-            "forward: CRF NLL (multi_head_log_likelihood, all heads)", original_nll
+        crf.log_likelihood = timer.wrap(
+            "forward: CRF NLL (MultiHeadCrf.log_likelihood, all heads)", crf.log_likelihood
         )
     else:
-        tagger_module.multi_head_viterbi = timer.wrap(
-            "forward: Viterbi (multi_head_viterbi, all heads)", original_viterbi
+        crf.viterbi_tags = timer.wrap(
+            "forward: Viterbi (MultiHeadCrf.viterbi_tags, all heads)", crf.viterbi_tags
         )
     total = backward = update = 0.0
     try:
@@ -455,8 +449,8 @@ def in_situ_breakdown(
             total += end - start
     finally:
         timer.remove()
-        tagger_module.multi_head_log_likelihood = original_nll
-        tagger_module.multi_head_viterbi = original_viterbi
+        crf.__dict__.pop("log_likelihood", None)
+        crf.__dict__.pop("viterbi_tags", None)
     count = len(tensor_batches)
     rows = [(label, 1000 * seconds / count) for label, seconds in timer.seconds.items()
             if label != "forward: total"]
@@ -523,14 +517,13 @@ def isolated_breakdown(
         names = [head for head, _ in views]
         rows = [torch.arange(states.size(0)) if r is None else r for _, r in views]
         logits = [model._projections[head](states.index_select(0, r)) for head, r in zip(names, rows)]
-        crfs = [model._crfs[head] for head in names]
-        index = torch.cat([torch.full_like(r, i) for i, r in enumerate(rows)])
-        return crfs, pad_logits(logits, max(c.num_tags for c in crfs)), torch.cat(rows), index
+        index = torch.cat([torch.full_like(r, model._crf.head_index(h)) for h, r in zip(names, rows)])
+        return model._crf.stack_logits(logits), torch.cat(rows), index
 
     def heads(tensors, mask, _embedded, encoded, batch):
-        crfs, logits, rows, index = stacked(encoded.detach().requires_grad_(), batch["views"])
-        return -multi_head_log_likelihood(
-            crfs, logits, tensors["tags"].index_select(0, rows), mask.index_select(0, rows), index
+        logits, rows, index = stacked(encoded.detach().requires_grad_(), batch["views"])
+        return -model._crf.log_likelihood(
+            logits, tensors["tags"].index_select(0, rows), mask.index_select(0, rows), index
         ).sum()
 
     def floor_heads(tensors, mask, _embedded, encoded, batch):
@@ -546,8 +539,8 @@ def isolated_breakdown(
         return total
 
     def viterbi_ours(tensors, mask, _embedded, encoded, batch):
-        crfs, logits, rows, index = stacked(encoded, batch["all_views"])
-        multi_head_viterbi(crfs, logits, mask.index_select(0, rows), index)
+        logits, rows, index = stacked(encoded, batch["all_views"])
+        model._crf.viterbi_tags(logits, mask.index_select(0, rows), index)
         return None
 
     def viterbi_floor(tensors, mask, _embedded, encoded, batch):
@@ -573,7 +566,7 @@ def isolated_breakdown(
     model.zero_grad(set_to_none=True)
     floor.zero_grad(set_to_none=True)
     with torch.no_grad():
-        rows.append(("Viterbi, every head on every row: ours (multi_head_viterbi)",
+        rows.append(("Viterbi, every head on every row: ours (MultiHeadCrf.viterbi_tags)",
                      float("nan"), run(viterbi_ours, backward=False)))
         rows.append(("Viterbi, every head on every row: floor",
                      float("nan"), run(viterbi_floor, backward=False)))

@@ -5,18 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${DEMO_DIR:-runs/demo}
+mkdir -p "$(dirname "$out")"
 echo "Training MTM-CW on fixtures/demo (demo-gene, demo-chemical, demo-disease) -> $out"
 .venv/bin/allennlp train training_configs/demo.jsonnet --include-package biomtl_allennlp \
   -s "$out" -f > "$out.log" 2>&1 || { tail -40 "$out.log"; echo "training failed, log: $out.log"; exit 1; }
 
 .venv/bin/python - "$out" <<'PY'
 import json, sys
+from biomtl_allennlp.common.metric_keys import datasets_in
 out = sys.argv[1]
 metrics = json.load(open(f"{out}/metrics.json"))
-names = sorted((k[len("test_"):-len("_f1")] for k in metrics
-                if k.startswith("test_") and k.endswith("_f1") and k != "test_macro_f1"), key=len)
-# Per-type keys are "<dataset>_<type>_f1": keep the names that extend no other name.
-datasets = sorted(n for i, n in enumerate(names) if not any(n.startswith(m + "_") for m in names[:i]))
+datasets = sorted(datasets_in(key for key in metrics if key.startswith("test_")))
 print(f"\n{'dataset':<16}{'precision':>10}{'recall':>10}{'F1':>10}   (test split, exact span match)")
 for name in datasets:
     p, r, f = (metrics[f"test_{name}_{m}"] for m in ("precision", "recall", "f1"))

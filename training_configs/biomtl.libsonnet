@@ -26,34 +26,51 @@
     },
   },
 
-  model(private_layers, sizes=$.sizes):: {
-    type: "multitask_crf_tagger",
-    private_layers: private_layers,
-    dropout: sizes.dropout,
-    text_field_embedder: {
-      token_embedders: {
-        tokens: {
-          type: "word2vec",
-          embedding_dim: sizes.word_embedding_dim,
-          // "pretrained_file": "/path/to/wikipedia-pubmed-and-PMC-w2v.bin" (also set it in
-          // vocabulary.pretrained_files.tokens so rare pretrained words keep their vector)
-        },
-        chars: {
-          type: "char_stream",
-          embedding_dim: sizes.char_embedding_dim,
-          hidden_size: sizes.char_hidden_size,
-          dropout: sizes.dropout,
-        },
+  // The model. `private_layers` names what each dataset gets its own copy of: token
+  // embedder keys ("chars") go to `private_token_embedders`, "encoder" makes the word
+  // BiLSTM a `private_encoder`; the rest is shared.
+  //   MTM-CW / STM: []   MTM-C: ["encoder"]   MTM-W: ["chars"]
+  model(private_layers, sizes=$.sizes)::
+    local token_embedders = {
+      tokens: {
+        type: "word2vec",
+        embedding_dim: sizes.word_embedding_dim,
+        // "pretrained_file": "/path/to/wikipedia-pubmed-and-PMC-w2v.bin" (also set it in
+        // vocabulary.pretrained_files.tokens so rare pretrained words keep their vector)
       },
-    },
+      chars: {
+        type: "char_stream",
+        embedding_dim: sizes.char_embedding_dim,
+        hidden_size: sizes.char_hidden_size,
+        dropout: sizes.dropout,
+      },
+    };
     // A BiLSTM that runs unpacked (same outputs as allennlp's "lstm", several times
     // faster on CPU).
-    encoder: {
+    local encoder = {
       type: "padded_bilstm",
       input_size: sizes.word_embedding_dim + 2 * sizes.char_hidden_size,
       hidden_size: sizes.word_hidden_size,
+    };
+    local private_embedders = [key for key in private_layers if key != "encoder"];
+    local unknown = [key for key in private_embedders if !std.objectHas(token_embedders, key)];
+    assert std.length(unknown) == 0 :
+      "private_layers: unknown layers " + std.toString(unknown) + "; expected 'encoder' or one of " + std.toString(std.objectFields(token_embedders));
+    {
+      type: "multitask_crf_tagger",
+      dropout: sizes.dropout,
+      text_field_embedder: {
+        token_embedders: {
+          [key]: token_embedders[key]
+          for key in std.objectFields(token_embedders)
+          if !std.member(private_embedders, key)
+        },
+      },
+      [if std.length(private_embedders) > 0 then "private_token_embedders"]: {
+        [key]: token_embedders[key] for key in private_embedders
+      },
+      [if std.member(private_layers, "encoder") then "private_encoder" else "encoder"]: encoder,
     },
-  },
 
   // Words seen fewer than 5 times map to UNK unless they have a pretrained vector.
   vocabulary: {

@@ -1,47 +1,57 @@
-import copy
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
+from allennlp.common import Lazy
+from allennlp.common.checks import ConfigurationError
 from allennlp.data import Batch, Instance, TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
-from allennlp.modules import ConditionalRandomField, Seq2SeqEncoder, TextFieldEmbedder
-from allennlp.modules.conditional_random_field import allowed_transitions
-from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
-from allennlp.modules.token_embedders import EmptyEmbedder
+from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
+from allennlp.modules.token_embedders import TokenEmbedder
 from allennlp.nn import InitializerApplicator, util
 from allennlp.training.metrics import SpanBasedF1Measure
 
 from biomtl_allennlp.common.datasets import LABEL_NAMESPACE_SUFFIX, label_namespace
-from biomtl_allennlp.modules.multi_head_crf import (
-    multi_head_log_likelihood,
-    multi_head_viterbi,
-    pad_logits,
-)
-from biomtl_allennlp.modules.crf_marginals import path_span_log_probability_parts
+from biomtl_allennlp.common.metric_keys import MACRO_F1, MEASURES, metric_key
+from biomtl_allennlp.modules.multi_head_crf import MultiHeadCrf
 
 logger = logging.getLogger(__name__)
 
-ENCODER = "encoder"
 
-# A view is one head applied to some rows of the batch (None: all rows).
-View = Tuple[str, Optional[torch.LongTensor]]
+@dataclass
+class HeadRows:
+    """
+    Which head scores which rows of a batch. Every tensor below the CRFs that is per head
+    is "stacked": the rows of the first head present, then those of the next, in the
+    model's head order. A row of a named dataset is in its head only; raw text (no
+    dataset) is in every head.
+    """
 
+    batch_size: int
+    # (head name, batch rows of that head), heads in model order, only heads present.
+    segments: List[Tuple[str, torch.LongTensor]]
+    # Shape: (num_rows,): the batch row of each stacked row.
+    batch_rows: torch.LongTensor
+    # Shape: (num_rows,): the index into the model's heads of each stacked row.
+    heads: torch.LongTensor
 
-def _fresh_copy(module: torch.nn.Module) -> torch.nn.Module:
-    """A deep copy with re-initialised parameters (pretrained embeddings are kept)."""
-    clone = copy.deepcopy(module)
-    for submodule in clone.modules():
-        reset = getattr(submodule, "reset_parameters", None)
-        if callable(reset):
-            reset()
-    return clone
+    def stack(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Batch rows -> stacked rows (along the first dimension)."""
+        return tensor.index_select(0, self.batch_rows)
 
+    def split(self, stacked: torch.Tensor) -> Iterator[Tuple[str, torch.Tensor]]:
+        """`(head, that head's part)` of a stacked tensor."""
+        sizes = [len(rows) for _, rows in self.segments]
+        return zip((head for head, _ in self.segments), stacked.split(sizes))
 
-def _select_rows(tensors: Dict[str, torch.Tensor], rows: Optional[torch.LongTensor]):
-    if rows is None:
-        return tensors
-    return {key: tensor.index_select(0, rows) for key, tensor in tensors.items()}
+    def unstack(self, values: Sequence[Any]) -> List[Dict[str, Any]]:
+        """Per stacked row values -> per batch row `{head: value}`."""
+        output: List[Dict[str, Any]] = [{} for _ in range(self.batch_size)]
+        heads = [head for head, rows in self.segments for _ in range(len(rows))]
+        for row, head, value in zip(self.batch_rows.tolist(), heads, values):
+            output[row][head] = value
+        return output
 
 
 @Model.register("multitask_crf_tagger")
@@ -52,19 +62,25 @@ class MultiTaskCrfTagger(Model):
 
     The heads follow from the vocabulary: one per `"<dataset>_labels"` namespace, i.e. per
     dataset the reader read (or the ones named in `datasets`). What is shared is set by
-    `private_layers`:
+    where a layer is configured:
 
-    - MTM-CW: `[]` (everything below the CRFs shared),
-    - MTM-C: `["encoder"]` (each dataset has its own word-level encoder),
-    - MTM-W: `["chars"]` (each dataset has its own character layer; `"chars"` is the key
-      of the char-stream embedder in `text_field_embedder`),
+    - MTM-CW: every token embedder in `text_field_embedder`, one `encoder` (all shared);
+    - MTM-C: `private_encoder` instead of `encoder` (each dataset its own word encoder);
+    - MTM-W: the char-stream embedder under `private_token_embedders` (each dataset its own
+      character layer, keyed by its token indexer, `"chars"`);
     - STM: one dataset.
 
-    Batches may mix datasets: shared layers run once over the whole batch, then each head
-    runs on its own dataset's rows (private layers once per dataset present; with private
-    character layers and a shared encoder, the rows are stacked again for one encoder
-    pass). The loss is `sum_i loss_weights[dataset_i] * NLL_i / batch_size`, i.e. the
-    paper's weighted sum of per-dataset negative log-likelihoods, averaged per sentence.
+    Each private layer is built once per dataset from its configuration (fresh
+    parameters).
+
+    `forward` follows the paper's figure: which rows go to which head
+    (`_head_rows`) -> shared and private embeddings and the word encoder (`_encode`) ->
+    per-head logits (`_head_logits`) -> CRF loss (`_loss`) / decoding -> metrics. Batches
+    may mix datasets: layers shared by all heads run once over the batch; below a private
+    layer, each head's rows are stacked, so one encoder pass (MTM-W) and one CRF loop (all
+    variants, `MultiHeadCrf`) serve every head. The loss is
+    `sum_i loss_weights[dataset_i] * NLL_i / batch_size`, the paper's weighted sum of
+    per-dataset negative log-likelihoods, averaged per sentence.
 
     Instances without a dataset (raw text at prediction time) are tagged by every head.
 
@@ -73,12 +89,16 @@ class MultiTaskCrfTagger(Model):
     # Parameters
 
     vocab : `Vocabulary`
-    text_field_embedder : `TextFieldEmbedder`
-        A `BasicTextFieldEmbedder` when `private_layers` names one of its keys.
-    encoder : `Seq2SeqEncoder`
-        The word-level encoder (a BiLSTM in the paper).
-    private_layers : `List[str]`, optional (default = `[]`)
-        Token-embedder keys and/or `"encoder"`: those layers get one copy per dataset.
+    text_field_embedder : `TextFieldEmbedder`, optional
+        The shared token embedders (all but the private ones).
+    encoder : `Seq2SeqEncoder`, optional
+        The shared word-level encoder (a BiLSTM in the paper). Give this or
+        `private_encoder`.
+    private_token_embedders : `Dict[str, Lazy[TokenEmbedder]]`, optional
+        Token indexer key -> embedder configuration; each dataset gets its own embedder
+        built from it. Its output is concatenated after the shared embeddings.
+    private_encoder : `Lazy[Seq2SeqEncoder]`, optional
+        A word-level encoder configuration; each dataset gets its own.
     datasets : `List[str]`, optional
         Heads to build; default: every `*_labels` namespace of the vocabulary.
     loss_weights : `Dict[str, float]`, optional
@@ -91,14 +111,18 @@ class MultiTaskCrfTagger(Model):
     training_metrics : `bool`, optional (default = `False`)
         Decode and score during training too (costs a Viterbi pass per batch).
     initializer : `InitializerApplicator`, optional
+    private_layers : `List[str]`, optional
+        Replaced by `private_token_embedders` / `private_encoder`; only `[]` (the value
+        of archives trained before the change with nothing private) is accepted.
     """
 
     def __init__(
         self,
         vocab: Vocabulary,
-        text_field_embedder: TextFieldEmbedder,
-        encoder: Seq2SeqEncoder,
-        private_layers: List[str] = (),
+        text_field_embedder: Optional[TextFieldEmbedder] = None,
+        encoder: Optional[Seq2SeqEncoder] = None,
+        private_token_embedders: Optional[Dict[str, Lazy[TokenEmbedder]]] = None,
+        private_encoder: Optional[Lazy[Seq2SeqEncoder]] = None,
         datasets: Optional[List[str]] = None,
         loss_weights: Optional[Dict[str, float]] = None,
         dropout: float = 0.5,
@@ -106,9 +130,88 @@ class MultiTaskCrfTagger(Model):
         include_start_end_transitions: bool = True,
         training_metrics: bool = False,
         initializer: InitializerApplicator = InitializerApplicator(),
+        private_layers: Sequence[str] = (),
         **kwargs,
     ) -> None:
         super().__init__(vocab, **kwargs)
+        if private_layers:
+            raise ConfigurationError(
+                f"multitask_crf_tagger: 'private_layers' ({list(private_layers)}) was replaced: "
+                "move a private token embedder from text_field_embedder.token_embedders to "
+                "'private_token_embedders' (same key), and a private word encoder from "
+                "'encoder' to 'private_encoder'; training_configs/biomtl.libsonnet's "
+                "model(private_layers) does this for you"
+            )
+        self.datasets = self._head_names(vocab, datasets)
+        loss_weights = dict(loss_weights or {})
+        unknown = sorted(set(loss_weights) - set(self.datasets))
+        if unknown:
+            raise ValueError(f"loss_weights names datasets without a head: {unknown}")
+        self._loss_weights = {name: float(loss_weights.get(name, 1.0)) for name in self.datasets}
+        self._training_metrics = training_metrics
+
+        # Shared and private layers.
+        self._text_field_embedder = text_field_embedder
+        self._private_embedders = torch.nn.ModuleDict(
+            {
+                key: torch.nn.ModuleDict({name: lazy.construct() for name in self.datasets})
+                for key, lazy in sorted((private_token_embedders or {}).items())
+            }
+        )
+        if (encoder is None) == (private_encoder is None):
+            raise ConfigurationError(
+                "multitask_crf_tagger: give exactly one of 'encoder' (shared) and "
+                "'private_encoder' (one per dataset)"
+            )
+        if encoder is not None:
+            self._encoder = encoder
+        else:
+            self._encoder = None
+            self._encoders = torch.nn.ModuleDict(
+                {name: private_encoder.construct() for name in self.datasets}  # type: ignore
+            )
+        word_encoder = encoder if encoder is not None else self._encoders[self.datasets[0]]
+        embedding_dim = (text_field_embedder.get_output_dim() if text_field_embedder else 0) + sum(
+            embedders[self.datasets[0]].get_output_dim()
+            for embedders in self._private_embedders.values()
+        )
+        if embedding_dim == 0:
+            raise ConfigurationError(
+                "multitask_crf_tagger: no token embedder (text_field_embedder or "
+                "private_token_embedders)"
+            )
+        if word_encoder.get_input_dim() != embedding_dim:
+            raise ValueError(
+                f"encoder input_dim is {word_encoder.get_input_dim()}, the embeddings have "
+                f"{embedding_dim} dimensions"
+            )
+        self._dropout = torch.nn.Dropout(dropout)
+
+        # One projection, CRF and span metric per dataset.
+        labels = {
+            name: vocab.get_index_to_token_vocabulary(label_namespace(name))
+            for name in self.datasets
+        }
+        self._projections = torch.nn.ModuleDict(
+            {
+                name: torch.nn.Linear(word_encoder.get_output_dim(), len(labels[name]))
+                for name in self.datasets
+            }
+        )
+        self._crf = MultiHeadCrf(labels, label_encoding, include_start_end_transitions)
+        self._metrics = {
+            name: SpanBasedF1Measure(
+                vocab, tag_namespace=label_namespace(name), label_encoding=label_encoding
+            )
+            for name in self.datasets
+        }
+        self._evaluated: set = set()
+        # Archives trained before `MultiHeadCrf` kept the CRFs under `_crfs.<dataset>`.
+        self._register_load_state_dict_pre_hook(_rename_old_crf_parameters)
+        initializer(self)
+
+    @staticmethod
+    def _head_names(vocab: Vocabulary, datasets: Optional[List[str]]) -> List[str]:
         if datasets is None:
             datasets = sorted(
                 namespace[: -len(LABEL_NAMESPACE_SUFFIX)]
@@ -121,120 +224,14 @@ class MultiTaskCrfTagger(Model):
                 "multitask_crf_tagger: the vocabulary has no '<dataset>_labels' namespace; "
                 "read the data with the 'multitask_ner' reader"
             )
-        self.datasets: List[str] = list(datasets)
-        loss_weights = dict(loss_weights or {})
-        unknown = sorted(set(loss_weights) - set(self.datasets))
-        if unknown:
-            raise ValueError(f"loss_weights names datasets without a head: {unknown}")
-        self._loss_weights = {name: float(loss_weights.get(name, 1.0)) for name in self.datasets}
-        self._training_metrics = training_metrics
-
-        # Shared and private layers.
-        private_layers = list(private_layers)
-        embedder_keys: List[str] = []
-        if isinstance(text_field_embedder, BasicTextFieldEmbedder):
-            embedder_keys = sorted(text_field_embedder._token_embedders)
-        for layer in private_layers:
-            if layer != ENCODER and layer not in embedder_keys:
+        for name in datasets:
+            if not vocab.get_index_to_token_vocabulary(label_namespace(name)):
                 raise ValueError(
-                    f"private_layers: {layer!r} is neither 'encoder' nor a token embedder key "
-                    f"of a basic text field embedder ({embedder_keys})"
+                    f"no labels in vocabulary namespace {label_namespace(name)!r}"
                 )
-        self._private_embedder_keys = sorted(set(private_layers) - {ENCODER})
-        self._private_embedders = torch.nn.ModuleDict()
-        for key in self._private_embedder_keys:
-            # Take the embedder out of the shared text field embedder (an `EmptyEmbedder`
-            # takes its place, which the embedder skips); each dataset gets a copy.
-            template = text_field_embedder._token_embedders[key]  # type: ignore
-            empty = EmptyEmbedder()
-            text_field_embedder._token_embedders[key] = empty  # type: ignore
-            setattr(text_field_embedder, f"token_embedder_{key}", empty)
-            self._private_embedders[key] = torch.nn.ModuleDict(
-                {name: _fresh_copy(template) for name in self.datasets}
-            )
-        self._has_shared_embedders = (
-            not embedder_keys or len(self._private_embedder_keys) < len(embedder_keys)
-        )
-        self._text_field_embedder = text_field_embedder
-        embedding_dim = (
-            text_field_embedder.get_output_dim() if self._has_shared_embedders else 0
-        ) + sum(
-            self._private_embedders[key][self.datasets[0]].get_output_dim()
-            for key in self._private_embedder_keys
-        )
-        if encoder.get_input_dim() != embedding_dim:
-            raise ValueError(
-                f"encoder input_dim is {encoder.get_input_dim()}, the embeddings have "
-                f"{embedding_dim} dimensions"
-            )
-        self._private_encoder = ENCODER in private_layers
-        if self._private_encoder:
-            self._encoders = torch.nn.ModuleDict(
-                {name: _fresh_copy(encoder) for name in self.datasets}
-            )
-        else:
-            self._encoder = encoder
-        self._dropout = torch.nn.Dropout(dropout)
-
-        # One projection and CRF per dataset.
-        self._projections = torch.nn.ModuleDict()
-        self._crfs = torch.nn.ModuleDict()
-        self._metrics: Dict[str, SpanBasedF1Measure] = {}
-        for name in self.datasets:
-            namespace = label_namespace(name)
-            labels = vocab.get_index_to_token_vocabulary(namespace)
-            if not labels:
-                raise ValueError(f"no labels in vocabulary namespace {namespace!r}")
-            self._projections[name] = torch.nn.Linear(encoder.get_output_dim(), len(labels))
-            self._crfs[name] = ConditionalRandomField(
-                len(labels),
-                allowed_transitions(label_encoding, labels),
-                include_start_end_transitions=include_start_end_transitions,
-            )
-            self._metrics[name] = SpanBasedF1Measure(
-                vocab, tag_namespace=namespace, label_encoding=label_encoding
-            )
-        self._evaluated: set = set()
-        initializer(self)
+        return list(datasets)
 
     # ------------------------------------------------------------------ forward
-
-    def _views(
-        self, metadata: Optional[List[Dict[str, Any]]], batch_size: int, labelled: bool, device
-    ) -> List[View]:
-        """Which head runs on which rows."""
-        names = [(entry or {}).get("dataset") for entry in (metadata or [{}] * batch_size)]
-        if all(name is None for name in names):
-            if labelled:
-                raise ValueError(
-                    "tags were given without metadata naming each row's dataset; tag ids "
-                    "only mean something in their dataset's label namespace"
-                )
-            return [(head, None) for head in self.datasets]
-        unknown = sorted({name for name in names if name not in self.datasets} - {None})
-        if unknown or None in names:
-            raise ValueError(
-                f"batch rows name datasets this model has no head for: "
-                f"{unknown or ['(none) mixed with named datasets']}; heads: {self.datasets}"
-            )
-        views = []
-        for head in self.datasets:
-            rows = [i for i, name in enumerate(names) if name == head]
-            if len(rows) == batch_size:
-                views.append((head, None))
-            elif rows:
-                views.append((head, torch.tensor(rows, dtype=torch.long, device=device)))
-        return views
-
-    def _embed(self, tokens: TextFieldTensors, view: View, shared: Optional[torch.Tensor]):
-        """Embeddings of a view's rows: shared embedders' output plus the head's private ones."""
-        head, rows = view
-        parts = []
-        if shared is not None:
-            parts.append(shared if rows is None else shared.index_select(0, rows))
-        for key in self._private_embedder_keys:
-            parts.append(self._private_embedders[key][head](**_select_rows(tokens[key], rows)))
-        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
     def forward(  # type: ignore
         self,
@@ -253,118 +250,206 @@ class MultiTaskCrfTagger(Model):
             every head).
         tags : `torch.LongTensor`, optional
             Shape: (batch_size, num_tokens), BIOUL tag ids in each row's dataset namespace.
+        span_scores : `bool`, optional (default = `False`)
+            Also return `span_score_parts` when decoding (a forward-backward pass; the
+            `biomedical_entities` predictor asks for them).
 
         # Returns
 
         `loss` when tags are given; when decoding (evaluation, prediction), `predicted_tags`:
-        per row a dict `{dataset: [tag ids]}`. When `span_scores` is true (the
-        `biomedical_entities` predictor), also `span_score_parts`: per row
-        `{dataset: (left, right)}`, two lists of floats such that the posterior probability
-        that tokens `s..e` carry exactly their predicted tags is `exp(left[s] + right[e])`
-        (see `crf_marginals.path_span_log_probability_parts`).
+        per row a dict `{dataset: [tag ids]}`; with `span_scores`, `span_score_parts`: per
+        row `{dataset: (left, right)}`, two lists of floats such that the posterior
+        probability that tokens `s..e` carry exactly their predicted tags is
+        `exp(left[s] + right[e])` (see `MultiHeadCrf.span_log_probability_parts`).
         """
         # Shape: (batch_size, num_tokens)
         mask = util.get_text_field_mask(tokens)
-        batch_size = mask.size(0)
-        views = self._views(metadata, batch_size, tags is not None, mask.device)
+        rows = self._head_rows(metadata, mask, labelled=tags is not None)
+        # Shape: (num_rows, num_tokens, encoder_dim)
+        encoded = self._encode(tokens, mask, rows)
+        # Shape: (num_rows, num_tokens, num_tags)
+        logits = self._head_logits(encoded, rows)
+        # Shape: (num_rows, num_tokens)
+        row_mask = rows.stack(mask)
+        row_tags = rows.stack(tags) if tags is not None else None
 
-        shared_tokens = {
-            key: value for key, value in tokens.items() if key not in self._private_embedder_keys
-        }
-        # Shape: (batch_size, num_tokens, shared_embedding_dim)
-        shared = self._text_field_embedder(shared_tokens) if self._has_shared_embedders else None
-
-        head_names = [head for head, _ in views]
-        view_rows = [
-            torch.arange(batch_size, device=mask.device) if rows is None else rows
-            for _, rows in views
-        ]
-        # Shape: (total_rows,): batch row of each view's rows, stacked view after view.
-        all_rows = torch.cat(view_rows)
-        # Shape: (total_rows, num_tokens)
-        row_mask = mask.index_select(0, all_rows)
-
-        encoded_views: Dict[str, torch.Tensor] = {}
-        if not self._private_embedder_keys and not self._private_encoder:
-            # Everything shared: one encoder pass for the whole batch.
-            # Shape: (batch_size, num_tokens, encoder_dim)
-            encoded = self._dropout(self._encoder(self._dropout(shared), mask))
-            for head, rows in views:
-                encoded_views[head] = encoded if rows is None else encoded.index_select(0, rows)
-        elif not self._private_encoder:
-            # Private embedders, shared encoder (MTM-W): each head embeds its own rows, and
-            # the views are stacked so that one encoder pass serves them all.
-            # Shape: (total_rows, num_tokens, embedding_dim)
-            embedded = torch.cat([self._embed(tokens, view, shared) for view in views])
-            # Shape: (total_rows, num_tokens, encoder_dim)
-            encoded = self._dropout(self._encoder(self._dropout(embedded), row_mask))
-            sizes = [len(rows) for rows in view_rows]
-            encoded_views = dict(zip(head_names, encoded.split(sizes)))
-        else:
-            for view in views:
-                head, rows = view
-                view_mask = mask if rows is None else mask.index_select(0, rows)
-                encoder = self._encoders[head] if self._private_encoder else self._encoder
-                embedded = self._dropout(self._embed(tokens, view, shared))
-                encoded_views[head] = self._dropout(encoder(embedded, view_mask))
-
-        decode = tags is None or not self.training or self._training_metrics
         output: Dict[str, Any] = {}
-        # Every view's rows stacked, so one CRF pass serves every head.
-        crfs = [self._crfs[head] for head in head_names]
-        # Shape: (total_rows,): head of each stacked row.
-        heads = torch.cat(
-            [torch.full_like(rows, index) for index, rows in enumerate(view_rows)]
-        )
-        head_logits = [
-            self._projections[head](encoded_views[head]) for head in head_names
-        ]
-        # Shape: (total_rows, num_tokens, max_num_tags)
-        logits = pad_logits(head_logits, max(crf.num_tags for crf in crfs))
-        row_tags = None
-        if tags is not None:
-            row_tags = tags.index_select(0, all_rows)
-            # Shape: (total_rows,)
-            log_likelihood = multi_head_log_likelihood(crfs, logits, row_tags, row_mask, heads)
-            weights = logits.new_tensor([self._loss_weights[head] for head in head_names])
-            output["loss"] = -(weights[heads] * log_likelihood).sum() / batch_size
-        if decode:
-            # Shape: (total_rows, num_tokens)
-            best_tags, _ = multi_head_viterbi(crfs, logits, row_mask, heads)
-            predicted: List[Dict[str, List[int]]] = [{} for _ in range(batch_size)]
+        if row_tags is not None:
+            output["loss"] = self._loss(logits, row_tags, row_mask, rows)
+        if row_tags is None or not self.training or self._training_metrics:
+            # Shape: (num_rows, num_tokens)
+            best_tags, _ = self._crf.viterbi_tags(logits, row_mask, rows.heads)
             lengths = row_mask.sum(dim=1).tolist()
-            for row, head_index, length, path in zip(
-                all_rows.tolist(), heads.tolist(), lengths, best_tags.tolist()
-            ):
-                predicted[row][head_names[head_index]] = path[:length]
-            output["predicted_tags"] = predicted
-            score_parts: List[Dict[str, Tuple[List[float], List[float]]]] = [
-                {} for _ in range(batch_size)
-            ]
-            offset = 0
-            for head, rows, view_logits in zip(head_names, view_rows, head_logits):
-                part = slice(offset, offset + len(rows))
-                offset += len(rows)
-                if span_scores:
-                    left, right = path_span_log_probability_parts(
-                        self._crfs[head], view_logits, row_mask[part], best_tags[part]
-                    )
-                    for position, (row, length) in enumerate(zip(rows.tolist(), lengths[part])):
-                        score_parts[row][head] = (
-                            left[position, :length].tolist(),
-                            right[position, :length].tolist(),
-                        )
-                if row_tags is not None:
-                    one_hot = torch.nn.functional.one_hot(
-                        best_tags[part], view_logits.size(-1)
-                    ).float()
-                    self._metrics[head](one_hot, row_tags[part], row_mask[part])
-                    self._evaluated.add(head)
+            paths = [path[:length] for path, length in zip(best_tags.tolist(), lengths)]
+            output["predicted_tags"] = rows.unstack(paths)
             if span_scores:
-                output["span_score_parts"] = score_parts
+                output["span_score_parts"] = self._span_score_parts(
+                    logits, row_mask, best_tags, rows, lengths
+                )
+            if row_tags is not None:
+                self._update_metrics(best_tags, row_tags, row_mask, rows)
         if metadata is not None:
             output["words"] = [entry.get("words") for entry in metadata]
         return output
+
+    def _head_rows(
+        self, metadata: Optional[List[Dict[str, Any]]], mask: torch.BoolTensor, labelled: bool
+    ) -> HeadRows:
+        """Which head scores which rows: each row's dataset, or every head for raw text."""
+        batch_size = mask.size(0)
+        names = [(entry or {}).get("dataset") for entry in (metadata or [{}] * batch_size)]
+        if all(name is None for name in names):
+            if labelled:
+                raise ValueError(
+                    "tags were given without metadata naming each row's dataset; tag ids "
+                    "only mean something in their dataset's label namespace"
+                )
+            names_of_row = [set(self.datasets)] * batch_size
+        else:
+            unknown = sorted({name for name in names if name not in self.datasets} - {None})
+            if unknown or None in names:
+                raise ValueError(
+                    f"batch rows name datasets this model has no head for: "
+                    f"{unknown or ['(none) mixed with named datasets']}; heads: {self.datasets}"
+                )
+            names_of_row = [{name} for name in names]
+        segments = []
+        for head in self.datasets:
+            head_rows = [row for row, heads in enumerate(names_of_row) if head in heads]
+            if head_rows:
+                segments.append((head, torch.tensor(head_rows, dtype=torch.long, device=mask.device)))
+        batch_rows = torch.cat([head_rows for _, head_rows in segments])
+        heads = torch.cat(
+            [
+                torch.full_like(head_rows, self._crf.head_index(head))
+                for head, head_rows in segments
+            ]
+        )
+        return HeadRows(batch_size, segments, batch_rows, heads)
+
+    def _encode(
+        self, tokens: TextFieldTensors, mask: torch.BoolTensor, rows: HeadRows
+    ) -> torch.Tensor:
+        """
+        Shared and private embeddings -> word encoder. Layers shared by every head run on
+        the batch rows; from the first private layer on, on the stacked rows of each head.
+
+        # Returns
+
+        `torch.Tensor`
+            Shape: (num_rows, num_tokens, encoder_dim), stacked.
+        """
+        # Shape: (batch_size, num_tokens, shared_embedding_dim)
+        shared = self._shared_embeddings(tokens)
+        if self._encoder is not None and not self._private_embedders:
+            # MTM-CW, STM: one pass over the batch, then each head's rows.
+            return rows.stack(self._encode_with(self._encoder, shared, mask))
+        # Shape: (num_rows, num_tokens, embedding_dim)
+        embedded = self._stacked_embeddings(tokens, shared, rows)
+        # Shape: (num_rows, num_tokens)
+        row_mask = rows.stack(mask)
+        if self._encoder is not None:
+            # MTM-W: private character layers, one shared encoder pass over all rows.
+            return self._encode_with(self._encoder, embedded, row_mask)
+        # MTM-C: each head's own encoder on its rows.
+        return torch.cat(
+            [
+                self._encode_with(self._encoders[head], head_embedded, head_mask)
+                for (head, head_embedded), (_, head_mask) in zip(
+                    rows.split(embedded), rows.split(row_mask)
+                )
+            ]
+        )
+
+    def _shared_embeddings(self, tokens: TextFieldTensors) -> Optional[torch.Tensor]:
+        """Shape: (batch_size, num_tokens, shared_embedding_dim), or `None`."""
+        if self._text_field_embedder is None:
+            return None
+        missing = sorted(set(self._private_embedders) - set(tokens))
+        if missing:
+            raise ConfigurationError(
+                f"private_token_embedders {missing} have no token indexer of that name; "
+                f"the text field has {sorted(tokens)}"
+            )
+        shared_tokens = {
+            key: value for key, value in tokens.items() if key not in self._private_embedders
+        }
+        return self._text_field_embedder(shared_tokens)
+
+    def _stacked_embeddings(
+        self, tokens: TextFieldTensors, shared: Optional[torch.Tensor], rows: HeadRows
+    ) -> torch.Tensor:
+        """Shape: (num_rows, num_tokens, embedding_dim): shared, then each private embedder."""
+        parts = [] if shared is None else [rows.stack(shared)]
+        for key, embedders in self._private_embedders.items():
+            # Each head embeds its own rows with its own copy.
+            parts.append(
+                torch.cat(
+                    [
+                        embedders[head](
+                            **{name: t.index_select(0, head_rows) for name, t in tokens[key].items()}
+                        )
+                        for head, head_rows in rows.segments
+                    ]
+                )
+            )
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+
+    def _encode_with(
+        self, encoder: Seq2SeqEncoder, embedded: torch.Tensor, mask: torch.BoolTensor
+    ) -> torch.Tensor:
+        return self._dropout(encoder(self._dropout(embedded), mask))
+
+    def _head_logits(self, encoded: torch.Tensor, rows: HeadRows) -> torch.Tensor:
+        """Each head's tag scores on its rows. Shape: (num_rows, num_tokens, num_tags),
+        padded to the largest label set (`MultiHeadCrf.stack_logits`)."""
+        return self._crf.stack_logits(
+            [self._projections[head](head_encoded) for head, head_encoded in rows.split(encoded)]
+        )
+
+    def _loss(
+        self,
+        logits: torch.Tensor,
+        row_tags: torch.LongTensor,
+        row_mask: torch.BoolTensor,
+        rows: HeadRows,
+    ) -> torch.Tensor:
+        """`sum_i lambda_i * NLL_i / batch_size` over the stacked rows."""
+        # Shape: (num_rows,)
+        log_likelihood = self._crf.log_likelihood(logits, row_tags, row_mask, rows.heads)
+        weights = logits.new_tensor([self._loss_weights[name] for name in self.datasets])
+        weights = weights.index_select(0, rows.heads)
+        return -(weights * log_likelihood).sum() / rows.batch_size
+
+    def _span_score_parts(
+        self,
+        logits: torch.Tensor,
+        row_mask: torch.BoolTensor,
+        best_tags: torch.LongTensor,
+        rows: HeadRows,
+        lengths: List[int],
+    ) -> List[Dict[str, Tuple[List[float], List[float]]]]:
+        left, right = self._crf.span_log_probability_parts(logits, row_mask, best_tags, rows.heads)
+        return rows.unstack(
+            [
+                (row_left[:length], row_right[:length])
+                for row_left, row_right, length in zip(left.tolist(), right.tolist(), lengths)
+            ]
+        )
+
+    def _update_metrics(
+        self,
+        best_tags: torch.LongTensor,
+        row_tags: torch.LongTensor,
+        row_mask: torch.BoolTensor,
+        rows: HeadRows,
+    ) -> None:
+        parts = zip(rows.split(best_tags), rows.split(row_tags), rows.split(row_mask))
+        for (head, head_best), (_, head_tags), (_, head_mask) in parts:
+            # Shape: (head_rows, num_tokens, tags_of_head)
+            one_hot = torch.nn.functional.one_hot(head_best, self._crf.crfs[head].num_tags)
+            self._metrics[head](one_hot.float(), head_tags, head_mask)
+            self._evaluated.add(head)
 
     def make_output_human_readable(self, output_dict: Dict[str, Any]) -> Dict[str, Any]:
         """Adds `tags`: per row `{dataset: [BIOUL tag strings]}`."""
@@ -381,33 +466,6 @@ class MultiTaskCrfTagger(Model):
             for row in output_dict["predicted_tags"]
         ]
         return output_dict
-
-    # ------------------------------------------------------------------ metrics
-
-    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
-        """
-        Per dataset `<dataset>_precision`, `_recall`, `_f1` (exact span match) and
-        `macro_f1`, their mean over the datasets evaluated since the last reset. At a reset
-        (end of an epoch, `allennlp evaluate`) also `<dataset>_<type>_precision|recall|f1`
-        per entity type.
-        """
-        metrics: Dict[str, float] = {}
-        evaluated = [name for name in self.datasets if name in self._evaluated]
-        for name in evaluated:
-            values = self._metrics[name].get_metric(reset=reset)
-            for measure in ("precision", "recall", "f1"):
-                key = "f1-measure" if measure == "f1" else measure
-                metrics[f"{name}_{measure}"] = values[f"{key}-overall"]
-                if reset:
-                    for metric_key, value in values.items():
-                        if metric_key.startswith(f"{key}-") and not metric_key.endswith("-overall"):
-                            entity_type = metric_key[len(key) + 1 :]
-                            metrics[f"{name}_{entity_type}_{measure}"] = value
-        if evaluated:
-            metrics["macro_f1"] = sum(metrics[f"{name}_f1"] for name in evaluated) / len(evaluated)
-        if reset:
-            self._evaluated = set()
-        return metrics
 
     def forward_on_instances(
         self, instances: List[Instance], span_scores: bool = False
@@ -430,4 +488,38 @@ class MultiTaskCrfTagger(Model):
             {name: value[row] for name, value in outputs.items()} for row in range(len(instances))
         ]
 
+    # ------------------------------------------------------------------ metrics
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        """
+        Per dataset `<dataset>_precision`, `_recall`, `_f1` (exact span match) and
+        `macro_f1`, their mean over the datasets evaluated since the last reset. At a reset
+        (end of an epoch, `allennlp evaluate`) also `<dataset>_<type>_precision|recall|f1`
+        per entity type. Names: `biomtl_allennlp.common.metric_keys`.
+        """
+        metrics: Dict[str, float] = {}
+        evaluated = [name for name in self.datasets if name in self._evaluated]
+        for name in evaluated:
+            values = self._metrics[name].get_metric(reset=reset)
+            for measure in MEASURES:
+                allennlp_name = "f1-measure" if measure == "f1" else measure
+                metrics[metric_key(name, measure)] = values[f"{allennlp_name}-overall"]
+                if reset:
+                    for key, value in values.items():
+                        if key.startswith(f"{allennlp_name}-") and not key.endswith("-overall"):
+                            entity_type = key[len(allennlp_name) + 1 :]
+                            metrics[metric_key(name, measure, entity_type)] = value
+        if evaluated:
+            f1s = [metrics[metric_key(name, "f1")] for name in evaluated]
+            metrics[MACRO_F1] = sum(f1s) / len(f1s)
+        if reset:
+            self._evaluated = set()
+        return metrics
+
     default_predictor = "biomedical_entities"
+
+
+def _rename_old_crf_parameters(state_dict, prefix, *args) -> None:
+    old = prefix + "_crfs."
+    for key in [key for key in state_dict if key.startswith(old)]:
+        state_dict[prefix + "_crf.crfs." + key[len(old) :]] = state_dict.pop(key)

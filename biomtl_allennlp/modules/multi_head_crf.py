@@ -1,149 +1,323 @@
 """
-Several `ConditionalRandomField` heads evaluated as one batch.
+The CRF layer of the multi-task tagger: one allennlp `ConditionalRandomField` per dataset
+head, evaluated as one batch.
 
 A multi-task batch has rows of several datasets, each scored by its own CRF with its own
-number of tags. Run head by head, the CRF's time-step loops run once per head; here the
-heads' potentials are padded to a common number of tags and gathered per row, so the
-forward algorithm (log-likelihood) and Viterbi run one loop for the whole batch. Padded
-tags get a score of -10000, so they carry no probability mass and are never decoded; the
-results equal those of each head's own `ConditionalRandomField.forward` and
-`viterbi_tags` (see the tests).
+label set. Run head by head, a CRF's loop over time steps runs once per head; here the
+heads' potentials are stacked, padded to a common number of tags, and gathered per row,
+so the forward algorithm (log-likelihood), Viterbi and forward-backward (span posteriors)
+run one loop over time steps for the whole batch. Padded tags score -10000, so they carry
+no probability mass and are never decoded. Results equal those of each head's own
+`ConditionalRandomField.forward` and `viterbi_tags` (see the tests).
+
+allennlp's `ConditionalRandomField` decodes one sentence at a time in Python and has no
+posteriors; the batched loops here are the measured reason to write them (see
+`docs/performance.md`). The parameters stay in allennlp's class: `crfs[head].transitions`,
+`.start_transitions`, `.end_transitions`, and its `_constraint_mask` (BIOUL constraints
+from `allowed_transitions`).
 """
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 import torch
-from allennlp.modules.conditional_random_field import ConditionalRandomField
+from allennlp.modules.conditional_random_field import (
+    ConditionalRandomField,
+    allowed_transitions,
+)
 
-from biomtl_allennlp.modules.crf_decoding import constrained_potentials, viterbi_from_potentials
+# Score of a forbidden move (as `ConditionalRandomField.viterbi_tags` uses) and of a
+# padded tag.
+FORBIDDEN = -10000.0
 
-_PAD = -10000.0
+# (transitions, start, end) of shapes (num_heads, num_tags, num_tags), (num_heads, num_tags),
+# (num_heads, num_tags)
+Potentials = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-class StackedPotentials:
+class MultiHeadCrf(torch.nn.Module):
     """
-    Transition, start and end scores of several CRFs, padded to `num_tags` tags.
+    One `ConditionalRandomField` per head, each over its own label set, with batched
+    log-likelihood, Viterbi decoding and span posteriors over rows of mixed heads.
 
-    `transitions`: (num_heads, num_tags, num_tags); `start`, `end`: (num_heads, num_tags).
+    Rows are given with `heads`, a `(num_rows,)` tensor of indices into `self.heads`, and
+    `logits` padded to `self.num_tags` (`stack_logits`).
+
+    # Parameters
+
+    labels : `Mapping[str, Mapping[int, str]]`
+        Per head (in order), its tag index -> tag string table (a vocabulary namespace).
+    label_encoding : `str`, optional (default = `"BIOUL"`)
+        For the constraints (`allowed_transitions`) used by decoding and posteriors.
+    include_start_end_transitions : `bool`, optional (default = `True`)
     """
 
-    def __init__(self, crfs: Sequence[ConditionalRandomField], constrained: bool) -> None:
-        self.num_tags = max(crf.num_tags for crf in crfs)
+    def __init__(
+        self,
+        labels: Mapping[str, Mapping[int, str]],
+        label_encoding: str = "BIOUL",
+        include_start_end_transitions: bool = True,
+    ) -> None:
+        super().__init__()
+        self.heads: List[str] = list(labels)
+        self.crfs = torch.nn.ModuleDict()
+        for head, head_labels in labels.items():
+            if not head_labels:
+                raise ValueError(f"MultiHeadCrf: head {head!r} has no labels")
+            self.crfs[head] = ConditionalRandomField(
+                len(head_labels),
+                allowed_transitions(label_encoding, dict(head_labels)),
+                include_start_end_transitions=include_start_end_transitions,
+            )
+        self.num_tags = max(crf.num_tags for crf in self.crfs.values())
+
+    def head_index(self, head: str) -> int:
+        return self.heads.index(head)
+
+    def stack_logits(self, logits: List[torch.Tensor]) -> torch.Tensor:
+        """
+        Concatenates heads' logits along the rows, padding the tag dimension with -10000.
+
+        # Parameters
+
+        logits : `List[torch.Tensor]`
+            Each of shape (rows_of_head, num_tokens, tags_of_head).
+
+        # Returns
+
+        `torch.Tensor`
+            Shape: (num_rows, num_tokens, num_tags)
+        """
+        return torch.cat(
+            [
+                torch.nn.functional.pad(part, (0, self.num_tags - part.size(-1)), value=FORBIDDEN)
+                for part in logits
+            ],
+            dim=0,
+        )
+
+    # ------------------------------------------------------------------ potentials
+
+    def potentials(self, constrained: bool) -> Potentials:
+        """
+        Every head's transition, start and end scores, padded to `num_tags` and stacked.
+        `constrained`: forbidden moves score -10000, as `viterbi_tags` builds them
+        (detached: decoding and posteriors need no gradient); otherwise the raw
+        parameters, as `ConditionalRandomField.forward` uses them.
+        """
         transitions, starts, ends = [], [], []
-        for crf in crfs:
-            if constrained:
-                transition, start, end = constrained_potentials(crf)
-            else:
-                transition = crf.transitions
-                zeros = transition.new_zeros(crf.num_tags)
-                start = crf.start_transitions if crf.include_start_end_transitions else zeros
-                end = crf.end_transitions if crf.include_start_end_transitions else zeros
+        for crf in self.crfs.values():
+            transition, start, end = (
+                _constrained_potentials(crf) if constrained else _raw_potentials(crf)
+            )
             extra = self.num_tags - crf.num_tags
-            transitions.append(torch.nn.functional.pad(transition, (0, extra, 0, extra), value=_PAD))
-            starts.append(torch.nn.functional.pad(start, (0, extra), value=_PAD))
-            ends.append(torch.nn.functional.pad(end, (0, extra), value=_PAD))
-        self.transitions = torch.stack(transitions)
-        self.start = torch.stack(starts)
-        self.end = torch.stack(ends)
+            pad = torch.nn.functional.pad
+            transitions.append(pad(transition, (0, extra, 0, extra), value=FORBIDDEN))
+            starts.append(pad(start, (0, extra), value=FORBIDDEN))
+            ends.append(pad(end, (0, extra), value=FORBIDDEN))
+        return torch.stack(transitions), torch.stack(starts), torch.stack(ends)
+
+    def _row_potentials(self, heads: torch.LongTensor, constrained: bool) -> Potentials:
+        # Shapes: (num_rows, num_tags, num_tags), (num_rows, num_tags), (num_rows, num_tags)
+        return tuple(p.index_select(0, heads) for p in self.potentials(constrained))  # type: ignore
+
+    # ------------------------------------------------------------------ training
+
+    def log_likelihood(
+        self,
+        logits: torch.Tensor,
+        tags: torch.LongTensor,
+        mask: torch.BoolTensor,
+        heads: torch.LongTensor,
+    ) -> torch.Tensor:
+        """
+        Per-row `log P(tags | logits)` under each row's CRF, as
+        `ConditionalRandomField.forward` computes it (unconstrained transitions).
+
+        # Parameters
+
+        logits : `torch.Tensor`
+            Shape: (num_rows, num_tokens, num_tags), padded (`stack_logits`).
+        tags : `torch.LongTensor`
+            Shape: (num_rows, num_tokens), in each row's own tag ids.
+        mask : `torch.BoolTensor`
+            Shape: (num_rows, num_tokens), right-padded; every row has a first token.
+        heads : `torch.LongTensor`
+            Shape: (num_rows,), index into `heads` of each row's head.
+
+        # Returns
+
+        `torch.Tensor`
+            Shape: (num_rows,)
+        """
+        transitions, start, end = self._row_potentials(heads, constrained=False)
+        return _path_score(logits, tags, mask, transitions, start, end) - _log_partition(
+            logits, mask, transitions, start, end
+        )
+
+    # ------------------------------------------------------------------ decoding
+
+    def viterbi_tags(
+        self, logits: torch.Tensor, mask: torch.BoolTensor, heads: torch.LongTensor
+    ) -> Tuple[torch.LongTensor, torch.Tensor]:
+        """
+        Best path of every row under its head's constrained CRF (as `viterbi_tags`
+        decodes). Arguments as in `log_likelihood`.
+
+        # Returns
+
+        `(tags, scores)` of shapes (num_rows, num_tokens) and (num_rows,); positions past
+        a row's end repeat its last tag.
+        """
+        transitions, start, end = self._row_potentials(heads, constrained=True)
+        return _viterbi(logits.detach(), mask, transitions, start, end)
+
+    def span_log_probability_parts(
+        self,
+        logits: torch.Tensor,
+        mask: torch.BoolTensor,
+        tags: torch.LongTensor,
+        heads: torch.LongTensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """
+        Scores spans of a tag sequence per row (typically the Viterbi path) under the
+        row's constrained CRF: returns `(left, right)` of shape (num_rows, num_tokens),
+        float64, such that for any `s <= e` inside a row
+
+            log P(y_s .. y_e = tags[s .. e] | x) = left[:, s] + right[:, e].
+
+        With forward scores `alpha`, backward scores `beta`, the partition `Z` and the
+        path's moves `m_t = A[y_{t-1}, y_t] + e[t, y_t]`:
+        `P = exp(alpha[s, y_s] + sum_{t=s+1..e} m_t + beta[e, y_e] - log Z)`, split into a
+        part that depends on `s` and one that depends on `e` through the cumulative sum of
+        `m`. Computed in float64, since span scores are differences of long sums.
+        """
+        transitions, start, end = (
+            p.double() for p in self._row_potentials(heads, constrained=True)
+        )
+        logits = logits.detach().double()
+        log_alpha, log_beta, log_partition = _forward_backward(logits, mask, transitions, start, end)
+        # Shape: (num_rows, num_tokens, 1)
+        index = tags.long().unsqueeze(2)
+        # Shape: (num_rows, num_tokens)
+        path_alpha = log_alpha.gather(2, index).squeeze(2)
+        path_beta = log_beta.gather(2, index).squeeze(2)
+        emissions = logits.gather(2, index).squeeze(2)
+        # Score of the move into token t along the path (0 at t = 0 and past the end).
+        moves = torch.zeros_like(emissions)
+        if tags.size(1) > 1:
+            previous, current = tags[:, :-1].long(), tags[:, 1:].long()
+            num_tags = transitions.size(-1)
+            pair = transitions.reshape(transitions.size(0), -1).gather(1, previous * num_tags + current)
+            moves[:, 1:] = (pair + emissions[:, 1:]) * mask[:, 1:].to(moves.dtype)
+        cumulative = torch.cumsum(moves, dim=1)
+        left = path_alpha - cumulative - log_partition.unsqueeze(1)
+        right = cumulative + path_beta
+        return left, right
 
 
-def pad_logits(logits: List[torch.Tensor], num_tags: int) -> torch.Tensor:
-    """
-    Concatenates the heads' logits along the batch, padding the tag dimension with -10000.
-
-    # Parameters
-
-    logits : `List[torch.Tensor]`
-        Each of shape (rows_of_head, num_tokens, tags_of_head).
-
-    # Returns
-
-    `torch.Tensor`
-        Shape: (total_rows, num_tokens, num_tags)
-    """
-    return torch.cat(
-        [torch.nn.functional.pad(x, (0, num_tags - x.size(-1)), value=_PAD) for x in logits], dim=0
-    )
+# ---------------------------------------------------------------------- potentials
 
 
-def multi_head_log_likelihood(
-    crfs: Sequence[ConditionalRandomField],
-    logits: torch.Tensor,
-    tags: torch.LongTensor,
-    mask: torch.BoolTensor,
-    heads: torch.LongTensor,
-) -> torch.Tensor:
-    """
-    Per-row log-likelihood `log P(tags | logits)` under each row's CRF, as
-    `ConditionalRandomField.forward` computes it (unconstrained transitions), but one
-    forward-algorithm loop for every head.
+def _raw_potentials(crf: ConditionalRandomField) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    zeros = crf.transitions.new_zeros(crf.num_tags)
+    if crf.include_start_end_transitions:
+        return crf.transitions, crf.start_transitions, crf.end_transitions
+    return crf.transitions, zeros, zeros
 
-    # Parameters
 
-    crfs : `Sequence[ConditionalRandomField]`
-    logits : `torch.Tensor`
-        Shape: (batch_size, num_tokens, num_tags), padded with -10000 (`pad_logits`).
-    tags : `torch.LongTensor`
-        Shape: (batch_size, num_tokens), in each row's own tag ids.
-    mask : `torch.BoolTensor`
-        Shape: (batch_size, num_tokens), right-padded.
-    heads : `torch.LongTensor`
-        Shape: (batch_size,), index into `crfs` of each row's head.
+def _constrained_potentials(
+    crf: ConditionalRandomField,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The CRF's scores with forbidden moves set to -10000, as `viterbi_tags` builds them."""
+    num_tags = crf.num_tags
+    start_tag, end_tag = num_tags, num_tags + 1
+    constraint = crf._constraint_mask.detach()
+    allowed = constraint[:num_tags, :num_tags]
+    start_allowed = constraint[start_tag, :num_tags]
+    end_allowed = constraint[:num_tags, end_tag]
+    transitions = crf.transitions.detach() * allowed + FORBIDDEN * (1 - allowed)
+    if crf.include_start_end_transitions:
+        start = crf.start_transitions.detach() * start_allowed + FORBIDDEN * (1 - start_allowed)
+        end = crf.end_transitions.detach() * end_allowed + FORBIDDEN * (1 - end_allowed)
+    else:
+        start = FORBIDDEN * (1 - start_allowed)
+        end = FORBIDDEN * (1 - end_allowed)
+    return transitions, start, end
 
-    # Returns
 
-    `torch.Tensor`
-        Shape: (batch_size,)
-    """
-    stacked = StackedPotentials(crfs, constrained=False)
-    num_tags = stacked.num_tags
-    batch_size, num_tokens, _ = logits.shape
-    # Shape: (batch_size, num_tags, num_tags), (batch_size, num_tags)
-    transitions = stacked.transitions.index_select(0, heads)
-    start = stacked.start.index_select(0, heads)
-    end = stacked.end.index_select(0, heads)
+# ---------------------------------------------------------------------- dynamic programmes
+# Shapes: logits (num_rows, num_tokens, num_tags); mask (num_rows, num_tokens);
+# transitions (num_rows, num_tags [previous], num_tags [next]); start, end (num_rows, num_tags).
+
+
+def _path_score(logits, tags, mask, transitions, start, end) -> torch.Tensor:
+    """Score of the given tag sequence of every row, without a loop. Shape: (num_rows,)"""
+    num_rows, num_tokens, num_tags = logits.shape
     tags = tags * mask  # padded positions may hold anything
-
-    # Numerator: score of the given tag sequence, without a loop.
     emissions = logits.gather(2, tags.unsqueeze(2)).squeeze(2)
     score = start.gather(1, tags[:, :1]).squeeze(1) + (emissions * mask).sum(dim=1)
     if num_tokens > 1:
         pair_index = tags[:, :-1] * num_tags + tags[:, 1:]
-        pair_scores = transitions.reshape(batch_size, -1).gather(1, pair_index)
+        pair_scores = transitions.reshape(num_rows, -1).gather(1, pair_index)
         score = score + (pair_scores * mask[:, 1:]).sum(dim=1)
     last = (mask.sum(dim=1) - 1).clamp(min=0)
     last_tags = tags.gather(1, last.unsqueeze(1))
-    score = score + end.gather(1, last_tags).squeeze(1)
+    return score + end.gather(1, last_tags).squeeze(1)
 
-    # Denominator: the forward algorithm, batched over rows and heads.
-    # Shape: (batch_size, num_tags)
+
+def _forward_scores(logits, mask, transitions, start) -> List[torch.Tensor]:
+    """`alpha[t]` (num_rows, num_tags) for every t; past a row's end, its last value."""
     alpha = start + logits[:, 0]
-    for t in range(1, num_tokens):
+    alphas = [alpha]
+    for t in range(1, logits.size(1)):
         inner = alpha.unsqueeze(2) + transitions + logits[:, t].unsqueeze(1)
         alpha = torch.where(mask[:, t].unsqueeze(1), torch.logsumexp(inner, dim=1), alpha)
-    log_partition = torch.logsumexp(alpha + end, dim=1)
-    return score - log_partition
+        alphas.append(alpha)
+    return alphas
 
 
-def multi_head_viterbi(
-    crfs: Sequence[ConditionalRandomField],
-    logits: torch.Tensor,
-    mask: torch.BoolTensor,
-    heads: torch.LongTensor,
-) -> Tuple[torch.LongTensor, torch.Tensor]:
+def _log_partition(logits, mask, transitions, start, end) -> torch.Tensor:
+    """The forward algorithm. Shape: (num_rows,)"""
+    return torch.logsumexp(_forward_scores(logits, mask, transitions, start)[-1] + end, dim=1)
+
+
+def _forward_backward(logits, mask, transitions, start, end):
     """
-    Best path of every row under its head's constrained CRF (as `viterbi_tags` decodes),
-    one Viterbi loop for every head. Arguments as in `multi_head_log_likelihood`.
-
-    # Returns
-
-    `(tags, scores)` of shapes (batch_size, num_tokens) and (batch_size,); positions past
-    a row's end repeat its last tag.
+    `(log_alpha, log_beta, log_partition)` of shapes (num_rows, num_tokens, num_tags) twice
+    and (num_rows,). Past a row's end alpha holds its last value and beta the end scores.
     """
-    stacked = StackedPotentials(crfs, constrained=True)
-    return viterbi_from_potentials(
-        logits.detach(),
-        mask,
-        stacked.transitions.index_select(0, heads),
-        stacked.start.index_select(0, heads),
-        stacked.end.index_select(0, heads),
-    )
+    alphas = _forward_scores(logits, mask, transitions, start)
+    log_partition = torch.logsumexp(alphas[-1] + end, dim=1)
+    beta = end
+    betas = [beta]
+    for t in range(logits.size(1) - 2, -1, -1):
+        # Shape: (num_rows, num_tags [this], num_tags [next])
+        inner = transitions + (logits[:, t + 1] + beta).unsqueeze(1)
+        beta = torch.where(mask[:, t + 1].unsqueeze(1), torch.logsumexp(inner, dim=2), end)
+        betas.append(beta)
+    betas.reverse()
+    return torch.stack(alphas, dim=1), torch.stack(betas, dim=1), log_partition
+
+
+def _viterbi(logits, mask, transitions, start, end) -> Tuple[torch.LongTensor, torch.Tensor]:
+    """Best path and its score per row; positions past a row's end repeat its last tag."""
+    num_rows, num_tokens, num_tags = logits.shape
+    # Shape: (num_rows, num_tags)
+    score = start + logits[:, 0]
+    identity = torch.arange(num_tags, device=logits.device).expand(num_rows, num_tags)
+    backpointers = []
+    for t in range(1, num_tokens):
+        # Shape: (num_rows, num_tags [previous], num_tags [next])
+        candidates = score.unsqueeze(2) + transitions
+        best, best_previous = candidates.max(dim=1)
+        step = mask[:, t].unsqueeze(1)
+        score = torch.where(step, best + logits[:, t], score)
+        backpointers.append(torch.where(step, best_previous, identity))
+    path_scores, last = (score + end).max(dim=1)
+    # Shape: (num_rows, 1)
+    current = last.unsqueeze(1)
+    path = [current]
+    for pointers in reversed(backpointers):
+        current = pointers.gather(1, current)
+        path.append(current)
+    path.reverse()
+    return torch.cat(path, dim=1), path_scores

@@ -1,3 +1,4 @@
+import math
 import sys
 
 import pytest
@@ -39,9 +40,12 @@ class TestMultiTaskCrfTagger(ModelTestCase):
         assert set(self.model._encoders) == set(self.model.datasets)
         self.set_up_variant("mtm_w")
         assert set(self.model._private_embedders["chars"]) == set(self.model.datasets)
-        # The shared text field embedder keeps only the word embeddings.
-        embedders = self.model._text_field_embedder._token_embedders
-        assert type(embedders["chars"]).__name__ == "EmptyEmbedder"
+        # The shared text field embedder has only the word embeddings; each private char
+        # layer is built from the config with its own parameters.
+        assert set(self.model._text_field_embedder._token_embedders) == {"tokens"}
+        copies = [dict(e.named_parameters()) for e in self.model._private_embedders["chars"].values()]
+        assert copies[0].keys() == copies[1].keys()
+        assert all(not torch.equal(copies[0][name], copies[1][name]) for name in copies[0])
         self.set_up_variant("mtm_cw")
         assert not self.model._private_embedders and not hasattr(self.model, "_encoders")
 
@@ -142,3 +146,79 @@ class TestMultiTaskCrfTagger(ModelTestCase):
                 assert 0.0 <= metrics[f"{name}_{measure}"] <= 1.0
                 assert f"{name}_{entity_type}_{measure}" in metrics
         assert "macro_f1" in metrics
+
+    @pytest.mark.parametrize("variant", VARIANTS)
+    def test_batch_equals_allennlps_crf_row_by_row(self, variant):
+        """The stacked multi-head path (mixed batch, one CRF loop) gives what each head's own
+        allennlp `ConditionalRandomField` gives on each sentence alone: the loss, the
+        Viterbi paths, and span scores equal to the CRF's tag marginals."""
+        from tests.modules.crf_reference import tag_marginals
+
+        self.set_up_variant(variant)
+        self.model.eval()
+        batch = Batch(self.instances)
+        batch.index_instances(self.vocab)
+        with torch.no_grad():
+            output = self.model(**batch.as_tensor_dict(), span_scores=True)
+
+        captured = {}
+        hooks = [
+            self.model._projections[head].register_forward_hook(
+                lambda module, inputs, out, head=head: captured.__setitem__(head, out)
+            )
+            for head in self.model.datasets
+        ]
+        expected_loss = 0.0
+        try:
+            for row, instance in enumerate(self.instances):
+                single = Batch([instance])
+                single.index_instances(self.vocab)
+                tensors = single.as_tensor_dict()
+                captured.clear()
+                with torch.no_grad():
+                    self.model(**tensors)
+                head = instance["metadata"]["dataset"]
+                crf = self.model._crf.crfs[head]
+                logits, tags = captured[head], tensors["tags"]
+                mask = torch.ones(tags.shape, dtype=torch.bool)
+                expected_loss -= crf(logits, tags, mask).item()
+                [(path, _)] = crf.viterbi_tags(logits, mask)
+                assert output["predicted_tags"][row] == {head: path}
+                left, right = output["span_score_parts"][row][head]
+                marginals = tag_marginals(crf, logits[0])
+                for t, tag in enumerate(path):
+                    assert math.exp(left[t] + right[t]) == pytest.approx(float(marginals[t, tag]), abs=1e-6)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        assert output["loss"].item() == pytest.approx(expected_loss / len(self.instances), rel=1e-5)
+
+    def test_archives_with_the_old_crf_parameter_names_load(self):
+        self.set_up_variant("mtm_cw")
+        self.model.eval()
+        state = {
+            key.replace("_crf.crfs.", "_crfs."): value.clone()
+        for key, value in self.model.state_dict().items()
+        }
+        assert any(key.startswith("_crfs.") for key in state)
+        batch = Batch(self.instances)
+        batch.index_instances(self.vocab)
+        tensors = batch.as_tensor_dict()
+        expected = self.model(**tensors)["loss"].item()
+        with torch.no_grad():
+            for crf in self.model._crf.crfs.values():
+                crf.transitions.zero_()
+        self.model.load_state_dict(state)
+        assert self.model(**tensors)["loss"].item() == expected
+
+    def test_private_layers_key_names_its_replacement(self):
+        self.set_up_variant("mtm_cw")
+        from allennlp.common.checks import ConfigurationError
+
+        from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
+
+        with pytest.raises(ConfigurationError, match="private_token_embedders"):
+            MultiTaskCrfTagger(
+                self.vocab, self.model._text_field_embedder, self.model._encoder,
+                private_layers=["chars"],
+            )

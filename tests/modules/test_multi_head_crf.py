@@ -1,56 +1,57 @@
 import pytest
 import torch
-from allennlp.modules import ConditionalRandomField
-from allennlp.modules.conditional_random_field import allowed_transitions
 
-from biomtl_allennlp.modules.multi_head_crf import (
-    multi_head_log_likelihood,
-    multi_head_viterbi,
-    pad_logits,
-)
+from biomtl_allennlp.modules.multi_head_crf import MultiHeadCrf
+from tests.modules.crf_reference import enumerate_paths, tag_marginals
 
-HEAD_LABELS = [
-    {0: "O", 1: "B-GENE", 2: "I-GENE", 3: "L-GENE", 4: "U-GENE"},
-    {0: "O", 1: "U-Chemical"},
-    {0: "O", 1: "B-A", 2: "I-A", 3: "L-A", 4: "U-A", 5: "B-B", 6: "I-B", 7: "L-B", 8: "U-B"},
-]
+HEAD_LABELS = {
+    "gene": {0: "O", 1: "B-GENE", 2: "I-GENE", 3: "L-GENE", 4: "U-GENE"},
+    "chemical": {0: "O", 1: "U-Chemical"},
+    "two": {0: "O", 1: "B-A", 2: "I-A", 3: "L-A", 4: "U-A", 5: "B-B", 6: "I-B", 7: "L-B", 8: "U-B"},
+}
+SIZES = [len(labels) for labels in HEAD_LABELS.values()]
 
 
-def make_heads(include_start_end):
-    torch.manual_seed(3)
-    crfs = []
-    for labels in HEAD_LABELS:
-        crf = ConditionalRandomField(
-            len(labels), allowed_transitions("BIOUL", labels),
-            include_start_end_transitions=include_start_end,
-        )
+def make_heads(include_start_end=True, seed=3):
+    torch.manual_seed(seed)
+    heads = MultiHeadCrf(HEAD_LABELS, "BIOUL", include_start_end)
+    for crf in heads.crfs.values():
         torch.nn.init.normal_(crf.transitions)
         if include_start_end:
             torch.nn.init.normal_(crf.start_transitions)
             torch.nn.init.normal_(crf.end_transitions)
-        crfs.append(crf)
-    return crfs
+    return heads
+
+
+def make_batch(rows, num_tokens, seed=4, scale=1.0):
+    """rows: (head index, length); logits per row in the head's own tag count."""
+    torch.manual_seed(seed)
+    logits = [
+        (torch.randn(1, num_tokens, SIZES[h]) * scale).requires_grad_() for h, _ in rows
+    ]
+    tags = torch.stack([torch.randint(SIZES[h], (num_tokens,)) for h, _ in rows])
+    mask = torch.tensor([[i < n for i in range(num_tokens)] for _, n in rows])
+    heads = torch.tensor([h for h, _ in rows])
+    return logits, tags, mask, heads
+
+
+ROWS = [(0, 5), (1, 1), (2, 6), (0, 2), (2, 6), (1, 4)]
 
 
 @pytest.mark.parametrize("include_start_end", [True, False])
 def test_equals_each_heads_own_crf(include_start_end):
     """One batched pass gives each head's own log-likelihood, gradients and best paths."""
-    crfs = make_heads(include_start_end)
-    rows = [(0, 5), (1, 1), (2, 6), (0, 2), (2, 6), (1, 4)]  # (head, length)
-    num_tokens = 6
-    logits = [torch.randn(1, num_tokens, len(HEAD_LABELS[h]), requires_grad=True) for h, _ in rows]
-    tags = torch.stack([torch.randint(len(HEAD_LABELS[h]), (num_tokens,)) for h, _ in rows])
-    mask = torch.tensor([[i < n for i in range(num_tokens)] for _, n in rows])
-    heads = torch.tensor([h for h, _ in rows])
+    heads = make_heads(include_start_end)
+    crfs = list(heads.crfs.values())
+    logits, tags, mask, head_index = make_batch(ROWS, 6)
 
-    batched = multi_head_log_likelihood(crfs, pad_logits(logits, 9), tags, mask, heads)
+    batched = heads.log_likelihood(heads.stack_logits(logits), tags, mask, head_index)
     batched.sum().backward()
     batched_grads = [crf.transitions.grad.clone() for crf in crfs]
-    for crf in crfs:
-        crf.zero_grad()
+    heads.zero_grad()
 
     total = 0
-    for row, (head, _) in enumerate(rows):
+    for row, (head, _) in enumerate(ROWS):
         expected = crfs[head](logits[row], tags[row : row + 1], mask[row : row + 1])
         assert batched[row].item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-4)
         total = total + expected
@@ -58,7 +59,82 @@ def test_equals_each_heads_own_crf(include_start_end):
     for crf, grad in zip(crfs, batched_grads):
         torch.testing.assert_close(grad, crf.transitions.grad, rtol=1e-4, atol=1e-5)
 
-    paths, _ = multi_head_viterbi(crfs, pad_logits(logits, 9).detach(), mask, heads)
+    paths, scores = heads.viterbi_tags(heads.stack_logits(logits), mask, head_index)
+    for row, (head, length) in enumerate(ROWS):
+        [(path, score)] = crfs[head].viterbi_tags(logits[row].detach(), mask[row : row + 1])
+        assert paths[row, :length].tolist() == path
+        assert scores[row].item() == pytest.approx(score, rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("include_start_end", [True, False])
+def test_span_scores_are_the_posteriors_of_enumeration(include_start_end):
+    """exp(left[s] + right[e]) = P(tags s..e | x), summed over every allowed path."""
+    heads = make_heads(include_start_end, seed=5)
+    crfs = list(heads.crfs.values())
+    rows = [(0, 4), (1, 1), (2, 3), (0, 2), (1, 4)]
+    logits, random_tags, mask, head_index = make_batch(rows, 4, seed=6, scale=2.0)
+    stacked = heads.stack_logits(logits)
+    best, _ = heads.viterbi_tags(stacked, mask, head_index)
+    for tags in (best, random_tags):
+        left, right = heads.span_log_probability_parts(stacked, mask, tags, head_index)
+        for row, (head, length) in enumerate(rows):
+            probabilities = enumerate_paths(crfs[head], logits[row][0, :length])
+            for s in range(length):
+                for e in range(s, length):
+                    wanted = tuple(tags[row, s : e + 1].tolist())
+                    expected = sum(p for path, p in probabilities.items() if path[s : e + 1] == wanted)
+                    score = float(torch.exp(left[row, s] + right[row, e]))
+                    assert score == pytest.approx(expected, abs=1e-9)
+
+
+def test_whole_viterbi_path_probability_is_the_best_paths():
+    heads = make_heads(seed=7)
+    crfs = list(heads.crfs.values())
+    rows = [(0, 4), (2, 3), (1, 2)]
+    logits, _, mask, head_index = make_batch(rows, 4, seed=8, scale=2.0)
+    stacked = heads.stack_logits(logits)
+    best, _ = heads.viterbi_tags(stacked, mask, head_index)
+    left, right = heads.span_log_probability_parts(stacked, mask, best, head_index)
     for row, (head, length) in enumerate(rows):
-        [(expected_path, _)] = crfs[head].viterbi_tags(logits[row].detach(), mask[row : row + 1])
-        assert paths[row, :length].tolist() == expected_path
+        probabilities = enumerate_paths(crfs[head], logits[row][0, :length])
+        whole = float(torch.exp(left[row, 0] + right[row, length - 1]))
+        assert whole == pytest.approx(max(probabilities.values()), abs=1e-9)
+
+
+def test_single_token_span_scores_are_tag_marginals_on_long_sentences():
+    """On 60 tokens (too long to enumerate), against the textbook forward-backward."""
+    heads = make_heads(seed=9)
+    crfs = list(heads.crfs.values())
+    rows = [(0, 60), (2, 33)]
+    logits, _, mask, head_index = make_batch(rows, 60, seed=10, scale=3.0)
+    stacked = heads.stack_logits(logits)
+    best, _ = heads.viterbi_tags(stacked, mask, head_index)
+    left, right = heads.span_log_probability_parts(stacked, mask, best, head_index)
+    for row, (head, length) in enumerate(rows):
+        marginals = tag_marginals(crfs[head], logits[row][0, :length])
+        torch.testing.assert_close(marginals.sum(-1), torch.ones(length, dtype=torch.float64))
+        for t in range(length):
+            expected = float(marginals[t, best[row, t]])
+            assert float(torch.exp(left[row, t] + right[row, t])) == pytest.approx(expected, abs=1e-9)
+
+
+def test_long_sentences_stay_finite():
+    heads = make_heads(seed=11)
+    logits, _, mask, head_index = make_batch([(0, 300), (2, 150)], 300, seed=12, scale=20.0)
+    stacked = heads.stack_logits(logits)
+    best, _ = heads.viterbi_tags(stacked, mask, head_index)
+    left, right = heads.span_log_probability_parts(stacked, mask, best, head_index)
+    assert torch.isfinite(left).all() and torch.isfinite(right).all()
+
+
+def test_padded_tags_are_never_decoded():
+    heads = make_heads(seed=13)
+    # The chemical head has 2 tags; its rows are padded to 9.
+    logits, _, mask, head_index = make_batch([(1, 5), (1, 3)], 5, seed=14, scale=5.0)
+    best, _ = heads.viterbi_tags(heads.stack_logits(logits), mask, head_index)
+    assert best.max().item() < 2
+
+
+def test_a_head_without_labels_is_an_error():
+    with pytest.raises(ValueError, match="head 'empty' has no labels"):
+        MultiHeadCrf({"gene": HEAD_LABELS["gene"], "empty": {}})

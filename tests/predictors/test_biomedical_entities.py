@@ -76,8 +76,8 @@ class TestInputs:
         calls = []
         original = model.forward_on_instances
 
-        def spy(instances):
-            outputs = original(instances)
+        def spy(instances, **kwargs):
+            outputs = original(instances, **kwargs)
             calls.append(outputs)
             return outputs
 
@@ -333,9 +333,8 @@ def test_allennlp_predict_command(tiny_archive_path, tmp_path, monkeypatch):
 
 def test_scores_are_the_crf_posteriors(make_predictor, monkeypatch):
     """Single-token entities: score == marginal P(y_t = U-type), from the head's logits."""
-    import torch
 
-    from biomtl_allennlp.modules.crf_marginals import tag_marginals
+    from tests.modules.crf_reference import tag_marginals
 
     predictor = make_predictor(overlap_policy="keep_all")
     model = predictor._model
@@ -358,12 +357,12 @@ def test_scores_are_the_crf_posteriors(make_predictor, monkeypatch):
         head = entity["dataset"]
         token = starts.index(entity["start"])
         if entity["text"].count(" "):
-            continue  # multi-token: covered by tests/modules/test_crf_marginals.py
+            continue  # multi-token: covered by tests/modules/test_multi_head_crf.py
         logits = captured[head]
-        marginals = tag_marginals(model._crfs[head], logits, torch.ones(logits.shape[:2], dtype=torch.bool))
+        marginals = tag_marginals(model._crf.crfs[head], logits[0])
         source_type = {"demo-gene": "GENE", "demo-chemical": "Chemical", "demo-disease": "Disease"}[head]
         tag = model.vocab.get_token_index(f"U-{source_type}", f"{head}_labels")
-        assert entity["score"] == pytest.approx(float(marginals[0, token, tag]), abs=1e-5)
+        assert entity["score"] == pytest.approx(float(marginals[token, tag]), abs=1e-5)
         checked += 1
     assert checked > 0
 
@@ -373,10 +372,10 @@ def test_a_failing_sentence_fails_only_its_document(make_predictor, monkeypatch)
     model = predictor._model
     original = model.forward_on_instances
 
-    def flaky(instances):
+    def flaky(instances, **kwargs):
         if any("EXPLODE" in instance["metadata"]["words"] for instance in instances):
             raise RuntimeError("simulated failure")
-        return original(instances)
+        return original(instances, **kwargs)
 
     monkeypatch.setattr(model, "forward_on_instances", flaky)
     outputs = predictor.predict_batch_json(
@@ -385,3 +384,45 @@ def test_a_failing_sentence_fails_only_its_document(make_predictor, monkeypatch)
     assert "error" not in outputs[0] and "error" not in outputs[2]
     assert outputs[1]["id"] == 2
     assert outputs[1]["error"] == "tagging failed: RuntimeError: simulated failure"
+
+
+class TestOutputFormat:
+    """Pins the output bytes of the JSON and PubTator writers."""
+
+    OUTPUTS = {
+        "pmid": "12 3|4\t",
+        "title": "Title\twith\u2028breaks",
+        "abstract": "Abstract\r\nwith\x1c\x85 a lone \ud800 surrogate",
+        "text": "unused",
+        "entities": [
+            {"start": 0, "end": 5, "text": "Ti\ttle", "type": "Gene\nProtein", "dataset": "d",
+             "score": 0.5, "datasets": ["d"]},
+            {"start": 6, "end": 10, "text": "with", "type": "Disease", "dataset": "d",
+             "score": 0.25, "datasets": ["c", "d"]},
+        ],
+    }  # fmt: skip
+
+    def test_pubtator_lines_of_a_titled_document(self, make_predictor):
+        predictor = make_predictor(output_format="pubtator")
+        assert predictor.dump_line(self.OUTPUTS) == (
+            "12_3/4_|t|Title with breaks\n"
+            "12_3/4_|a|Abstract  with   a lone \ufffd surrogate\n"
+            "12_3/4_\t0\t5\tTi tle\tGene Protein\n"
+            "12_3/4_\t6\t10\twith\tDisease\n"
+            "\n"
+        )
+
+    def test_pubtator_lines_of_a_text_document(self, make_predictor):
+        predictor = make_predictor(output_format="pubtator")
+        text_output = {"text": "x", "entities": self.OUTPUTS["entities"][1:]}
+        assert predictor.dump_line(text_output) == "-\t6\t10\twith\tDisease\n\n"
+        # A document with nothing to write still gives its blank line pair.
+        assert predictor.dump_line({"text": "x", "entities": []}) == "\n\n"
+        assert predictor.dump_line({"id": 7, "text": "x", "entities": []}) == "\n\n"
+
+    def test_entity_keys_and_their_order(self, predictor):
+        output = predictor.predict_json({"text": ABSTRACT})
+        assert output["entities"]
+        for entity in output["entities"]:
+            assert list(entity) == ["start", "end", "text", "type", "dataset", "score", "datasets"]
+            assert isinstance(entity["datasets"], list)

@@ -47,7 +47,6 @@ local sizes = {
   data_loader: biomtl.data_loader(10),
   model: {
     type: "multitask_crf_tagger",
-    private_layers: [],
     dropout: sizes.dropout,
     text_field_embedder: {
       token_embedders: {
