@@ -31,16 +31,18 @@ from allennlp.models import Model  # noqa: E402
 
 import biomtl_allennlp  # noqa: E402,F401  (registers the components)
 from biomtl_allennlp.common.datasets import (  # noqa: E402
+    BENCHMARK_DATASETS,
     DATA_ROOT_ENV,
     dataset_folder,
     dataset_name,
     split_file,
 )
-from biomtl_allennlp.dataset_readers.multitask_ner import read_sentences  # noqa: E402
+from biomtl_allennlp.common.markdown import markdown_table as _markdown_table  # noqa: E402
+from biomtl_allennlp.data.crichton_tsv import read_sentences  # noqa: E402
 
 # The four corpora of the benchmarks (the paper's five minus BC4CHEMD, which is not under
 # the shared data root).
-DEFAULT_DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
+DEFAULT_DATASETS = list(BENCHMARK_DATASETS)
 DEFAULT_SINGLE_DATASET = "NCBI-disease"
 DEFAULT_DATA_ROOT = os.environ.get(DATA_ROOT_ENV) or str(REPO_ROOT.parent / "shared" / "data")
 CONFIGS = REPO_ROOT / "training_configs"
@@ -373,17 +375,19 @@ def time_call(function: Callable[[], object], repeats: int, warmup: int = 1) -> 
 # ---------------------------------------------------------------------------- output
 
 
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    def cell(value: object) -> str:
-        if isinstance(value, float):
-            if value != value:  # NaN
-                return "-"
-            return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
-        return str(value)
+def number_cell(value: object) -> str:
+    """A table cell: floats with 3 significant digits (thousands separated from 100 on), NaN
+    as `-`, anything else as `str`."""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
-    return "\n".join(lines)
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A results table (`biomtl_allennlp.common.markdown`), cells written by `number_cell`."""
+    return _markdown_table(headers, [[number_cell(value) for value in row] for row in rows])
 
 
 def verdict(value: float, target: float, higher_is_better: bool) -> str:

@@ -21,3 +21,10 @@ from biomtl_allennlp.modules.token_embedders.dictionary_features_embedder import
     DictionaryFeaturesEmbedder,
 )
 from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor
+from biomtl_allennlp.commands.bc2gm_eval import Bc2gmEval
+from biomtl_allennlp.commands.dictionary import Dictionary
+from biomtl_allennlp.commands.pubtator_eval import PubtatorEval
+from biomtl_allennlp.commands.visualize import Visualize
+from biomtl_allennlp.training.callbacks.epoch_gate import EpochGate
+from biomtl_allennlp.commands.tables import Tables
+from biomtl_allennlp.data.samplers.dataset_bucket_batch_sampler import DatasetBucketBatchSampler

@@ -12,44 +12,33 @@ the sentence was split. A term may be listed with several types; its first liste
 preferred one (used by `match`). Lookups consider windows of at most `max_window` (default 6)
 corpus tokens.
 
-Command line:
+Command line (`biomtl_allennlp/commands/dictionary.py`; `python -m biomtl_allennlp.dictionary`
+runs the same command):
 
-    python -m biomtl_allennlp.dictionary build --out dict.tsv [--label-encoding IOBES] \\
+    allennlp dictionary build --out dict.tsv [--label-encoding IOBES] \\
         [--min-count 1] [--case-sensitive] train.tsv [...]
 """
-import argparse
 import logging
-import re
-import sys
 from collections import Counter, OrderedDict
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.common.tags import bioul_to_spans, write_bioul_span
-from biomtl_allennlp.dataset_readers.multitask_ner import DataFormatError, read_sentences
+from biomtl_allennlp.data.crichton_tsv import read_sentences, two_column_lines
+from biomtl_allennlp.data.tokenizers.biomedical_tokenizer import split_term
 
 logger = logging.getLogger(__name__)
-
-# The corpora's split rule (as in `biomtl_allennlp.data.tokenizers`): maximal runs of letters and
-# digits, and every other non-whitespace character (punctuation, hyphens, slashes, parentheses,
-# `_`, ...) as a token of its own.
-_SPLIT_RE = re.compile(r"[^\W_]+|\S", re.UNICODE)
 
 Span = Tuple[int, int, str]
 # A token: a plain string or anything with a `.text` (an allennlp `Token`).
 TokenLike = Any
 
-
-class DictionaryFormatError(ValueError):
-    """A dictionary or corpus file that cannot be read; the message names the file and line."""
-
-
-def split_term(text: str) -> List[str]:
-    """
-    Splits `text` with the corpora's tokenization rule: maximal runs of letters and digits, and
-    every other non-whitespace character on its own, e.g.
-    `"endo-beta-1,4-glucanase"` -> `["endo", "-", "beta", "-", "1", ",", "4", "-", "glucanase"]`.
-    """
-    return _SPLIT_RE.findall(text)
+__all__ = [
+    "EntityDictionary",
+    "build_dictionary_from_corpus",
+    "postprocess_tags",
+    "split_term",
+]
 
 
 def _token_text(token: TokenLike) -> str:
@@ -109,31 +98,19 @@ class EntityDictionary:
         cls, path: str, lowercase: bool = True, max_window: int = 6
     ) -> "EntityDictionary":
         """
-        Loads a `term<TAB>type` TSV. Raises `DictionaryFormatError` naming the file and line for a
-        line that does not have exactly two non-empty tab-separated fields.
+        Loads a `term<TAB>type` TSV (a local path or URL). Raises `InputFormatError` naming the
+        file and line for a line that does not have exactly two non-empty tab-separated
+        fields, or naming the file when it cannot be read.
         """
         dictionary = cls(lowercase=lowercase, max_window=max_window)
-        try:
-            handle = open(path, encoding="utf-8")
-        except OSError as error:
-            raise DictionaryFormatError(f"cannot read dictionary file {path}: {error}") from error
-        with handle:
-            for line_number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip() or line.lstrip().startswith("#"):
-                    continue
-                fields = line.split("\t")
-                if len(fields) != 2:
-                    raise DictionaryFormatError(
-                        f"{path}, line {line_number}: expected 'term<TAB>type' "
-                        f"(2 tab-separated fields), found {len(fields)} field(s): {line!r}"
-                    )
-                term, entity_type = fields[0].strip(), fields[1].strip()
-                if not split_term(term) or not entity_type:
-                    raise DictionaryFormatError(
-                        f"{path}, line {line_number}: empty term or type: {line!r}"
-                    )
-                dictionary.add(term, entity_type)
+        for line_number, fields in two_column_lines(path, "term<TAB>type", skip_comments=True):
+            if fields is None:
+                continue
+            term, entity_type = fields[0].strip(), fields[1].strip()
+            if not split_term(term) or not entity_type:
+                line = "\t".join(fields)
+                raise InputFormatError(f"empty term or type: {line!r}", str(path), line_number)
+            dictionary.add(term, entity_type)
         if not dictionary._terms:
             logger.warning("Dictionary file %s has no entries", path)
         return dictionary
@@ -160,6 +137,10 @@ class EntityDictionary:
 
     def __len__(self) -> int:
         return len(self._terms)
+
+    def terms_per_type(self) -> Dict[str, int]:
+        """The number of terms of each type (a term with several types counts for each)."""
+        return dict(Counter(t for types in self._terms.values() for t in types))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, EntityDictionary):
@@ -285,8 +266,9 @@ def build_dictionary_from_corpus(
 ) -> EntityDictionary:
     """
     Builds a dictionary from the entity mentions of Crichton-format training splits (read
-    with the dataset reader's `read_sentences`, which checks the format). A term seen with several types prefers its most frequent type
-    (ties: the type seen first).
+    with `biomtl_allennlp.data.crichton_tsv.read_sentences`, which checks the format and
+    raises `InputFormatError` naming the file and line). A term seen with several types
+    prefers its most frequent type (ties: the type seen first).
 
     # Parameters
 
@@ -323,43 +305,7 @@ def build_dictionary_from_corpus(
     return dictionary
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m biomtl_allennlp.dictionary", description="Entity dictionary tools."
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    build = subparsers.add_parser(
-        "build", help="build a term<TAB>type dictionary from Crichton-format training splits"
-    )
-    build.add_argument("corpus", nargs="+", help="token<TAB>label files")
-    build.add_argument("--out", required=True, help="output TSV")
-    build.add_argument(
-        "--label-encoding", default="auto", choices=["auto", "IOBES", "BIO"]
-    )
-    build.add_argument("--min-count", type=int, default=1)
-    build.add_argument(
-        "--case-sensitive",
-        action="store_true",
-        help="treat differently-cased mentions as different terms when ranking types",
-    )
-    args = parser.parse_args(argv)
-
-    try:
-        dictionary = build_dictionary_from_corpus(
-            args.corpus,
-            label_encoding=args.label_encoding,
-            lowercase=not args.case_sensitive,
-            min_count=args.min_count,
-        )
-    except (OSError, DictionaryFormatError, DataFormatError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    dictionary.save(args.out)
-    per_type = Counter(t for types in dictionary._terms.values() for t in types)
-    summary = ", ".join(f"{t}: {per_type[t]}" for t in sorted(per_type))
-    print(f"wrote {len(dictionary)} terms to {args.out} ({summary})", file=sys.stderr)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from biomtl_allennlp.commands import run_as_allennlp_command
+
+    run_as_allennlp_command("dictionary")

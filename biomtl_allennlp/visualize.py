@@ -2,13 +2,14 @@
 Renders the output of the `biomedical_entities` predictor (JSON lines) as an HTML page with
 the entities highlighted by type, using spaCy's displaCy in manual mode, with a legend.
 
-    python -m biomtl_allennlp.visualize entities.jsonl -o entities.html [--max-documents N]
+    allennlp visualize entities.jsonl -o entities.html [--max-documents N]
 
-displaCy's entity style cannot show overlapping entities: where entities overlap, the
-longest is shown (ties: higher score, then earlier). Error lines and lines without
-`text` / `entities` are skipped (and counted on stderr).
+(`biomtl_allennlp/commands/visualize.py`; `python -m biomtl_allennlp.visualize` runs the same
+command.) displaCy's entity style cannot show overlapping entities: where entities overlap,
+the longest is shown (ties: higher score, then earlier). Error lines and lines without
+`text` / `entities` are skipped (and counted on stderr), and so are entities that
+`Entity.from_json` cannot read or whose offsets fall outside the text.
 """
-import argparse
 import hashlib
 import html
 import json
@@ -16,6 +17,8 @@ import re
 import sys
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.data.entity import Entity
 from biomtl_allennlp.predictors.entity_merging import resolve_overlaps
 
 # Colours of the common types of `DEFAULT_TYPE_MAP`; other types get one from `_PALETTE`.
@@ -66,28 +69,24 @@ def to_displacy(document: Dict[str, Any]) -> Dict[str, Any]:
     """One document in displaCy's manual format, overlaps resolved by keeping the longest."""
     text = document["text"]
     entities = []
-    for entity in document["entities"]:
+    for item in document["entities"]:
+        if not isinstance(item, dict):
+            continue
+        # Lenient on hand-made input: no type is "ENTITY", a null score 0.
+        item = {"type": "ENTITY", **item, "score": item.get("score", 1.0) or 0.0}
         try:
-            start, end = int(entity["start"]), int(entity["end"])
-        except (KeyError, TypeError, ValueError):
+            entity = Entity.from_json(item)
+        except InputFormatError:
             continue
-        if not 0 <= start < end <= len(text):
-            continue
-        entities.append(
-            {
-                "start": start,
-                "end": end,
-                "type": str(entity.get("type", "ENTITY")),
-                "score": float(entity.get("score", 1.0) or 0.0),
-            }
-        )
+        if 0 <= entity.start < entity.end <= len(text):
+            entities.append(entity)
     shown = resolve_overlaps(entities, policy="longest", scope="all")
     title = next(
         (html.escape(f"{key}: {document[key]}") for key in _DOCUMENT_TITLE_KEYS if key in document), None
     )
     return {
         "text": text,
-        "ents": [{"start": e["start"], "end": e["end"], "label": e["type"]} for e in shown],
+        "ents": [{"start": e.start, "end": e.end, "label": e.type} for e in shown],
         "title": title,
     }
 
@@ -129,32 +128,28 @@ def render(documents: List[Dict[str, Any]]) -> str:
     return page[: body.end()] + legend_html(types) + page[body.end():]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m biomtl_allennlp.visualize",
-        description="Render biomedical_entities predictions (JSON lines) as HTML.",
-    )
-    parser.add_argument("input_file", help="the predictor's output (JSON lines; '-' for stdin)")
-    parser.add_argument("-o", "--output-file", required=True, help="the HTML file to write")
-    parser.add_argument("--max-documents", type=int, default=None, help="render at most N")
-    args = parser.parse_args(argv)
-    if args.input_file == "-":
+def visualize_file(
+    input_file: str, output_file: str, max_documents: Optional[int] = None
+) -> Tuple[int, int]:
+    """
+    Renders the predictor output in `input_file` (`"-"`: stdin) as HTML in `output_file`,
+    at most `max_documents` documents. Returns the numbers of documents written and of
+    lines skipped.
+    """
+    if input_file == "-":
         documents, skipped = read_documents(sys.stdin)
     else:
-        with open(args.input_file, encoding="utf-8") as handle:
+        with open(input_file, encoding="utf-8") as handle:
             documents, skipped = read_documents(handle)
-    if args.max_documents is not None:
-        documents = documents[: args.max_documents]
+    if max_documents is not None:
+        documents = documents[:max_documents]
     page = render(documents)
-    with open(args.output_file, "w", encoding="utf-8", errors="replace") as handle:
+    with open(output_file, "w", encoding="utf-8", errors="replace") as handle:
         handle.write(page)
-    print(
-        f"{len(documents)} documents written to {args.output_file}"
-        + (f" ({skipped} lines skipped: errors or not predictor output)" if skipped else ""),
-        file=sys.stderr,
-    )
-    return 0
+    return len(documents), skipped
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biomtl_allennlp.commands import run_as_allennlp_command
+
+    run_as_allennlp_command("visualize")

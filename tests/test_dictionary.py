@@ -1,15 +1,14 @@
 import pytest
 
-from biomtl_allennlp.dataset_readers.multitask_ner import DataFormatError
-
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.data.tokenizers import BiomedicalTokenizer
 from biomtl_allennlp.dictionary import (
-    DictionaryFormatError,
     EntityDictionary,
     build_dictionary_from_corpus,
-    main,
     postprocess_tags,
     split_term,
 )
+from tests.run_allennlp import run_allennlp
 
 SENTENCE = "loss of p53 in breast cancer".split()
 
@@ -36,6 +35,15 @@ def test_split_term():
     assert split_term("Ca2+ x_y") == ["Ca2", "+", "x", "_", "y"]
 
 
+@pytest.mark.parametrize(
+    "text", ["endo-beta-1,4-glucanase", "IL-2R (alpha)/p55", "Ca2+ x_y", "α-synuclein 5.2%"]
+)
+def test_split_term_agrees_with_the_tokenizer_on_plain_text(text):
+    # One rule: on text without combining marks, invisible separators or long tokens,
+    # dictionary terms split exactly as the tokenizer splits raw text.
+    assert split_term(text) == [token.text for token in BiomedicalTokenizer().tokenize(text)]
+
+
 def test_load_and_lookup(dictionary_file):
     dictionary = EntityDictionary.from_file(dictionary_file)
     assert len(dictionary) == 5
@@ -54,13 +62,23 @@ def test_load_and_lookup(dictionary_file):
 def test_malformed_lines_name_file_and_line(tmp_path):
     path = tmp_path / "bad.tsv"
     path.write_text("p53\tGENE\nbreast cancer Disease\n")
-    with pytest.raises(DictionaryFormatError, match=r"bad.tsv, line 2: expected 'term<TAB>type'"):
+    with pytest.raises(
+        InputFormatError, match=r"bad\.tsv:2: expected 'term<TAB>type', found 1 tab-separated"
+    ):
         EntityDictionary.from_file(str(path))
     path.write_text("p53\tGENE\n\n\t GENE\n")
-    with pytest.raises(DictionaryFormatError, match=r"bad.tsv, line 3: empty term"):
+    with pytest.raises(InputFormatError, match=r"bad\.tsv:3: empty term or type: '\\t GENE'"):
         EntityDictionary.from_file(str(path))
-    with pytest.raises(DictionaryFormatError, match="missing.tsv"):
+    with pytest.raises(InputFormatError, match=r"missing\.tsv: file not found"):
         EntityDictionary.from_file(str(tmp_path / "missing.tsv"))
+
+
+def test_a_leading_byte_order_mark_is_not_part_of_the_first_term(tmp_path):
+    path = tmp_path / "bom.tsv"
+    path.write_text("\ufeffp53\tGENE\n", encoding="utf-8")
+    dictionary = EntityDictionary.from_file(str(path))
+    assert dictionary.types_of("p53") == ["GENE"]
+    assert dictionary.terms_per_type() == {"GENE": 1}
 
 
 def test_match_longest_first(dictionary_file):
@@ -175,21 +193,36 @@ def test_build_dictionary_from_corpus(tmp_path):
 def test_build_rejects_wrong_encoding(tmp_path):
     iobes = tmp_path / "train.tsv"
     iobes.write_text(IOBES_CORPUS)
-    with pytest.raises(DataFormatError, match=r"train.tsv:5: unknown tag prefix 'S'"):
+    with pytest.raises(InputFormatError, match=r"train.tsv:5: unknown tag prefix 'S'"):
         build_dictionary_from_corpus([str(iobes)], label_encoding="BIO")
     with pytest.raises(ValueError, match="unknown label encoding"):
         build_dictionary_from_corpus([str(iobes)], label_encoding="XYZ")
 
 
-def test_cli_build(tmp_path, capsys):
+def test_cli_build(tmp_path, capsys, monkeypatch):
     iobes = tmp_path / "train.tsv"
     iobes.write_text(IOBES_CORPUS)
     bio = tmp_path / "bio.tsv"
     bio.write_text("Breast\tB-Disease\ncancer\tE-Disease\nand\tO\nBRCA1\tS-GENE\n")
     out = tmp_path / "dict.tsv"
-    assert main(["build", "--out", str(out), str(iobes), str(bio)]) == 0
+    run_allennlp(monkeypatch, "dictionary", "build", "--out", out, iobes, bio)
     assert "Breast cancer\tDisease" in out.read_text()
     assert "BRCA1\tGENE" in out.read_text()
     assert "wrote 4 terms" in capsys.readouterr().err
-    assert main(["build", "--out", str(out), "--label-encoding", "BIO", str(iobes)]) == 1
-    assert "train.tsv:5" in capsys.readouterr().err
+    # With --include-package, as on the command line.
+    run_allennlp(monkeypatch, "dictionary", "build", "--out", out, iobes, bio, "--include-package", "biomtl_allennlp")
+    assert "wrote 4 terms" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_allennlp(monkeypatch, "dictionary", "build", "--out", out, "--label-encoding", "BIO", iobes)
+    assert exit_info.value.code == 1
+    assert f"error: {iobes}:5: unknown tag prefix 'S'" in capsys.readouterr().err
+
+
+def test_cli_help(capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exit_info:
+        run_allennlp(monkeypatch, "dictionary", "--help")
+    assert exit_info.value.code == 0
+    assert "Entity dictionary tools" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run_allennlp(monkeypatch, "dictionary", "build", "--help")
+    assert "--min-count" in capsys.readouterr().out

@@ -1,4 +1,5 @@
 """The plugin loads the way allennlp's commands load it, beside allennlp-models."""
+import json
 import subprocess
 import sys
 
@@ -25,3 +26,56 @@ def test_allennlp_commands_see_our_components_and_allennlp_models():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "could not be loaded" not in result.stderr, result.stderr[-2000:]
+
+
+OUR_COMMANDS = {
+    "pubtator-eval": "PubTator file",
+    "visualize": "displaCy",
+    "dictionary": "Entity dictionary tools",
+    "bc2gm-eval": "alt_eval.perl",
+}
+
+
+def _help_of_each_command(cwd, prelude):
+    """Runs `allennlp <name> --help --include-package biomtl_allennlp` for our commands in
+    a fresh interpreter started in `cwd`; returns their help texts."""
+    code = prelude + (
+        "import contextlib, io, json, sys\n"
+        "from allennlp.commands import main\n"
+        "texts = {}\n"
+        f"for name in {sorted(OUR_COMMANDS)!r}:\n"
+        "    sys.argv = ['allennlp', name, '--help', '--include-package', 'biomtl_allennlp']\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        "        try:\n"
+        "            main()\n"
+        "        except SystemExit as exit:\n"
+        "            assert exit.code == 0, (name, exit.code)\n"
+        "    texts[name] = out.getvalue()\n"
+        "print(json.dumps(texts))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_our_subcommands_from_the_project_root():
+    # As `allennlp <name>` run in the project root: discovered through .allennlp_plugins.
+    texts = _help_of_each_command(PROJECT_ROOT, "")
+    for name, phrase in OUR_COMMANDS.items():
+        assert f"usage: allennlp {name}" in texts[name] and phrase in texts[name], name
+
+
+def test_our_subcommands_from_any_directory(tmp_path):
+    # Elsewhere `allennlp` has no plugins file to read: `python -m biomtl_allennlp.commands`
+    # (the same as `run_as_allennlp_command`) registers the plugin first.
+    assert not (tmp_path / ".allennlp_plugins").exists()
+    texts = _help_of_each_command(tmp_path, "import biomtl_allennlp\n")
+    for name, phrase in OUR_COMMANDS.items():
+        assert f"usage: allennlp {name}" in texts[name] and phrase in texts[name], name
+    result = subprocess.run(
+        [sys.executable, "-m", "biomtl_allennlp.commands", "bc2gm-eval", "--help"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage: allennlp bc2gm-eval" in result.stdout

@@ -1,19 +1,42 @@
-"""benchmarks/reproduce.py: command construction, resumption and the results-writing step (no training)."""
-import importlib.util
+"""
+The reproduction (`biomtl_allennlp.experiments`, run by benchmarks/reproduce.py): command
+construction, resumption and the results-writing step (no training).
+"""
 import json
-import os
 import sys
 
 import pytest
 
+from biomtl_allennlp.experiments import run as runner
+from biomtl_allennlp.experiments.plan import (
+    DEFAULT_MODELS,
+    DICT_FEATURE,
+    DICT_POSTPROCESS,
+    DICTIONARY_MODELS,
+    GATE_FILE,
+    MANY,
+    RUN_RECORD,
+    Budget,
+    discover_datasets,
+    plan_runs,
+    run_environment,
+    run_overrides,
+    seeds_by_model,
+    train_command,
+)
+from biomtl_allennlp.experiments.postprocess import metrics_from_counts, span_counts
+from biomtl_allennlp.experiments.report import many_dataset_section
+from biomtl_allennlp.experiments.reproduce import main, parse_args
+from biomtl_allennlp.experiments.run import EpochGateController, execute
+from biomtl_allennlp.experiments.store import (
+    is_complete,
+    restore_from_store,
+    run_signature,
+    save_to_store,
+)
 from tests.conftest import PROJECT_ROOT
 
-_SPEC = importlib.util.spec_from_file_location(
-    "reproduce", PROJECT_ROOT / "benchmarks" / "reproduce.py"
-)
-reproduce = importlib.util.module_from_spec(_SPEC)
-sys.modules["reproduce"] = reproduce
-_SPEC.loader.exec_module(reproduce)
+EPOCH_GATE_MODULE = PROJECT_ROOT / "biomtl_allennlp" / "training" / "callbacks" / "epoch_gate.py"
 
 DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
 
@@ -22,11 +45,11 @@ def _budget(**kwargs):
     defaults = dict(epochs=3, batch_size=16, optimizer="adam", lr=0.001, seeds=[7, 8], threads=1,
                     max_sentences_per_dataset=40)
     defaults.update(kwargs)
-    return reproduce.Budget(**defaults)
+    return Budget(**defaults)
 
 
 def test_plan_covers_every_model_dataset_and_seed(tmp_path):
-    runs = reproduce.plan_runs(_budget(), reproduce.DEFAULT_MODELS + reproduce.DICTIONARY_MODELS,
+    runs = plan_runs(_budget(), DEFAULT_MODELS + DICTIONARY_MODELS,
                                DATASETS, tmp_path)
     keys = {(r.model, tuple(r.datasets), r.seed) for r in runs}
     for dataset in DATASETS:
@@ -37,8 +60,8 @@ def test_plan_covers_every_model_dataset_and_seed(tmp_path):
             assert (baseline, (dataset,), 8) not in keys
     for seed in (7, 8):
         assert ("MTM-CW", tuple(DATASETS), seed) in keys
-        assert (reproduce.DICT_FEATURE, tuple(DATASETS), seed) in keys
-        assert (reproduce.DICT_POSTPROCESS, tuple(DATASETS), seed) in keys
+        assert (DICT_FEATURE, tuple(DATASETS), seed) in keys
+        assert (DICT_POSTPROCESS, tuple(DATASETS), seed) in keys
     assert ("MTM-C", tuple(DATASETS), 7) in keys and ("MTM-W", tuple(DATASETS), 7) in keys
     # 4 Lample + 4 Ma-Hovy + 8 STM + MTM-C + MTM-W + 2 MTM-CW + 2 dict feature + 2 post-processing
     assert len(runs) == 24
@@ -50,30 +73,30 @@ def test_plan_covers_every_model_dataset_and_seed(tmp_path):
 
 
 def test_all_seeds_and_only(tmp_path):
-    runs = reproduce.plan_runs(_budget(), ["MTM-C"], ["BC2GM"], tmp_path, all_seeds=True)
+    runs = plan_runs(_budget(), ["MTM-C"], ["BC2GM"], tmp_path, all_seeds=True)
     assert [(r.model, r.seed) for r in runs] == [("MTM-C", 7), ("MTM-C", 8)]
     # `--all-seeds MTM-C`: MTM-C with every seed too, the other models as by default.
-    args = reproduce.parse_args(["--all-seeds", "MTM-C", "--only", "Lample,STM,MTM-C,MTM-W"])
-    assert args.all_seeds == ["MTM-C"] and reproduce.parse_args(["--all-seeds"]).all_seeds is True
-    assert reproduce.parse_args([]).all_seeds is False
-    runs = reproduce.plan_runs(_budget(), args.models, ["BC2GM"], tmp_path, args.all_seeds)
+    args = parse_args(["--all-seeds", "MTM-C", "--only", "Lample,STM,MTM-C,MTM-W"])
+    assert args.all_seeds == ["MTM-C"] and parse_args(["--all-seeds"]).all_seeds is True
+    assert parse_args([]).all_seeds is False
+    runs = plan_runs(_budget(), args.models, ["BC2GM"], tmp_path, args.all_seeds)
     assert [(r.model, r.seed) for r in runs] == [
         ("Lample", 7), ("STM", 7), ("STM", 8), ("MTM-C", 7), ("MTM-C", 8), ("MTM-W", 7)
     ]
     # The budget's seeds row says what the plan does.
-    seeds_row = dict(_budget().describe(seeds_by_model=reproduce.seeds_by_model(runs)))["seeds"]
+    seeds_row = dict(_budget().describe(seeds_by_model=seeds_by_model(runs)))["seeds"]
     assert seeds_row == "7, 8 for STM, MTM-C; 7 for Lample, MTM-W"
     # Post-processing brings in the MTM-CW runs it evaluates.
-    runs = reproduce.plan_runs(_budget(), [reproduce.DICT_POSTPROCESS], ["BC2GM"], tmp_path)
-    assert [r.model for r in runs] == ["MTM-CW", "MTM-CW", reproduce.DICT_POSTPROCESS,
-                                       reproduce.DICT_POSTPROCESS]
+    runs = plan_runs(_budget(), [DICT_POSTPROCESS], ["BC2GM"], tmp_path)
+    assert [r.model for r in runs] == ["MTM-CW", "MTM-CW", DICT_POSTPROCESS,
+                                       DICT_POSTPROCESS]
 
 
 def test_overrides_and_command_carry_the_budget(tmp_path):
     budget = _budget(optimizer="sgd", lr=0.02, patience=4, cuda_device=0)
-    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW", "Lample"], DATASETS, tmp_path)
+    runs = plan_runs(budget, ["STM", "MTM-CW", "Lample"], DATASETS, tmp_path)
     for run in runs:
-        command = reproduce.train_command(run)
+        command = train_command(run)
         assert command[2:5] == ["allennlp", "train", run.config]
         assert command[command.index("-s") + 1] == str(run.run_dir)
         overrides = json.loads(command[command.index("-o") + 1])
@@ -89,16 +112,16 @@ def test_overrides_and_command_carry_the_budget(tmp_path):
         assert overrides["dataset_reader.datasets"] == run.datasets
         # sgd: the paper's configs, not the budget ones.
         assert "budget" not in run.config
-    assert "-f" in reproduce.train_command(runs[0], include_force=True)
-    env = reproduce.run_environment(budget, tmp_path, None)
+    assert "-f" in train_command(runs[0], include_force=True)
+    env = run_environment(budget, tmp_path, None)
     assert env["OMP_NUM_THREADS"] == "1" and env["BIOMTL_DATA_ROOT"] == str(tmp_path)
-    no_cap = reproduce.run_overrides(_budget(max_sentences_per_dataset=None), ["BC2GM"], 1)
+    no_cap = run_overrides(_budget(max_sentences_per_dataset=None), ["BC2GM"], 1)
     assert "dataset_reader.max_instances_per_dataset" not in no_cap
 
 
 def test_dry_run_prints_every_run(tmp_path, capsys):
     runs_dir = tmp_path / "runs"
-    code = reproduce.main([
+    code = main([
         "--dry-run", "--dictionary", "--seeds", "3,4", "--budget-epochs", "2", "--batch-size", "8",
         "--max-sentences-per-dataset", "30", "--threads", "1", "--runs-dir", str(runs_dir),
         "--data-root", str(tmp_path / "data"),
@@ -127,11 +150,11 @@ def test_dry_run_prints_every_run(tmp_path, capsys):
 
 def test_bad_arguments():
     with pytest.raises(SystemExit):
-        reproduce.parse_args(["--only", "STM,NOPE"])
+        parse_args(["--only", "STM,NOPE"])
     with pytest.raises(SystemExit):
-        reproduce.parse_args(["--seeds", "a,b"])
+        parse_args(["--seeds", "a,b"])
     with pytest.raises(SystemExit):
-        reproduce.parse_args(["--all-seeds", "MTM-C,NOPE"])
+        parse_args(["--all-seeds", "MTM-C,NOPE"])
 
 
 # ------------------------------------------------------------------ fake finished runs
@@ -164,56 +187,56 @@ def _write_fake_runs(runs, dictionary_sha=None):
         run.run_dir.mkdir(parents=True, exist_ok=True)
         f1 = {d: F1[key][d] for d in run.datasets}
         run.metrics_path.write_text(json.dumps(_fake_metrics(f1)))
-        reproduce.record_path(run).write_text(json.dumps({
+        run.record_path.write_text(json.dumps({
             "wall_time_s": 12.5,
-            "signature": reproduce.run_signature(run, dictionary_sha),
+            "signature": run_signature(run, dictionary_sha),
         }))
 
 
 def test_completeness_and_resumption(tmp_path, monkeypatch):
     datasets = ["NCBI-disease", "BC5CDR"]
     budget = _budget(seeds=[1, 2])
-    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path)
-    assert not any(reproduce.is_complete(r, None) for r in runs)
+    runs = plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path)
+    assert not any(is_complete(r, None) for r in runs)
     _write_fake_runs(runs)
-    assert all(reproduce.is_complete(r, None) for r in runs)
+    assert all(is_complete(r, None) for r in runs)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a complete run was trained again")
 
-    monkeypatch.setattr(reproduce.subprocess, "Popen", no_training)
-    reproduce.execute(runs, budget, tmp_path, tmp_path, None, None)
+    monkeypatch.setattr(runner.subprocess, "Popen", no_training)
+    execute(runs, budget, tmp_path, tmp_path, None, None)
 
     # Another budget (different epochs) does not reuse the runs.
-    other = reproduce.plan_runs(_budget(seeds=[1, 2], epochs=9), ["STM"], datasets, tmp_path)
-    assert not reproduce.is_complete(other[0], None)
+    other = plan_runs(_budget(seeds=[1, 2], epochs=9), ["STM"], datasets, tmp_path)
+    assert not is_complete(other[0], None)
     # A metrics.json without the test F1 of one of the run's datasets is incomplete.
     mtm = [r for r in runs if r.model == "MTM-CW"][0]
     metrics = json.loads(mtm.metrics_path.read_text())
     del metrics["test_BC5CDR_f1"]
     mtm.metrics_path.write_text(json.dumps(metrics))
-    assert not reproduce.is_complete(mtm, None)
+    assert not is_complete(mtm, None)
 
 
 def test_write_results_from_fake_metrics(tmp_path, capsys):
     runs_dir = tmp_path / "runs"
     datasets = ["NCBI-disease", "BC5CDR"]
     budget = _budget(seeds=[1, 2], epochs=4, batch_size=16)
-    runs = reproduce.plan_runs(budget, ["Lample", "STM", "MTM-CW"], datasets, runs_dir)
+    runs = plan_runs(budget, ["Lample", "STM", "MTM-CW"], datasets, runs_dir)
     _write_fake_runs(runs)
     # A post-processing result for MTM-CW seed 1 (Table 4).
-    post = reproduce.plan_runs(budget, [reproduce.DICT_POSTPROCESS], datasets, runs_dir)
+    post = plan_runs(budget, [DICT_POSTPROCESS], datasets, runs_dir)
     for run in post:
-        if run.model == reproduce.DICT_POSTPROCESS:
+        if run.model == DICT_POSTPROCESS:
             run.metrics_path.write_text(json.dumps(_fake_metrics({"NCBI-disease": 0.9, "BC5CDR": 0.9})))
 
     results = tmp_path / "docs" / "results.md"
     figure = tmp_path / "docs" / "fig4.png"
-    code = reproduce.main([
+    code = main([
         "--tables-only", "--seeds", "1,2", "--budget-epochs", "4", "--batch-size", "16",
         "--optimizer", "adam", "--lr", "0.001", "--threads", "1", "--max-sentences-per-dataset",
         "40", "--datasets", ",".join(datasets), "--only",
-        f"Lample,STM,MTM-CW,{reproduce.DICT_POSTPROCESS}", "--runs-dir", str(runs_dir),
+        f"Lample,STM,MTM-CW,{DICT_POSTPROCESS}", "--runs-dir", str(runs_dir),
         "--results", str(results), "--figure", str(figure),
     ])
     assert code == 0
@@ -245,11 +268,11 @@ def test_span_scoring_matches_span_based_f1():
     pred = [["B-Disease", "L-Disease", "O", "O", "U-Chemical"], ["O", "O", "O", "O", "U-Disease"]]
     counts = {"X": {}}
     for g, p in zip(gold, pred):
-        for label, values in reproduce.span_counts(g, p).items():
+        for label, values in span_counts(g, p).items():
             totals = counts["X"].setdefault(label, [0, 0, 0])
             for i in range(3):
                 totals[i] += values[i]
-    ours = reproduce.metrics_from_counts(counts)
+    ours = metrics_from_counts(counts)
 
     vocab = Vocabulary()
     labels = sorted({t for row in gold + pred for t in row})
@@ -273,23 +296,23 @@ def test_finished_runs_are_stored_and_restored(tmp_path):
     """A fresh runs dir (a new checkout) gets finished runs back from the committed store."""
     datasets = ["NCBI-disease", "BC5CDR"]
     budget = _budget(seeds=[1, 2])
-    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path / "runs")
+    runs = plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path / "runs")
     _write_fake_runs(runs)
     store = tmp_path / "docs" / "results_runs"
     for run in runs:
-        reproduce.save_to_store(run, store)
+        save_to_store(run, store)
     assert (store / "stm_bc5cdr_seed2" / "metrics.json").is_file()
-    assert (store / "mtm-cw_all_seed1" / reproduce.RUN_RECORD).is_file()
+    assert (store / "mtm-cw_all_seed1" / RUN_RECORD).is_file()
 
-    fresh = reproduce.plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path / "fresh")
-    assert not any(reproduce.is_complete(r, None) for r in fresh)
-    assert reproduce.restore_from_store(fresh, store) == len(fresh)
-    assert all(reproduce.is_complete(r, None) for r in fresh)
-    assert reproduce.restore_from_store(fresh, store) == 0  # nothing left to restore
+    fresh = plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path / "fresh")
+    assert not any(is_complete(r, None) for r in fresh)
+    assert restore_from_store(fresh, store) == len(fresh)
+    assert all(is_complete(r, None) for r in fresh)
+    assert restore_from_store(fresh, store) == 0  # nothing left to restore
     # A stored run of another budget is restored but not taken as complete.
-    other = reproduce.plan_runs(_budget(seeds=[1], epochs=7), ["STM"], datasets, tmp_path / "o")
-    reproduce.restore_from_store(other, store)
-    assert not reproduce.is_complete(other[0], None)
+    other = plan_runs(_budget(seeds=[1], epochs=7), ["STM"], datasets, tmp_path / "o")
+    restore_from_store(other, store)
+    assert not is_complete(other[0], None)
 
 
 def test_tables_only_on_a_fresh_checkout_reads_the_store(tmp_path):
@@ -297,19 +320,19 @@ def test_tables_only_on_a_fresh_checkout_reads_the_store(tmp_path):
     args = ["--seeds", "1,2", "--budget-epochs", "3", "--batch-size", "16", "--optimizer", "adam",
             "--lr", "0.001", "--threads", "1", "--max-sentences-per-dataset", "40",
             "--datasets", ",".join(datasets), "--only", "STM,MTM-CW"]
-    runs = reproduce.plan_runs(_budget(seeds=[1, 2]), ["STM", "MTM-CW"], datasets,
+    runs = plan_runs(_budget(seeds=[1, 2]), ["STM", "MTM-CW"], datasets,
                                tmp_path / "runs")
     _write_fake_runs(runs)
     results = tmp_path / "docs" / "results.md"
     # First checkout: the runs dir has the runs; writing the results stores them.
-    assert reproduce.main(args + ["--tables-only", "--runs-dir", str(tmp_path / "runs"),
+    assert main(args + ["--tables-only", "--runs-dir", str(tmp_path / "runs"),
                                   "--results", str(results),
                                   "--figure", str(tmp_path / "docs" / "f.png")]) == 0
     first = results.read_text()
     # Fresh checkout: empty runs dir, the same tables from the store.
     notes = tmp_path / "notes.md"
     notes.write_text("## Notes\n\nHand-written.\n")
-    assert reproduce.main(args + ["--tables-only", "--runs-dir", str(tmp_path / "fresh"),
+    assert main(args + ["--tables-only", "--runs-dir", str(tmp_path / "fresh"),
                                   "--results", str(results), "--notes", str(notes),
                                   "--figure", str(tmp_path / "docs" / "f.png")]) == 0
     second = results.read_text()
@@ -330,38 +353,38 @@ def test_discover_datasets_and_many_dataset_plan(tmp_path):
         for split in ["train", "devel", "test"][:splits]:
             (root / folder / f"{split}.tsv").write_text("a\tO\n")
     (root / "README.md").write_text("not a dataset")
-    found = reproduce.discover_datasets(root)
+    found = discover_datasets(root)
     # Built-in names, the benchmark datasets first in their order; incomplete folders skipped.
     assert found == ["BC2GM", "NCBI-disease", "JNLPBA", "AnatEM-IOBES"]
 
-    runs = reproduce.plan_runs(_budget(seeds=[1, 2]), ["MTM-CW", reproduce.MANY], DATASETS,
+    runs = plan_runs(_budget(seeds=[1, 2]), ["MTM-CW", MANY], DATASETS,
                                tmp_path / "runs", many_datasets=found)
-    many = [r for r in runs if r.model == reproduce.MANY]
+    many = [r for r in runs if r.model == MANY]
     assert [(r.seed, r.datasets) for r in many] == [(1, found)]
     assert many[0].run_dir.name == "mtm-cw-many_all_seed1"
     assert many[0].overrides["dataset_reader.datasets"] == found
     with pytest.raises(ValueError):
-        reproduce.plan_runs(_budget(), [reproduce.MANY], DATASETS, tmp_path / "runs")
+        plan_runs(_budget(), [MANY], DATASETS, tmp_path / "runs")
     with pytest.raises(SystemExit):
-        reproduce.discover_datasets(tmp_path / "nowhere")
+        discover_datasets(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit):
-        reproduce.discover_datasets(tmp_path / "empty")
+        discover_datasets(tmp_path / "empty")
 
 
 def test_many_dataset_section(tmp_path):
     many_datasets = ["NCBI-disease", "BC5CDR", "AnatEM-IOBES"]
     budget = _budget(seeds=[1])
-    runs = reproduce.plan_runs(budget, ["MTM-CW", reproduce.MANY], ["NCBI-disease", "BC5CDR"],
+    runs = plan_runs(budget, ["MTM-CW", MANY], ["NCBI-disease", "BC5CDR"],
                                tmp_path, many_datasets=many_datasets)
     values = {"MTM-CW": {"NCBI-disease": 0.80, "BC5CDR": 0.70},
-              reproduce.MANY: {"NCBI-disease": 0.83, "BC5CDR": 0.69, "AnatEM-IOBES": 0.75}}
+              MANY: {"NCBI-disease": 0.83, "BC5CDR": 0.69, "AnatEM-IOBES": 0.75}}
     for run in runs:
         run.run_dir.mkdir(parents=True)
         run.metrics_path.write_text(json.dumps(
             {f"test_{d}_f1": f for d, f in values[run.model].items()}))
-    lines = reproduce.many_dataset_section(
-        runs, [r for r in runs if r.model == reproduce.MANY], ["NCBI-disease", "BC5CDR"])
+    lines = many_dataset_section(
+        runs, [r for r in runs if r.model == MANY], ["NCBI-disease", "BC5CDR"])
     text = "\n".join(lines)
     assert "| **NCBI-disease** | 80.00 (n=1) | 83.00 (n=1) | +3.00 |" in text
     assert "| **BC5CDR** | 70.00 (n=1) | 69.00 (n=1) | -1.00 |" in text
@@ -373,18 +396,19 @@ def test_many_dataset_section(tmp_path):
 
 def test_time_budget_overrides_and_command(tmp_path):
     budget = _budget(time_budget_s=300.0, eval_batch_size=64, cuda_device=0)
-    run = reproduce.plan_runs(budget, ["STM"], ["BC2GM"], tmp_path)[0]
+    run = plan_runs(budget, ["STM"], ["BC2GM"], tmp_path)[0]
     assert run.overrides["trainer.callbacks"] == [
-        {"type": "epoch_gate", "gate_file": str(tmp_path / reproduce.GATE_FILE)}
+        {"type": "epoch_gate", "gate_file": str(tmp_path / GATE_FILE), "num_epochs": 3}
     ]
     assert run.overrides["validation_data_loader"]["batch_sampler"]["batch_size"] == 64
-    command = reproduce.train_command(run)
-    assert command[-2:] == ["--include-package", "epoch_gate"]
-    env = reproduce.run_environment(budget, tmp_path, None)
-    assert str(reproduce.GATE_MODULE_DIR) in env["PYTHONPATH"].split(os.pathsep)
+    # The gate is a component of the plugin: no extra package, no PYTHONPATH.
+    command = train_command(run)
+    assert command.count("--include-package") == 1
+    assert command[command.index("--include-package") + 1] == "biomtl_allennlp"
+    assert "PYTHONPATH" not in run_environment(budget, tmp_path, None)
     # Neither the gate nor the evaluation batch size changes what a run computes.
-    plain = reproduce.plan_runs(_budget(cuda_device=-1), ["STM"], ["BC2GM"], tmp_path)[0]
-    assert reproduce.run_signature(run, None) == reproduce.run_signature(plain, None)
+    plain = plan_runs(_budget(cuda_device=-1), ["STM"], ["BC2GM"], tmp_path)[0]
+    assert run_signature(run, None) == run_signature(plain, None)
     rows = dict(budget.describe([2, 2]))
     assert "300 s" in rows["epochs"] and "(trained: 2)" in rows["epochs"]
     assert rows["validation/test batch size"] == "64"
@@ -398,7 +422,7 @@ def _fake_trainer(monkeypatch, script):
     def command(run, include_force=False):
         return [sys.executable, "-c", script, str(run.run_dir), json.dumps(run.datasets)]
 
-    monkeypatch.setattr(reproduce, "train_command", command)
+    monkeypatch.setattr(runner, "train_command", command)
 
 
 WRITE_METRICS = """
@@ -414,14 +438,14 @@ json.dump(metrics, open(os.path.join(run_dir, "metrics.json"), "w"))
 def test_parallel_execution_records_and_stores_runs(tmp_path, monkeypatch):
     _fake_trainer(monkeypatch, WRITE_METRICS)
     budget = _budget(seeds=[1, 2])
-    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW"], ["NCBI-disease", "BC5CDR"],
+    runs = plan_runs(budget, ["STM", "MTM-CW"], ["NCBI-disease", "BC5CDR"],
                                tmp_path / "runs")
     store = tmp_path / "store"
-    reproduce.execute(runs, budget, tmp_path, tmp_path / "runs", None, None, jobs=3,
+    execute(runs, budget, tmp_path, tmp_path / "runs", None, None, jobs=3,
                       store_dir=store)
     for run in runs:
-        assert reproduce.is_complete(run, None)
-        record = json.loads(reproduce.record_path(run).read_text())
+        assert is_complete(run, None)
+        record = json.loads(run.record_path.read_text())
         assert record["epochs_trained"] == 3 and record["machine"]
         assert (store / run.name / "metrics.json").is_file()
 
@@ -431,26 +455,29 @@ def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
         "os.makedirs", "sys.exit(3) if 'BC5CDR' in datasets and len(datasets) == 1 else None\n"
         "os.makedirs"))
     budget = _budget(seeds=[1])
-    runs = reproduce.plan_runs(budget, ["STM"], ["NCBI-disease", "BC5CDR", "BC2GM"], tmp_path)
+    runs = plan_runs(budget, ["STM"], ["NCBI-disease", "BC5CDR", "BC2GM"], tmp_path)
     with pytest.raises(SystemExit, match="1 run\\(s\\) failed: stm_bc5cdr_seed1"):
-        reproduce.execute(runs, budget, tmp_path, tmp_path, None, None, jobs=2)
-    assert [reproduce.is_complete(r, None) for r in runs] == [True, False, True]
+        execute(runs, budget, tmp_path, tmp_path, None, None, jobs=2)
+    assert [is_complete(r, None) for r in runs] == [True, False, True]
     assert "exit code 3" in capsys.readouterr().out
 
 
 def test_time_budget_needs_every_run_at_once(tmp_path):
     budget = _budget(seeds=[1], time_budget_s=60.0)
-    runs = reproduce.plan_runs(budget, ["STM"], ["NCBI-disease", "BC5CDR"], tmp_path)
+    runs = plan_runs(budget, ["STM"], ["NCBI-disease", "BC5CDR"], tmp_path)
     with pytest.raises(SystemExit, match="--jobs 1"):
-        reproduce.execute(runs, budget, tmp_path, tmp_path, None, None, jobs=1)
+        execute(runs, budget, tmp_path, tmp_path, None, None, jobs=1)
 
 
-# A trainer that goes through the gate the way allennlp's does, epoch by epoch (allennlp's
-# callback base class stubbed so that the processes start fast).
+# A trainer that goes through the gate the way allennlp's does, epoch by epoch (the callback's
+# module loaded from its file with allennlp's pieces stubbed, so that the processes start fast).
 GATED = """
-import json, os, sys, time, types
-for name in ["allennlp", "allennlp.training", "allennlp.training.callbacks"]:
+import importlib.util, json, os, sys, time, types
+for name in ["allennlp", "allennlp.common", "allennlp.training", "allennlp.training.callbacks"]:
     sys.modules[name] = types.ModuleType(name)
+checks = types.ModuleType("allennlp.common.checks")
+checks.ConfigurationError = Exception
+sys.modules["allennlp.common.checks"] = checks
 callback = types.ModuleType("allennlp.training.callbacks.callback")
 class TrainerCallback:
     def __init__(self, serialization_dir):
@@ -460,8 +487,9 @@ class TrainerCallback:
         return lambda subclass: subclass
 callback.TrainerCallback = TrainerCallback
 sys.modules["allennlp.training.callbacks.callback"] = callback
-sys.path.insert(0, {benchmarks!r})
-from epoch_gate import EpochGate
+spec = importlib.util.spec_from_file_location("epoch_gate", {module!r})
+epoch_gate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(epoch_gate)
 run_dir, datasets = sys.argv[1], json.loads(sys.argv[2])
 os.makedirs(run_dir, exist_ok=True)
 class Tracker:
@@ -469,15 +497,16 @@ class Tracker:
     def should_stop_early(self):
         return self._patience is not None and self._patience <= 0
 class Trainer:
-    _num_epochs = 50
     _metric_tracker = Tracker()
-gate = EpochGate(run_dir, {gate!r}, poll_seconds=0.05, max_wait_seconds=60)
+num_epochs = 50
+gate = epoch_gate.EpochGate(run_dir, {gate!r}, num_epochs=num_epochs, poll_seconds=0.05,
+                            max_wait_seconds=60)
 trainer = Trainer()
 epoch = 0
 while True:
     time.sleep({epoch_s} * (2 if len(datasets) > 1 else 1))
     gate.on_epoch(trainer, {{}}, epoch)
-    if trainer._metric_tracker.should_stop_early() or epoch == trainer._num_epochs - 1:
+    if trainer._metric_tracker.should_stop_early() or epoch == num_epochs - 1:
         break
     epoch += 1
 metrics = {{"epoch": epoch}}
@@ -490,59 +519,17 @@ def test_time_budget_stops_every_run_after_the_same_epochs(tmp_path, monkeypatch
     runs_dir = tmp_path / "runs"
     # Epochs of 0.2 s (STM) and 0.4 s (MTM-CW) in a 5-s budget, with no margin for the test
     # evaluation: a few epochs fit, the same for every run.
-    monkeypatch.setattr(reproduce.EpochGateController, "FINISH_FRACTION", 0.0)
-    monkeypatch.setattr(reproduce.EpochGateController, "FINISH_SECONDS", 0.0)
+    monkeypatch.setattr(EpochGateController, "FINISH_FRACTION", 0.0)
+    monkeypatch.setattr(EpochGateController, "FINISH_SECONDS", 0.0)
     _fake_trainer(monkeypatch, GATED.format(
-        benchmarks=str(reproduce.GATE_MODULE_DIR), gate=str(runs_dir / reproduce.GATE_FILE),
+        module=str(EPOCH_GATE_MODULE), gate=str(runs_dir / GATE_FILE),
         epoch_s=0.2))
     budget = _budget(seeds=[1], epochs=50, time_budget_s=5.0)
-    runs = reproduce.plan_runs(budget, ["STM", "MTM-CW"], ["NCBI-disease", "BC5CDR"], runs_dir)
-    reproduce.execute(runs, budget, tmp_path, runs_dir, None, None, jobs=3)
-    trained = {json.loads(reproduce.record_path(r).read_text())["epochs_trained"] for r in runs}
+    runs = plan_runs(budget, ["STM", "MTM-CW"], ["NCBI-disease", "BC5CDR"], runs_dir)
+    execute(runs, budget, tmp_path, runs_dir, None, None, jobs=3)
+    trained = {json.loads(r.record_path.read_text())["epochs_trained"] for r in runs}
     assert len(trained) == 1
     (epochs,) = trained
     assert 1 < epochs < 50
-    gate = json.loads((runs_dir / reproduce.GATE_FILE).read_text())
+    gate = json.loads((runs_dir / GATE_FILE).read_text())
     assert gate == {"epochs": epochs, "final": True}
-
-
-def _load_epoch_gate():
-    sys.path.insert(0, str(reproduce.GATE_MODULE_DIR))
-    try:
-        import epoch_gate
-    finally:
-        sys.path.remove(str(reproduce.GATE_MODULE_DIR))
-    return epoch_gate
-
-
-def test_epoch_gate_callback(tmp_path):
-    from allennlp.training.metric_tracker import MetricTracker
-
-    epoch_gate = _load_epoch_gate()
-    gate_file = tmp_path / "gate.json"
-
-    class Trainer:
-        _num_epochs = 5
-        _metric_tracker = MetricTracker("+f1", None)
-
-    trainer = Trainer()
-    callback = epoch_gate.EpochGate(str(tmp_path), str(gate_file), poll_seconds=0.01,
-                                    max_wait_seconds=0.2)
-    gate_file.write_text(json.dumps({"epochs": 2, "final": False}))
-    callback.on_epoch(trainer, {}, epoch=0)  # 1 done, 2 allowed: goes on at once
-    assert not trainer._metric_tracker.should_stop_early()
-    assert epoch_gate.PROGRESS_FILE == reproduce.GATE_PROGRESS
-    progress = json.loads((tmp_path / epoch_gate.PROGRESS_FILE).read_text())
-    assert progress["epochs_done"] == 1
-    gate_file.write_text(json.dumps({"epochs": 2, "final": True}))
-    callback.on_epoch(trainer, {}, epoch=1)  # 2 done, the gate closed at 2: stop
-    assert trainer._metric_tracker.should_stop_early()
-
-    # The last epoch never waits; a gate that never opens stops the run after max_wait.
-    trainer = Trainer()
-    trainer._metric_tracker = MetricTracker("+f1", None)
-    gate_file.write_text(json.dumps({"epochs": 1, "final": False}))
-    callback.on_epoch(trainer, {}, epoch=4)
-    assert not trainer._metric_tracker.should_stop_early()
-    callback.on_epoch(trainer, {}, epoch=0)
-    assert trainer._metric_tracker.should_stop_early()

@@ -9,6 +9,12 @@ entity annotations (BioCreative V CDR, NCBI disease corpus, PubTator exports).
     <blank line between documents>
 
 Offsets are into `title + " " + abstract`.
+
+The one PubTator module of the project: `read_pubtator` (strict, streaming: documents are
+yielded as they are read), `write_pubtator` / `format_pubtator`, and the line rules that the
+`biomedical_entities` predictor applies to its input lines one at a time
+(`parse_text_line`, `is_annotation_line`, `looks_like_pubtator`) and to its output
+(`clean_field`, `clean_pmid`). Bad input raises `InputFormatError` (`path:line: message`).
 """
 import io
 import logging
@@ -17,11 +23,57 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, Iterable, Iterator, List, Optional, Tuple, Union
 
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.data.text_lines import open_lines, without_byte_order_mark
+
 logger = logging.getLogger(__name__)
 
 _TEXT_LINE_RE = re.compile(r"([^\t|]+)\|([ta])\|(.*)", re.DOTALL)
+# A mention or relation line, loosely: a PMID column, then a tab.
+_ANNOTATION_LINE_RE = re.compile(r"[^\t|]+\t")
+# What makes a line PubTator when the format is not declared: a numeric PMID before `|t|` /
+# `|a|`, or (once PubTator lines were seen) before a tab.
+_NUMERIC_TEXT_LINE_RE = re.compile(r"\d+\|[ta]\|")
+_NUMERIC_ANNOTATION_LINE_RE = re.compile(r"\d+\t")
+# Characters that would break a PubTator line (replaced one for one by a space on output).
+_UNSAFE_RE = re.compile("[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 PathOrLines = Union[str, "os.PathLike[str]", Iterable[str]]
+
+
+def parse_text_line(line: str) -> Optional[Tuple[str, str, str]]:
+    """`(pmid, "t" or "a", text)` for a `PMID|t|title` / `PMID|a|abstract` line (without
+    its line end), else `None`."""
+    match = _TEXT_LINE_RE.match(line)
+    return None if match is None else match.group(1, 2, 3)
+
+
+def is_annotation_line(line: str) -> bool:
+    """Whether `line` starts like a mention or relation line (a PMID column, then a tab)."""
+    return _ANNOTATION_LINE_RE.match(line) is not None
+
+
+def looks_like_pubtator(line: str, after_pubtator_lines: bool = False) -> bool:
+    """
+    Whether an input line of undeclared format is PubTator: `<digits>|t|` or `<digits>|a|`,
+    or, when `after_pubtator_lines`, `<digits><TAB>` (a mention line; before any PubTator
+    line such a line is taken for plain text).
+    """
+    if _NUMERIC_TEXT_LINE_RE.match(line):
+        return True
+    return after_pubtator_lines and _NUMERIC_ANNOTATION_LINE_RE.match(line) is not None
+
+
+def clean_field(value: str) -> str:
+    """`value` safe in a PubTator column: tabs, line breaks and other line separators become
+    spaces (one for one, so offsets stay right), lone surrogates U+FFFD."""
+    return _SURROGATE_RE.sub("\ufffd", _UNSAFE_RE.sub(" ", value))
+
+
+def clean_pmid(value: str) -> str:
+    """`value` as a PMID column: `clean_field`, then `|` -> `/` and spaces -> `_`."""
+    return clean_field(value).replace("|", "/").replace(" ", "_")
 
 
 @dataclass
@@ -77,28 +129,22 @@ class _DocumentBuilder:
         self.relations: List[Tuple[str, ...]] = []
 
 
-def _open_lines(source: PathOrLines) -> Tuple[str, Iterable[str], Optional[IO[str]]]:
-    if isinstance(source, (str, os.PathLike)):
-        handle = open(source, "r", encoding="utf-8", newline="\n")
-        return os.fspath(source), handle, handle
-    return str(getattr(source, "name", "<lines>")), source, None
-
-
 def read_pubtator(
     source: PathOrLines, strict: bool = True, problems: Optional[List[str]] = None
 ) -> Iterator[PubtatorDocument]:
     """
-    Reads PubTator documents from a file path or an iterable of lines (e.g. an open file or
-    a list of strings; `\\r\\n` line ends are accepted).
+    Reads PubTator documents from a file path (or URL) or an iterable of lines (e.g. an
+    open file or a list of strings; `\\r\\n` line ends are accepted; a byte-order mark at
+    the start of the first line is removed). Documents are yielded as they are read.
 
-    Malformed input raises a `ValueError` whose message names the file (or `<lines>`) and
-    the 1-based line number. With `strict=True` (the default) this includes every bad
-    mention line: a PMID differing from the current document's, non-integer offsets,
-    offsets outside the text, or `text[start:end] != mention` (a mention column that only
-    differs by surrounding whitespace is accepted, and the annotation text is then taken
-    from the document). With `strict=False` such
-    mentions are skipped instead, logged as warnings and their messages appended to
-    `problems` (if given). Structural errors (an abstract or mention line before any
+    Malformed input raises an `InputFormatError` (a `ValueError`) whose message starts
+    with the file (or `<lines>`) and the 1-based line number: `path:line: message`. With
+    `strict=True` (the default) this includes every bad mention line: a PMID differing from
+    the current document's, non-integer offsets, offsets outside the text, or
+    `text[start:end] != mention` (a mention column that only differs by surrounding
+    whitespace is accepted, and the annotation text is then taken from the document). With
+    `strict=False` such mentions are skipped instead, logged as warnings and their messages
+    appended to `problems` (if given). Structural errors (an abstract or mention line before any
     title, an abstract for another PMID, an unrecognised line) always raise.
 
     # Parameters
@@ -110,12 +156,12 @@ def read_pubtator(
     problems : `List[str]`, optional (default = `None`)
         With `strict=False`, a list that receives one message per skipped mention.
     """
-    name, lines, handle = _open_lines(source)
-    try:
-        yield from _read(name, lines, strict, problems)
-    finally:
-        if handle is not None:
-            handle.close()
+    if isinstance(source, (str, os.PathLike)):
+        # Lines end at "\n" only: a lone "\r" inside a title or abstract stays there.
+        name, lines = os.fspath(source), open_lines(source, newline="\n")
+    else:
+        name, lines = str(getattr(source, "name", "<lines>")), without_byte_order_mark(source)
+    yield from _read(name, lines, strict, problems)
 
 
 def _read(
@@ -123,8 +169,8 @@ def _read(
 ) -> Iterator[PubtatorDocument]:
     current: Optional[_DocumentBuilder] = None
 
-    def fail(line_number: int, message: str) -> ValueError:
-        return ValueError(f"{name}, line {line_number}: {message}")
+    def fail(line_number: int, message: str) -> InputFormatError:
+        return InputFormatError(message, name, line_number)
 
     for line_number, raw_line in enumerate(lines, start=1):
         line = raw_line.rstrip("\n").rstrip("\r")
@@ -133,9 +179,9 @@ def _read(
                 yield _finish(current, name, strict, problems)
                 current = None
             continue
-        text_line = _TEXT_LINE_RE.match(line)
+        text_line = parse_text_line(line)
         if text_line is not None:
-            pmid, kind, content = text_line.groups()
+            pmid, kind, content = text_line
             if kind == "t":
                 if current is not None:  # a new document without a blank line before it
                     yield _finish(current, name, strict, problems)
@@ -179,7 +225,7 @@ def _read(
         yield _finish(current, name, strict, problems)
 
 
-def _problem(error: ValueError, strict: bool, problems: Optional[List[str]]) -> None:
+def _problem(error: InputFormatError, strict: bool, problems: Optional[List[str]]) -> None:
     if strict:
         raise error
     logger.warning("Skipping annotation: %s", error)
@@ -200,8 +246,8 @@ def _finish(
     for line_number, columns in builder.mention_lines:
         pmid, start_str, end_str, mention, entity_type = columns[:5]
 
-        def fail(message: str, line_number: int = line_number) -> ValueError:
-            return ValueError(f"{name}, line {line_number}: {message}")
+        def fail(message: str, line_number: int = line_number) -> InputFormatError:
+            return InputFormatError(message, name, line_number)
 
         if pmid != builder.pmid:
             _problem(fail(f"mention of PMID {pmid} inside document PMID {builder.pmid}"),
@@ -242,11 +288,22 @@ def _finish(
     return document
 
 
-def format_pubtator(document: PubtatorDocument) -> str:
-    """The PubTator lines of one document (each ending with a newline, no blank line)."""
+def format_pubtator(document: PubtatorDocument, text_lines: bool = True) -> str:
+    """
+    The PubTator lines of one document (each ending with a newline, no blank line). Fields
+    are written as they are (see `clean_field` for text that may hold tabs or line breaks).
+
+    # Parameters
+
+    document : `PubtatorDocument`
+    text_lines : `bool`, optional (default = `True`)
+        Write the `|t|` and `|a|` lines (`False`: mention and relation lines only, for a
+        document that has no title and abstract).
+    """
     out = io.StringIO()
-    out.write(f"{document.pmid}|t|{document.title}\n")
-    out.write(f"{document.pmid}|a|{document.abstract}\n")
+    if text_lines:
+        out.write(f"{document.pmid}|t|{document.title}\n")
+        out.write(f"{document.pmid}|a|{document.abstract}\n")
     for annotation in document.annotations:
         columns = [
             document.pmid,

@@ -1,8 +1,6 @@
 import itertools
-import logging
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
-from allennlp.common.file_utils import cached_path
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
 from allennlp.data.fields import MetadataField, SequenceLabelField, TextField
 from allennlp.data.instance import Instance
@@ -17,21 +15,8 @@ from biomtl_allennlp.common.datasets import (
     resolve_data_root,
     split_file,
 )
-from biomtl_allennlp.common.tags import (
-    ENCODINGS,
-    detect_encoding,
-    spans_to_bioul,
-    split_tag,
-    tags_to_spans,
-)
-
-logger = logging.getLogger(__name__)
-
-DOCSTART = "-DOCSTART-"
-
-
-class DataFormatError(ValueError):
-    """Bad input in a corpus file; the message names the file and line."""
+from biomtl_allennlp.common.tags import ENCODINGS
+from biomtl_allennlp.data.crichton_tsv import read_sentences
 
 
 @DatasetReader.register("multitask_ner")
@@ -50,6 +35,8 @@ class MultiTaskNerDatasetReader(DatasetReader):
     `"devel"`, `"test"`, or several joined by `+` (`"train+devel"` trains on both, as the
     paper's code did). Each dataset's file for a split is `<folder>/<split>.tsv`.
     A real file path (or URL) is accepted too when the reader has exactly one dataset.
+    Files are read by `biomtl_allennlp.data.crichton_tsv.read_sentences`: a bad line raises
+    `InputFormatError` naming the file and line.
 
     Fields: `tokens` (`TextField`), `tags` (`SequenceLabelField`, when labelled) and
     `metadata` (`{"words": [...], "dataset": name}`), so allennlp-models' `crf_tagger` can
@@ -159,105 +146,3 @@ class MultiTaskNerDatasetReader(DatasetReader):
 
     def apply_token_indexers(self, instance: Instance) -> None:
         instance.fields["tokens"]._token_indexers = self._token_indexers  # type: ignore
-
-
-def _open_lines(path: str) -> Iterable[str]:
-    try:
-        local = cached_path(path)
-    except FileNotFoundError:
-        raise DataFormatError(f"{path}: file not found") from None
-    except Exception as error:  # network errors, HTTP 404, ...
-        raise DataFormatError(f"{path}: cannot be read ({error})") from error
-    with open(local, encoding="utf-8") as handle:
-        yield from handle
-
-
-def read_sentences(
-    path: str, label_encoding: str = "auto"
-) -> Iterator[Tuple[List[str], List[str]]]:
-    """
-    Yields `(words, bioul_tags)` for each sentence of a Crichton-format file.
-
-    Raises `DataFormatError` naming the file and line for a line that is not
-    `token<TAB>label`, an unknown tag prefix, an empty or missing file. Tag sequences that
-    break the scheme are repaired (see `biomtl_allennlp.common.tags`) and the number of
-    repairs is logged as a warning.
-    """
-    if label_encoding not in ("auto",) + ENCODINGS:
-        raise ValueError(f"unknown label encoding {label_encoding!r} (auto, IOBES or BIO)")
-    raw = _raw_sentences(path)
-    if label_encoding == "auto":
-        # Detection needs the whole file's tags; files are small enough to hold.
-        raw_list = list(raw)
-        label_encoding = detect_encoding([tag for _, _, tags in raw_list for tag in tags])
-        raw = iter(raw_list)
-    repairs = 0
-    sentences = 0
-    for first_line, words, tags in raw:
-        try:
-            spans, repaired = tags_to_spans(tags, label_encoding)
-        except ValueError as error:
-            # Find the offending line for the message.
-            for offset, tag in enumerate(tags):
-                try:
-                    tags_to_spans([tag], label_encoding)
-                except ValueError:
-                    raise DataFormatError(f"{path}:{first_line + offset}: {error}") from None
-            raise DataFormatError(f"{path}:{first_line}: {error}") from None
-        if repaired:
-            repairs += repaired
-            logger.debug("%s:%d: repaired %d tag(s)", path, first_line, repaired)
-        sentences += 1
-        yield words, spans_to_bioul(spans, len(words))
-    if repairs:
-        logger.warning(
-            "%s: %d %s tag sequence(s) did not follow the scheme and were repaired by the "
-            "conlleval rule (a continuation without a start begins a new entity; an "
-            "unclosed entity ends at the next tag); the entity count is that of conlleval",
-            path,
-            repairs,
-            label_encoding,
-        )
-
-
-def _raw_sentences(path: str) -> Iterator[Tuple[int, List[str], List[str]]]:
-    """Yields `(first line number, words, raw tags)` per sentence."""
-    words: List[str] = []
-    tags: List[str] = []
-    first_line = 0
-    any_sentence = False
-    for line_number, line in enumerate(_open_lines(path), start=1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            if words:
-                any_sentence = True
-                yield first_line, words, tags
-                words, tags = [], []
-            continue
-        fields = line.split("\t")
-        if len(fields) != 2:
-            raise DataFormatError(
-                f"{path}:{line_number}: expected 'token<TAB>label', found {len(fields)} "
-                f"tab-separated field(s): {line[:80]!r}"
-            )
-        word, tag = fields
-        if word == DOCSTART:
-            continue
-        if not word or word != word.strip():
-            raise DataFormatError(
-                f"{path}:{line_number}: empty token or token with surrounding whitespace: "
-                f"{word!r}"
-            )
-        try:
-            split_tag(tag)
-        except ValueError as error:
-            raise DataFormatError(f"{path}:{line_number}: {error}") from None
-        if not words:
-            first_line = line_number
-        words.append(word)
-        tags.append(tag)
-    if words:
-        any_sentence = True
-        yield first_line, words, tags
-    if not any_sentence:
-        raise DataFormatError(f"{path}: no sentences (empty file)")

@@ -18,27 +18,24 @@ pairs with no gold mention, e.g. a second prediction for an already matched gold
 false positive. Gold mentions left unpaired are false negatives. Repeated identical prediction
 lines count once.
 
-Command line:
+Command line (`biomtl_allennlp/commands/bc2gm_eval.py`; `python -m
+biomtl_allennlp.evaluation.bc2gm_eval` runs the same command):
 
-    python -m biomtl_allennlp.evaluation.bc2gm_eval --gold GENE.eval --alt ALTGENE.eval \\
+    allennlp bc2gm-eval --gold GENE.eval --alt ALTGENE.eval \\
         --predictions pred.eval [--output-file scores.json]
 """
-import argparse
-import json
-import sys
 from collections import defaultdict
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.common.scoring import precision_recall_f1
 from biomtl_allennlp.common.tags import bioul_to_spans
+from biomtl_allennlp.data.text_lines import open_lines
 
 # (sentence_id, start, end), offsets inclusive and counted over non-whitespace characters.
 Mention = Tuple[str, int, int]
 # (sentence_id, tokens, tags) with BIOUL (or BIO / IOBES) tags.
 TaggedSentence = Tuple[str, Sequence[str], Sequence[str]]
-
-
-class EvalFormatError(ValueError):
-    """A malformed mention line; the message names the file and line."""
 
 
 def read_mentions(path: str) -> List[Tuple[Mention, str]]:
@@ -47,26 +44,25 @@ def read_mentions(path: str) -> List[Tuple[Mention, str]]:
 
     # Returns
 
-    `[((sentence_id, start, end), text), ...]` in file order. Blank lines are skipped; a malformed
-    line raises `EvalFormatError` naming the file and line.
+    `[((sentence_id, start, end), text), ...]` in file order. Blank lines are skipped; a
+    malformed line raises `InputFormatError` naming the file and line, a file that cannot be
+    read `InputFormatError` naming the file. A leading byte-order mark is removed.
     """
     mentions: List[Tuple[Mention, str]] = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("|", 2)
-            offsets = fields[1].split() if len(fields) == 3 else []
-            if len(offsets) != 2 or not all(o.isdigit() for o in offsets):
-                raise EvalFormatError(
-                    f"{path}, line {line_number}: expected 'sentence_id|start end|text', "
-                    f"got {line!r}"
-                )
-            start, end = int(offsets[0]), int(offsets[1])
-            if end < start:
-                raise EvalFormatError(f"{path}, line {line_number}: end before start: {line!r}")
-            mentions.append(((fields[0].strip(), start, end), fields[2]))
+    for line_number, line in enumerate(open_lines(path), start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = line.split("|", 2)
+        offsets = fields[1].split() if len(fields) == 3 else []
+        if len(offsets) != 2 or not all(o.isdigit() for o in offsets):
+            raise InputFormatError(
+                f"expected 'sentence_id|start end|text', got {line!r}", path, line_number
+            )
+        start, end = int(offsets[0]), int(offsets[1])
+        if end < start:
+            raise InputFormatError(f"end before start: {line!r}", path, line_number)
+        mentions.append(((fields[0].strip(), start, end), fields[2]))
     return mentions
 
 
@@ -194,39 +190,11 @@ def score(
 
     candidates = {p: acceptable.get(p, []) for p in predicted_set}
     tp = _max_matching(candidates)
-    fp = len(predicted_set) - tp
-    fn = len(gold) - tp
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+    return precision_recall_f1(tp, len(predicted_set) - tp, len(gold) - tp)
 
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m biomtl_allennlp.evaluation.bc2gm_eval",
-        description="BioCreative II gene mention evaluation with alternative matches.",
-    )
-    parser.add_argument("--gold", required=True, help="GENE.eval")
-    parser.add_argument("--alt", default=None, help="ALTGENE.eval (optional)")
-    parser.add_argument("--predictions", required=True, help="predictions, same format")
-    parser.add_argument("--output-file", default=None, help="also write the scores as JSON")
-    args = parser.parse_args(argv)
-    try:
-        scores = score(args.gold, args.alt, args.predictions)
-    except (OSError, EvalFormatError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"TP: {scores['tp']}  FP: {scores['fp']}  FN: {scores['fn']}")
-    print(
-        f"Precision: {scores['precision']:.4f}  Recall: {scores['recall']:.4f}  "
-        f"F1: {scores['f1']:.4f}"
-    )
-    if args.output_file:
-        with open(args.output_file, "w", encoding="utf-8") as handle:
-            json.dump(scores, handle, indent=2)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biomtl_allennlp.commands import run_as_allennlp_command
+
+    run_as_allennlp_command("bc2gm-eval")

@@ -17,33 +17,25 @@ Precision, recall and F1 are given per type and micro-averaged over the scored t
 (`overall`). Throughput is the number of tokens tagged per second of prediction (archive
 loading excluded).
 
-Command line:
+Command line (`biomtl_allennlp/commands/pubtator_eval.py`; `python -m
+biomtl_allennlp.evaluation.pubtator_eval` runs the same command):
 
-    python -m biomtl_allennlp.evaluation.pubtator_eval ARCHIVE GOLD.PubTator \\
+    allennlp pubtator-eval ARCHIVE GOLD.PubTator \\
         [--type-map '{"DNA": "Gene/Protein"}'] [--types Chemical Disease] \\
         [--output-file metrics.json] [--batch-size 64] [--cuda-device -1] \\
         [--predictor-args '{"overlap_policy": "keep_all"}']
 """
-import argparse
-import json
-import os
-import sys
 import time
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from biomtl_allennlp.data.pubtator import PubtatorDocument, read_pubtator
+from biomtl_allennlp.common.scoring import precision_recall_f1
+from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.data.pubtator import PubtatorDocument
 from biomtl_allennlp.predictors.entity_merging import TypeMapper
 
 # (document id, start, end, common type)
 Mention = Tuple[str, int, int, str]
-
-
-def _prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
 def gold_mentions(documents: Iterable[PubtatorDocument], type_mapper: TypeMapper) -> Set[Mention]:
@@ -55,14 +47,17 @@ def gold_mentions(documents: Iterable[PubtatorDocument], type_mapper: TypeMapper
 
 
 def predicted_mentions(
-    predictions: Mapping[str, Iterable[Mapping[str, Any]]], type_mapper: TypeMapper
+    predictions: Mapping[str, Iterable[Union[Entity, Mapping[str, Any]]]],
+    type_mapper: TypeMapper,
 ) -> Set[Mention]:
-    """`predictions`: document id -> entities (`start`, `end`, `type`)."""
-    return {
-        (pmid, int(entity["start"]), int(entity["end"]), type_mapper(str(entity["type"])))
-        for pmid, entities in predictions.items()
-        for entity in entities
-    }
+    """`predictions`: document id -> entities (`Entity`s, or their JSON form, read with
+    `Entity.from_json`)."""
+    mentions: Set[Mention] = set()
+    for pmid, entities in predictions.items():
+        for item in entities:
+            entity = item if isinstance(item, Entity) else Entity.from_json(item)
+            mentions.add((pmid, entity.start, entity.end, type_mapper(entity.type)))
+    return mentions
 
 
 def score_mentions(
@@ -85,28 +80,28 @@ def score_mentions(
             "fn": len(gold_t - predicted_t),
         }
         totals.update(counts)
-        per_type[entity_type] = _prf(**counts)
+        per_type[entity_type] = precision_recall_f1(**counts)
     ignored = Counter(m[3] for m in predicted if m[3] not in set(scored))
     return {
         "per_type": per_type,
-        "overall": _prf(totals["tp"], totals["fp"], totals["fn"]),
+        "overall": precision_recall_f1(totals["tp"], totals["fp"], totals["fn"]),
         "ignored_predicted_types": dict(sorted(ignored.items())),
     }
 
 
 def predict_documents(
     predictor, documents: Sequence[PubtatorDocument], batch_size: int = 64
-) -> Tuple[Dict[str, List[Dict[str, Any]]], Dict[str, float]]:
+) -> Tuple[Dict[str, List[Entity]], Dict[str, float]]:
     """
     Runs a `biomedical_entities` predictor on the raw text of `documents`,
     `batch_size` documents per `predict_batch_json` call.
 
     # Returns
 
-    `(predictions, throughput)`: document id -> entities, and `{"documents", "tokens",
+    `(predictions, throughput)`: document id -> `Entity`s, and `{"documents", "tokens",
     "seconds", "tokens_per_second"}` of the prediction calls.
     """
-    predictions: Dict[str, List[Dict[str, Any]]] = {}
+    predictions: Dict[str, List[Entity]] = {}
     tokens_before = predictor.tokens_processed
     seconds = 0.0
     for first in range(0, len(documents), batch_size):
@@ -120,7 +115,9 @@ def predict_documents(
                 raise ValueError(f"PMID {document.pmid}: the predictor failed: {output['error']}")
             if output["text"] != document.text:
                 raise ValueError(f"PMID {document.pmid}: the predictor changed the text")
-            predictions.setdefault(document.pmid, []).extend(output["entities"])
+            predictions.setdefault(document.pmid, []).extend(
+                Entity.from_json(entity) for entity in output["entities"]
+            )
     tokens = predictor.tokens_processed - tokens_before
     throughput = {
         "documents": len(documents),
@@ -150,74 +147,7 @@ def evaluate(
     return metrics
 
 
-def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
-    """A JSON object given inline or as a path to a JSON file."""
-    if not value:
-        return {}
-    if os.path.exists(value):
-        with open(value, encoding="utf-8") as handle:
-            value = handle.read()
-    try:
-        parsed = json.loads(value)
-    except ValueError as error:
-        raise SystemExit(f"{name}: not a JSON object or a JSON file: {error}")
-    if not isinstance(parsed, dict):
-        raise SystemExit(f"{name}: expected a JSON object")
-    return parsed
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m biomtl_allennlp.evaluation.pubtator_eval",
-        description="Exact-offset NER evaluation of a model archive on raw PubTator documents.",
-    )
-    parser.add_argument("archive", help="model.tar.gz of a multitask_crf_tagger")
-    parser.add_argument("gold", help="gold PubTator file")
-    parser.add_argument(
-        "--type-map",
-        default=None,
-        help="JSON object (or file) of type -> common type entries, applied to gold and "
-        "predicted types on top of the default table",
-    )
-    parser.add_argument("--types", nargs="+", default=None, help="common types to score")
-    parser.add_argument("--output-file", default=None, help="also write the metrics as JSON")
-    parser.add_argument("--batch-size", type=int, default=64, help="documents per call")
-    parser.add_argument("--cuda-device", type=int, default=-1)
-    parser.add_argument(
-        "--predictor-args", default=None, help="JSON object of biomedical_entities arguments"
-    )
-    args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error("--batch-size must be positive")
-    type_map = _json_arg(args.type_map, "--type-map")
-    predictor_args = _json_arg(args.predictor_args, "--predictor-args")
-    if type_map:
-        predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
-
-    gold_documents = list(read_pubtator(args.gold))
-
-    import biomtl_allennlp  # noqa: F401  (registers the components)
-    from allennlp.predictors import Predictor
-
-    predictor = Predictor.from_path(
-        args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
-    )
-    metrics = evaluate(
-        predictor,
-        gold_documents,
-        type_map=predictor_args.get("type_map"),
-        types=args.types,
-        batch_size=args.batch_size,
-    )
-    metrics["archive"] = args.archive
-    metrics["gold"] = args.gold
-    text = json.dumps(metrics, indent=2)
-    print(text)
-    if args.output_file:
-        with open(args.output_file, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from biomtl_allennlp.commands import run_as_allennlp_command
+
+    run_as_allennlp_command("pubtator-eval")

@@ -13,24 +13,30 @@ its model: the same model given several times (several seeds) shows `mean ± std
 deviation over the files that have the cell); STM given one file per dataset is merged into one
 column. Cells without values are `-`.
 
-Command line:
+Metric keys are read by `biomtl_allennlp.common.metric_keys`, which needs no list of datasets:
+the tables show the paper's datasets in the paper's order, then any other dataset of the inputs
+in the order first seen.
 
-    python -m biomtl_allennlp.evaluation.tables \\
+Command line: `allennlp tables` (`biomtl_allennlp/commands/tables.py`), e.g.
+
+    allennlp tables \\
         --result STM=runs/stm_bc2gm/metrics.json --result STM=runs/stm_bc5cdr/metrics.json \\
         --result MTM-CW=runs/mtm_cw_seed1/metrics.json \\
         --result MTM-CW=runs/mtm_cw_seed2/metrics.json \\
         [--markdown results.md] [--plot fig4.png] [--paper]
 """
-import argparse
 import json
 import math
 import statistics
-import sys
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-# Datasets in the paper's order, with their entity types.
-DATASETS: "OrderedDict[str, List[str]]" = OrderedDict(
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.common.markdown import markdown_table
+from biomtl_allennlp.common.metric_keys import MEASURES, TEST_PREFIX, MetricKey, parse_metric_keys
+
+# Table layout: the paper's datasets in its order, with their entity types.
+PAPER_DATASETS: "OrderedDict[str, List[str]]" = OrderedDict(
     [
         ("BC2GM", ["GENE"]),
         ("BC4CHEMD", ["Chemical"]),
@@ -39,7 +45,6 @@ DATASETS: "OrderedDict[str, List[str]]" = OrderedDict(
         ("JNLPBA", ["DNA", "RNA", "cell_line", "cell_type", "protein"]),
     ]
 )
-METRICS = ("precision", "recall", "f1")
 METRIC_LABELS = {"precision": "P", "recall": "R", "f1": "F1"}
 
 # Fig. 4: entity types and the (dataset, type) components averaged for each.
@@ -70,76 +75,50 @@ PAPER_F1: Dict[str, Dict[str, float]] = {
     },
 }
 
-# (dataset, entity type or None for the dataset level, metric)
-MetricKey = Tuple[str, Optional[str], str]
-
-_IGNORED_PREFIXES = ("best_validation_", "validation_", "training_")
-
-
-class MetricsFileError(ValueError):
-    """A metrics file that cannot be used; the message names the file."""
-
-
-def parse_metric_key(key: str) -> Optional[MetricKey]:
-    """
-    Parses `<dataset>_<metric>` or `<dataset>_<type>_<metric>` (after dropping a `test_` prefix),
-    e.g. `JNLPBA_cell_line_f1` -> `("JNLPBA", "cell_line", "f1")`. Other keys give `None`.
-    """
-    if key.startswith(_IGNORED_PREFIXES):
-        return None
-    if key.startswith("test_"):
-        key = key[len("test_") :]
-    for dataset in sorted(DATASETS, key=len, reverse=True):
-        if not key.startswith(dataset + "_"):
-            continue
-        rest = key[len(dataset) + 1 :]
-        for metric in METRICS:
-            if rest == metric:
-                return dataset, None, metric
-            if rest.endswith("_" + metric) and len(rest) > len(metric) + 1:
-                return dataset, rest[: -len(metric) - 1], metric
-    return None
-
-
 def load_metrics(path: str) -> Dict[MetricKey, float]:
     """
     Reads one metrics JSON file.
 
     # Returns
 
-    `{(dataset, type_or_None, metric): fraction}`. `test_`-prefixed keys win over plain ones.
+    `{MetricKey(dataset, type_or_None, measure): fraction}` (a `MetricKey` is a
+    `(dataset, entity_type, measure)` tuple). `test_`-prefixed keys win over plain ones.
 
     # Raises
 
-    `MetricsFileError` (naming the file) when it cannot be read, is not a JSON object, or has no
-    recognisable per-dataset metric.
+    `InputFormatError` (naming the file, and the line for invalid JSON) when it cannot be read,
+    is not a JSON object, or has no per-dataset metric.
     """
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except OSError as error:
-        raise MetricsFileError(f"cannot read metrics file {path}: {error}") from error
+        raise InputFormatError(f"cannot read metrics file: {error.strerror}", path) from error
+    except json.JSONDecodeError as error:
+        raise InputFormatError(f"not valid JSON: {error.msg}", path, error.lineno) from error
     except ValueError as error:
-        raise MetricsFileError(f"metrics file {path} is not valid JSON: {error}") from error
+        raise InputFormatError(f"not valid JSON: {error}", path) from error
     if not isinstance(data, dict):
-        raise MetricsFileError(f"metrics file {path} is not a JSON object")
+        raise InputFormatError("not a JSON object of metrics", path)
 
+    numeric = {
+        key: value for key, value in data.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
     metrics: Dict[MetricKey, float] = {}
     from_test: Dict[MetricKey, bool] = {}
-    for key, value in data.items():
-        parsed = parse_metric_key(key)
-        if parsed is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        is_test = key.startswith("test_")
+    for key, parsed in parse_metric_keys(numeric).items():
+        is_test = key.startswith(TEST_PREFIX)
         if parsed in metrics and from_test[parsed] and not is_test:
             continue
-        metrics[parsed] = float(value)
+        metrics[parsed] = float(numeric[key])
         from_test[parsed] = is_test
     if not metrics:
-        raise MetricsFileError(
-            f"metrics file {path} has no recognisable metrics: expected keys like "
-            f"'<dataset>_f1' or 'test_<dataset>_<type>_precision' for the datasets "
-            f"{', '.join(DATASETS)}"
+        raise InputFormatError(
+            "no per-dataset metrics: expected, for each dataset, the keys "
+            "'<dataset>_precision', '<dataset>_recall' and '<dataset>_f1' (optionally "
+            "'test_'-prefixed, with per-type keys such as '<dataset>_<type>_f1')",
+            path,
         )
     return metrics
 
@@ -158,6 +137,7 @@ class Results:
         self.models: List[str] = []
         self.files: Dict[str, List[str]] = {}
         self.values: Dict[str, Dict[MetricKey, List[float]]] = {}
+        seen: Dict[str, None] = {}
         for model, path in specs:
             metrics = load_metrics(path)
             if model not in self.values:
@@ -167,10 +147,14 @@ class Results:
             self.files[model].append(path)
             for key, value in metrics.items():
                 self.values[model].setdefault(key, []).append(value)
+                seen.setdefault(key.dataset)
+        # Table rows: the paper's datasets, then the others in the order first seen.
+        self.datasets: List[str] = list(PAPER_DATASETS)
+        self.datasets += [dataset for dataset in seen if dataset not in PAPER_DATASETS]
 
     def get(self, model: str, dataset: str, entity_type: Optional[str], metric: str) -> List[float]:
         """All values of a cell (fractions), `[]` when missing."""
-        return list(self.values.get(model, {}).get((dataset, entity_type, metric), []))
+        return list(self.values.get(model, {}).get(MetricKey(dataset, entity_type, metric), []))
 
     def type_f1(self, model: str, dataset: str, entity_type: str) -> List[float]:
         """
@@ -178,7 +162,7 @@ class Results:
         stands in when the per-type key is missing.
         """
         values = self.get(model, dataset, entity_type, "f1")
-        if not values and DATASETS.get(dataset) == [entity_type]:
+        if not values and PAPER_DATASETS.get(dataset) == [entity_type]:
             values = self.get(model, dataset, None, "f1")
         return values
 
@@ -215,39 +199,37 @@ def format_values(values: Sequence[float]) -> str:
     return format_cell(mean, std)
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines.extend("| " + " | ".join(row) + " |" for row in rows)
-    return "\n".join(lines)
-
-
 def table2(results: Results, paper: bool = False) -> str:
     """Table 2: P / R / F1 (%) per dataset (rows) and model (columns)."""
     header = ["Dataset", "Metric"] + results.models
     paper_models = list(PAPER_F1) if paper else []
     header += [f"{model} (paper)" for model in paper_models]
     rows = []
-    for dataset in DATASETS:
-        for metric in METRICS:
+    for dataset in results.datasets:
+        for metric in MEASURES:
             row = [dataset, METRIC_LABELS[metric]]
             row += [format_values(results.get(m, dataset, None, metric)) for m in results.models]
             for model in paper_models:
-                row.append(format_cell(PAPER_F1[model][dataset]) if metric == "f1" else "-")
+                row.append(_paper_cell(model, dataset) if metric == "f1" else "-")
             rows.append(row)
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
+
+
+def _paper_cell(model: str, dataset: str) -> str:
+    return format_cell(PAPER_F1[model].get(dataset))
 
 
 def table3(results: Results, paper: bool = False) -> str:
     """Table 3: F1 (%) of MTM-C / MTM-W / MTM-CW per dataset."""
     header = ["Dataset"] + TABLE3_MODELS + (["MTM-CW (paper)"] if paper else [])
     rows = []
-    for dataset in DATASETS:
+    for dataset in results.datasets:
         row = [dataset]
         row += [format_values(results.get(m, dataset, None, "f1")) for m in TABLE3_MODELS]
         if paper:
-            row.append(format_cell(PAPER_F1["MTM-CW"][dataset]))
+            row.append(_paper_cell("MTM-CW", dataset))
         rows.append(row)
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
 
 
 class Figure4Cell:
@@ -320,7 +302,7 @@ def figure4_table(results: Results) -> str:
         if partial:
             line += f"; only {'; '.join(partial)}"
         notes.append(line)
-    return _markdown_table(header, rows) + "\n" + "\n".join(notes)
+    return markdown_table(header, rows) + "\n" + "\n".join(notes)
 
 
 def render_markdown(results: Results, paper: bool = False) -> str:
@@ -394,41 +376,7 @@ def plot_figure4(results: Results, path: str) -> None:
     plt.close(figure)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m biomtl_allennlp.evaluation.tables",
-        description="Paper-style tables (Table 2, Table 3, Fig. 4) from metrics.json files.",
-    )
-    parser.add_argument(
-        "--result",
-        action="append",
-        required=True,
-        metavar="MODEL=PATH",
-        help="a metrics.json labelled with its model (STM, MTM-C, MTM-W, MTM-CW, ...); repeat "
-        "for several models, seeds, or STM datasets",
-    )
-    parser.add_argument("--markdown", default=None, help="write markdown here (default: stdout)")
-    parser.add_argument("--plot", default=None, help="write the Fig. 4 bar chart (PNG) here")
-    parser.add_argument(
-        "--paper", action="store_true", help="add the paper's reported test F1 for reference"
-    )
-    args = parser.parse_args(argv)
-    try:
-        specs = [parse_result_spec(spec) for spec in args.result]
-        results = Results(specs)
-    except (ValueError, MetricsFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    markdown = render_markdown(results, paper=args.paper)
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as handle:
-            handle.write(markdown)
-    else:
-        sys.stdout.write(markdown)
-    if args.plot:
-        plot_figure4(results, args.plot)
-    return 0
+if __name__ == "__main__":  # the command line is `allennlp tables` (commands/tables.py)
+    from biomtl_allennlp.commands import run_as_allennlp_command
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    run_as_allennlp_command("tables")

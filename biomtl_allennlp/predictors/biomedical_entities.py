@@ -1,7 +1,6 @@
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -12,7 +11,20 @@ from allennlp.data.tokenizers import Token
 from allennlp.models import Model
 from allennlp.predictors.predictor import Predictor
 
+from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.common.tags import bioul_to_spans
+from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.data.pubtator import (
+    PubtatorAnnotation,
+    PubtatorDocument,
+    clean_field,
+    clean_pmid,
+    format_pubtator,
+    is_annotation_line,
+    looks_like_pubtator,
+    parse_text_line,
+)
+from biomtl_allennlp.data.text_lines import strip_byte_order_mark
 from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
 from biomtl_allennlp.data.tokenizers import (
     BiomedicalSentenceSplitter,
@@ -35,18 +47,7 @@ ID_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
 
 # Internal marker that `load_line` adds to what it returns (how the line was read).
 _LINE_KEY = "_biomedical_entities_line"
-_AUTO_PUBTATOR_RE = re.compile(r"^\d+\|[ta]\|")
-_PUBTATOR_TEXT_RE = re.compile(r"^([^\t|]+)\|([ta])\|(.*)$", re.DOTALL)
-_AUTO_PUBTATOR_ANNOTATION_RE = re.compile(r"^\d+\t")
-_PUBTATOR_ANNOTATION_RE = re.compile(r"^[^\t|]+\t")
-# Characters that would break a PubTator line (replaced one for one by a space on output).
-_PUBTATOR_UNSAFE_RE = re.compile("[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _MAX_ECHOED_LINE = 1000
-
-
-class InputError(ValueError):
-    """A bad input document; the message is written to the output instead of a result."""
 
 
 @dataclass
@@ -55,7 +56,7 @@ class _Document:
     ids: Dict[str, Any]
     title: Optional[str] = None
     abstract: Optional[str] = None
-    entities: List[Dict[str, Any]] = field(default_factory=list)
+    entities: List[Entity] = field(default_factory=list)
     error: Optional[str] = None
 
     @property
@@ -94,7 +95,8 @@ class BiomedicalEntitiesPredictor(Predictor):
 
     A bad input (invalid JSON, not an object, missing keys, non-string values, empty or
     whitespace-only text) gives `{"error": ..., "line": ...}` (plus its ids when known)
-    instead, and the other inputs are processed as usual.
+    instead, and the other inputs are processed as usual. A UTF-8 byte-order mark at the
+    start of the first line given to `load_line` (the start of the input file) is removed.
 
     Overlapping entities: identical spans of the same common type from several heads are
     always merged. The default `overlap_policy="highest_score"` with
@@ -209,6 +211,8 @@ class BiomedicalEntitiesPredictor(Predictor):
         # PubTator state of `load_line`.
         self._pending_title: Optional[Tuple[str, str, str]] = None  # (pmid, title, line)
         self._seen_pubtator = False
+        # Whether `load_line` has not been called yet (its line may start with a BOM).
+        self._at_first_line = True
 
     # ------------------------------------------------------------------ line IO
 
@@ -216,17 +220,21 @@ class BiomedicalEntitiesPredictor(Predictor):
         """
         Reads one non-blank input line (see `input_format`). Returns the document to
         predict, or a marker for a line that completes no document or is malformed (their
-        prediction is `{}` or an error).
+        prediction is `{}` or an error). A byte-order mark starting the first line is
+        removed (a line left blank by that gives no output).
         """
+        if self._at_first_line:
+            self._at_first_line = False
+            line = strip_byte_order_mark(line)
+            if not line.strip():
+                return {_LINE_KEY: {"skip": True}}
         raw = line[:-1] if line.endswith("\n") else line
         raw = raw[:-1] if raw.endswith("\r") else raw
         kind = self.input_format
         if kind == "auto":
             if raw.lstrip().startswith("{"):
                 kind = "json"
-            elif _AUTO_PUBTATOR_RE.match(raw):
-                kind = "pubtator"
-            elif self._seen_pubtator and _AUTO_PUBTATOR_ANNOTATION_RE.match(raw):
+            elif looks_like_pubtator(raw, after_pubtator_lines=self._seen_pubtator):
                 kind = "pubtator"
             else:
                 kind = "text"
@@ -269,10 +277,10 @@ class BiomedicalEntitiesPredictor(Predictor):
 
     def _load_pubtator_line(self, raw: str) -> JsonDict:
         self._seen_pubtator = True
-        text_line = _PUBTATOR_TEXT_RE.match(raw)
+        text_line = parse_text_line(raw)
         if text_line is None:
             flushed = self._title_only()
-            if _PUBTATOR_ANNOTATION_RE.match(raw):
+            if is_annotation_line(raw):
                 return flushed or {_LINE_KEY: {"skip": True}}
             error = {
                 "line": raw,
@@ -280,7 +288,7 @@ class BiomedicalEntitiesPredictor(Predictor):
                 "PubTator annotation line",
             }
             return flushed or {_LINE_KEY: error}
-        pmid, kind, content = text_line.groups()
+        pmid, kind, content = text_line
         if kind == "t":
             flushed = self._title_only()
             self._pending_title = (pmid, content, raw)
@@ -310,24 +318,23 @@ class BiomedicalEntitiesPredictor(Predictor):
 
     @staticmethod
     def format_pubtator(outputs: JsonDict) -> str:
-        """The PubTator lines of one predicted document (and a blank line)."""
-
-        def clean(value: str) -> str:
-            value = _PUBTATOR_UNSAFE_RE.sub(" ", value)
-            return _SURROGATE_RE.sub("\ufffd", value)
-
+        """
+        The PubTator lines of one predicted document and a blank line (a document without
+        title and entities gives two blank lines, so each has its block). Fields are
+        cleaned with `clean_field` / `clean_pmid`.
+        """
         pmid = next((str(outputs[key]) for key in ID_KEYS if outputs.get(key) is not None), "-")
-        pmid = clean(pmid).replace("|", "/").replace(" ", "_")
-        lines = []
-        if "title" in outputs:
-            lines.append(f"{pmid}|t|{clean(outputs['title'])}")
-            lines.append(f"{pmid}|a|{clean(outputs.get('abstract') or '')}")
-        for entity in outputs["entities"]:
-            lines.append(
-                f"{pmid}\t{entity['start']}\t{entity['end']}\t{clean(entity['text'])}"
-                f"\t{clean(entity['type'])}"
-            )
-        return "\n".join(lines) + "\n\n"
+        entities = [Entity.from_json(entity) for entity in outputs["entities"]]
+        document = PubtatorDocument(
+            pmid=clean_pmid(pmid),
+            title=clean_field(outputs.get("title") or ""),
+            abstract=clean_field(outputs.get("abstract") or ""),
+            annotations=[
+                PubtatorAnnotation(e.start, e.end, clean_field(e.text), clean_field(e.type))
+                for e in entities
+            ],
+        )
+        return (format_pubtator(document, text_lines="title" in outputs) or "\n") + "\n"
 
     # ------------------------------------------------------------------ prediction
 
@@ -354,7 +361,7 @@ class BiomedicalEntitiesPredictor(Predictor):
                 continue
             try:
                 document = self._parse(json_dict)
-            except InputError as error:
+            except InputFormatError as error:
                 ids = _ids(json_dict) if isinstance(json_dict, dict) else {}
                 line = line_info.get("line")
                 if line is None:
@@ -376,12 +383,12 @@ class BiomedicalEntitiesPredictor(Predictor):
 
     def _parse(self, json_dict: Any) -> _Document:
         if not isinstance(json_dict, dict):
-            raise InputError(f"expected a JSON object, got {type(json_dict).__name__}")
+            raise InputFormatError(f"expected a JSON object, got {type(json_dict).__name__}")
         ids = _ids(json_dict)
         if "text" in json_dict:
             text = json_dict["text"]
             if not isinstance(text, str):
-                raise InputError(f"'text' must be a string, got {_type_name(text)}")
+                raise InputFormatError(f"'text' must be a string, got {_type_name(text)}")
             document = _Document(text=text, ids=ids)
         elif "title" in json_dict or "abstract" in json_dict:
             parts = []
@@ -390,7 +397,7 @@ class BiomedicalEntitiesPredictor(Predictor):
                 if value is None:
                     value = ""
                 if not isinstance(value, str):
-                    raise InputError(f"'{key}' must be a string, got {_type_name(value)}")
+                    raise InputFormatError(f"'{key}' must be a string, got {_type_name(value)}")
                 parts.append(value)
             title, abstract = parts
             # As `PubtatorDocument.text`, so offsets agree with PubTator files.
@@ -398,13 +405,13 @@ class BiomedicalEntitiesPredictor(Predictor):
             document = _Document(text=text, ids=ids, title=title, abstract=abstract)
         else:
             keys = sorted(key for key in json_dict if key != _LINE_KEY)
-            raise InputError(
+            raise InputFormatError(
                 f"missing key: expected 'text', or 'title' and 'abstract'; got keys {keys}"
             )
         if not document.text:
-            raise InputError("empty text")
+            raise InputFormatError("empty text")
         if not document.text.strip():
-            raise InputError("text contains only whitespace")
+            raise InputFormatError("text contains only whitespace")
         return document
 
     def _output(self, document: _Document) -> JsonDict:
@@ -415,7 +422,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             output["title"] = document.title
             output["abstract"] = document.abstract
         output["text"] = document.text
-        output["entities"] = document.entities
+        output["entities"] = [entity.to_json() for entity in document.entities]
         return output
 
     def _instance(self, tokens: List[Token]) -> Instance:
@@ -437,7 +444,7 @@ class BiomedicalEntitiesPredictor(Predictor):
                 if tokens:
                     windows.append((index, tokens))
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
-        raw: List[List[Dict[str, Any]]] = [[] for _ in documents]
+        raw: List[List[Entity]] = [[] for _ in documents]
         for first in range(0, len(order), self.sentence_batch_size):
             chunk = order[first : first + self.sentence_batch_size]
             for window_id, output in zip(chunk, self._forward([windows[i][1] for i in chunk])):
@@ -449,7 +456,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             self.tokens_processed += sum(len(windows[i][1]) for i in chunk)
         for document, entities in zip(documents, raw):
             if document.error is None:
-                entities = [entity for entity in entities if entity["score"] >= self.min_score]
+                entities = [entity for entity in entities if entity.score >= self.min_score]
                 document.entities = merge_entities(
                     entities, self._type_mapper, self.overlap_policy, self.overlap_scope
                 )
@@ -469,9 +476,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             return [self._forward([tokens])[0] for tokens in batch]
 
     @staticmethod
-    def _window_entities(
-        text: str, tokens: List[Token], output: Dict[str, Any]
-    ) -> List[Dict[str, Any]]:
+    def _window_entities(text: str, tokens: List[Token], output: Dict[str, Any]) -> List[Entity]:
         entities = []
         parts = output.get("span_score_parts", {})
         for head, tags in output["tags"].items():
@@ -483,14 +488,14 @@ class BiomedicalEntitiesPredictor(Predictor):
                 else:
                     score = 1.0
                 entities.append(
-                    {
-                        "start": start,
-                        "end": end,
-                        "text": text[start:end],
-                        "type": span.label,
-                        "dataset": head,
-                        "score": round(score, 6),
-                    }
+                    Entity(
+                        start=start,
+                        end=end,
+                        text=text[start:end],
+                        type=span.label,
+                        dataset=head,
+                        score=round(score, 6),
+                    )
                 )
         return entities
 

@@ -1,10 +1,14 @@
 """
 Merging the entities that the heads of a multi-task model find in one document: mapping
 each dataset's entity types to common types, merging identical mentions, and resolving
-overlapping ones. Used by the `biomedical_entities` predictor and by
-`biomtl_allennlp.evaluation.pubtator_eval`; registers nothing.
+overlapping ones, on `Entity` objects (`biomtl_allennlp.data.entity`). Used by the
+`biomedical_entities` predictor, the visualiser and `biomtl_allennlp.evaluation.pubtator_eval`;
+registers nothing.
 """
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+import dataclasses
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+from biomtl_allennlp.data.entity import Entity
 
 # Dataset entity type (matched case-insensitively) -> common type. Types not listed are
 # kept as they are.
@@ -73,34 +77,33 @@ class TypeMapper:
         return self.table.get(entity_type.lower(), entity_type)
 
 
-def _overlaps(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return a["start"] < b["end"] and b["start"] < a["end"]
+def _overlaps(a: Entity, b: Entity) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
-def merge_identical(entities: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def merge_identical(entities: Iterable[Entity]) -> List[Entity]:
     """
     Merges entities with the same `start`, `end` and `type`: the result has the maximum
     `score`, `dataset` of the best-scoring one and `datasets`, the sorted union of the
     merged entities' `datasets` (or `dataset`). Returned sorted by `(start, end, type)`.
     """
-    merged: Dict[tuple, Dict[str, Any]] = {}
+    merged: Dict[Tuple[int, int, str], Entity] = {}
     for entity in entities:
-        key = (entity["start"], entity["end"], entity["type"])
-        datasets = set(entity.get("datasets") or [entity["dataset"]])
+        key = (entity.start, entity.end, entity.type)
+        datasets = set(entity.datasets or [entity.dataset])
         current = merged.get(key)
         if current is None:
-            merged[key] = dict(entity, datasets=sorted(datasets))
+            merged[key] = dataclasses.replace(entity, datasets=tuple(sorted(datasets)))
             continue
-        union = sorted(set(current["datasets"]) | datasets)
-        if entity["score"] > current["score"]:
-            current = merged[key] = dict(entity)
-        current["datasets"] = union
-    return [merged[key] for key in sorted(merged, key=lambda k: (k[0], k[1], k[2]))]
+        union = tuple(sorted(set(current.datasets) | datasets))
+        best = entity if entity.score > current.score else current
+        merged[key] = dataclasses.replace(best, datasets=union)
+    return [merged[key] for key in sorted(merged)]
 
 
 def resolve_overlaps(
-    entities: List[Dict[str, Any]], policy: str = "highest_score", scope: str = "type"
-) -> List[Dict[str, Any]]:
+    entities: List[Entity], policy: str = "highest_score", scope: str = "type"
+) -> List[Entity]:
     """
     Removes overlapping entities according to `policy`:
 
@@ -119,36 +122,36 @@ def resolve_overlaps(
     if policy == "keep_all":
         kept = list(entities)
     else:
-        groups: Dict[Optional[str], List[Dict[str, Any]]] = {}
+        groups: Dict[Optional[str], List[Entity]] = {}
         for entity in entities:
-            groups.setdefault(entity["type"] if scope == "type" else None, []).append(entity)
+            groups.setdefault(entity.type if scope == "type" else None, []).append(entity)
 
-        def rank(entity: Dict[str, Any]):
-            length = entity["end"] - entity["start"]
+        def rank(entity: Entity):
+            length = entity.end - entity.start
             if policy == "longest":
-                return (-length, -entity["score"], entity["start"], entity["type"])
-            return (-entity["score"], -length, entity["start"], entity["type"])
+                return (-length, -entity.score, entity.start, entity.type)
+            return (-entity.score, -length, entity.start, entity.type)
 
         kept = []
         for group in groups.values():
-            chosen: List[Dict[str, Any]] = []
+            chosen: List[Entity] = []
             for entity in sorted(group, key=rank):
                 if not any(_overlaps(entity, other) for other in chosen):
                     chosen.append(entity)
             kept.extend(chosen)
-    return sorted(kept, key=lambda e: (e["start"], e["end"], e["type"]))
+    return sorted(kept, key=lambda e: (e.start, e.end, e.type))
 
 
 def merge_entities(
-    entities: Iterable[Dict[str, Any]],
+    entities: Iterable[Entity],
     type_mapper: Optional[TypeMapper] = None,
     overlap_policy: str = "highest_score",
     overlap_scope: str = "type",
-) -> List[Dict[str, Any]]:
+) -> List[Entity]:
     """
     Maps each entity's `type` through `type_mapper` (when given), merges identical mentions
     (`merge_identical`) and resolves overlaps (`resolve_overlaps`).
     """
     if type_mapper is not None:
-        entities = [dict(entity, type=type_mapper(entity["type"])) for entity in entities]
+        entities = [dataclasses.replace(entity, type=type_mapper(entity.type)) for entity in entities]
     return resolve_overlaps(merge_identical(entities), overlap_policy, overlap_scope)

@@ -5,10 +5,16 @@ from typing import List
 
 import pytest
 
+from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data.pubtator import (
     PubtatorAnnotation,
     PubtatorDocument,
+    clean_field,
+    clean_pmid,
     format_pubtator,
+    is_annotation_line,
+    looks_like_pubtator,
+    parse_text_line,
     read_pubtator,
     write_pubtator,
 )
@@ -122,14 +128,15 @@ def test_bad_mentions(tmp_path: Path, bad_line: str, line_number: int, message: 
     sample.insert(2, bad_line)
     path = tmp_path / "bad.txt"
     path.write_text("".join(sample), encoding="utf-8")
-    expected = re.escape(f"{path}, line {line_number}: ") + ".*" + re.escape(message)
-    with pytest.raises(ValueError, match=expected):
+    expected = re.escape(f"{path}:{line_number}: ") + ".*" + re.escape(message)
+    with pytest.raises(InputFormatError, match=expected) as caught:
         list(read_pubtator(path))
+    assert (caught.value.path, caught.value.line) == (str(path), line_number)
     # With strict=False the mention is skipped and reported.
     problems: List[str] = []
     documents = list(read_pubtator(path, strict=False, problems=problems))
     assert documents == list(read_pubtator(lines(SAMPLE)))
-    assert len(problems) == 1 and f"line {line_number}" in problems[0]
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:{line_number}: ")
 
 
 @pytest.mark.parametrize(
@@ -144,10 +151,10 @@ def test_bad_mentions(tmp_path: Path, bad_line: str, line_number: int, message: 
     ],
 )
 def test_structural_errors(text: str, line_number: int, message: str) -> None:
-    expected = re.escape(f"<lines>, line {line_number}: ") + ".*" + re.escape(message)
-    with pytest.raises(ValueError, match=expected):
+    expected = re.escape(f"<lines>:{line_number}: ") + ".*" + re.escape(message)
+    with pytest.raises(InputFormatError, match=expected):
         list(read_pubtator(lines(text)))
-    with pytest.raises(ValueError, match=re.escape(f"line {line_number}")):
+    with pytest.raises(InputFormatError, match=re.escape(f"<lines>:{line_number}: ")):
         list(read_pubtator(lines(text), strict=False))
 
 
@@ -155,8 +162,51 @@ def test_file_object_name_is_used_in_errors(tmp_path: Path) -> None:
     path = tmp_path / "f.txt"
     path.write_text("1|t|T.\n1|a|A.\n1\t0\t9\tT.\tX\n", encoding="utf-8")
     with open(path, encoding="utf-8") as handle:
-        with pytest.raises(ValueError, match=re.escape(f"{path}, line 3")):
+        with pytest.raises(InputFormatError, match=re.escape(f"{path}:3: ")):
             list(read_pubtator(handle))
+
+
+def test_a_leading_byte_order_mark_is_not_part_of_the_first_pmid(tmp_path: Path) -> None:
+    path = tmp_path / "bom.txt"
+    path.write_text("\ufeff" + SAMPLE, encoding="utf-8")
+    assert list(read_pubtator(path)) == list(read_pubtator(lines(SAMPLE)))
+    assert list(read_pubtator(lines("\ufeff" + SAMPLE)))[0].pmid == "111"
+
+
+def test_documents_are_read_as_a_stream() -> None:
+    # The first document comes before the bad line further down is read.
+    documents = read_pubtator(lines(SAMPLE + "bad line\n"))
+    assert next(documents).pmid == "111"
+    with pytest.raises(InputFormatError, match=r"<lines>:16: expected 'PMID\|t\|title'"):
+        list(documents)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputFormatError, match=re.escape(f"{tmp_path / 'none.txt'}: file not found")):
+        list(read_pubtator(tmp_path / "none.txt"))
+
+
+def test_line_rules() -> None:
+    assert parse_text_line("PMC7|t|A | title\twith tab") == ("PMC7", "t", "A | title\twith tab")
+    assert parse_text_line("7|a|") == ("7", "a", "")
+    assert parse_text_line("7|x|title") is None and parse_text_line("7\t0\t1") is None
+    assert is_annotation_line("7\t0\t3\tabc\tX") and is_annotation_line("PMC7\tCID\ta\tb")
+    assert not is_annotation_line("a|b\tc") and not is_annotation_line("\t7")
+    assert looks_like_pubtator("123|t|Title") and looks_like_pubtator("123|a|")
+    assert not looks_like_pubtator("PMC7|t|Title") and not looks_like_pubtator("123\t0\t3")
+    assert looks_like_pubtator("123\t0\t3", after_pubtator_lines=True)
+
+
+def test_cleaning_keeps_lengths() -> None:
+    value = "a\tb\nc\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029d \ud800e"
+    cleaned = clean_field(value)
+    assert cleaned == "a b c" + " " * 9 + "d \ufffde"
+    assert len(cleaned) == len(value)
+    assert clean_pmid("12 3|4\t") == "12_3/4_"
+    # Documents written with cleaned fields read back.
+    document = PubtatorDocument("1", clean_field("T\tx"), clean_field("A\nb"))
+    assert list(read_pubtator(lines(format_pubtator(document)))) == [document]
+    assert format_pubtator(document, text_lines=False) == ""
 
 
 @pytest.mark.skipif(not SHARED_PUBTATOR.is_dir(), reason="shared PubTator data not available")

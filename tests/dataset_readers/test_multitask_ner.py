@@ -1,14 +1,9 @@
-import logging
-
 import pytest
 from allennlp.data.vocabulary import Vocabulary
 
-from biomtl_allennlp.dataset_readers.multitask_ner import (
-    DataFormatError,
-    MultiTaskNerDatasetReader,
-    read_sentences,
-)
-from tests.conftest import DEMO_DATA, SHARED_DATA
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader
+from tests.conftest import SHARED_DATA
 
 IOBES = (
     "Mutations\tO\nin\tO\nBRCA1\tS-GENE\nand\tO\ntumor\tB-GENE\nnecrosis\tI-GENE\nfactor\tE-GENE\n"
@@ -109,56 +104,10 @@ def test_reads_the_real_corpora_heads():
     assert {i["metadata"]["dataset"] for i in instances} == {"NCBI-disease", "JNLPBA"}
 
 
-def test_demo_corpora_read_cleanly(caplog):
-    with caplog.at_level(logging.WARNING):
-        for name in ("demo-gene", "demo-chemical", "demo-disease"):
-            sentences = list(read_sentences(str(DEMO_DATA / name / "train.tsv")))
-            assert len(sentences) == 400
-    assert "repaired" not in caplog.text
-
-
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        ("a\tO\nb\tO\tX\n", r"bad\.tsv:2: expected 'token<TAB>label', found 3"),
-        ("a\tO\nb O\n", r"bad\.tsv:2: expected 'token<TAB>label', found 1"),
-        ("a\tO\n\nb\tX-GENE\n", r"bad\.tsv:3: unknown tag prefix 'X'"),
-        ("a\tO\nb\tGENE\n", r"bad\.tsv:2: malformed tag 'GENE'"),
-        ("a\tO\n\t O\n", r"bad\.tsv:2: empty token"),
-        ("", r"bad\.tsv: no sentences \(empty file\)"),
-        ("\n\n-DOCSTART-\tO\n\n", r"bad\.tsv: no sentences"),
-    ],
-)
-def test_bad_input_names_file_and_line(tmp_path, content, message):
-    path = tmp_path / "bad.tsv"
-    path.write_text(content)
-    with pytest.raises(DataFormatError, match=message):
-        list(read_sentences(str(path)))
-
-
-def test_prefix_not_in_declared_encoding(tmp_path):
-    path = tmp_path / "bad.tsv"
-    path.write_text("a\tO\nb\tS-GENE\n")
-    with pytest.raises(DataFormatError, match=r"bad\.tsv:2: unknown tag prefix 'S'.*BIO"):
-        list(read_sentences(str(path), label_encoding="BIO"))
-
-
 def test_missing_file_is_named(tmp_path):
     reader = MultiTaskNerDatasetReader(["nothing-here"], data_root=str(tmp_path))
-    with pytest.raises(DataFormatError, match=r"nothing-here/train\.tsv: file not found"):
+    with pytest.raises(InputFormatError, match=r"nothing-here/train\.tsv: file not found"):
         list(reader.read("train"))
-
-
-def test_ill_formed_sequences_are_repaired_and_counted(tmp_path, caplog):
-    path = tmp_path / "odd.tsv"
-    # I- after O starts an entity (conlleval); an IOBES B- never closed ends at the next tag;
-    # an E- without a start is a one-token entity.
-    path.write_text("a\tO\nb\tI-GENE\nc\tE-GENE\n\nd\tB-GENE\ne\tO\nf\tE-GENE\n")
-    with caplog.at_level(logging.WARNING):
-        sentences = list(read_sentences(str(path)))
-    assert sentences[0][1] == ["O", "B-GENE", "L-GENE"]
-    assert sentences[1][1] == ["U-GENE", "O", "U-GENE"]
-    assert "3 IOBES tag sequence(s) did not follow the scheme" in caplog.text
 
 
 def test_unknown_split_with_several_datasets_is_an_error(root):
@@ -174,3 +123,11 @@ def test_constructor_checks():
         MultiTaskNerDatasetReader(["a", "./x/a"])
     with pytest.raises(ValueError, match="label_encoding"):
         MultiTaskNerDatasetReader(["a"], label_encoding="BILOU")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_token(tmp_path):
+    write_dataset(tmp_path, "bom", "\ufeff" + IOBES)
+    reader = MultiTaskNerDatasetReader(["bom"], data_root=str(tmp_path))
+    first = next(iter(reader.read("train")))
+    assert first["tokens"].tokens[0].text == "Mutations"
+    assert first["metadata"]["words"][0] == "Mutations"

@@ -2,15 +2,15 @@ import json
 
 import pytest
 
+from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.evaluation.bc2gm_eval import (
-    EvalFormatError,
-    main,
     predictions_to_eval_lines,
     read_mentions,
     score,
     tags_to_mentions,
     write_predictions,
 )
+from tests.run_allennlp import run_allennlp
 
 # Sentence S1: "The human p53 gene and MDM2 ." -> without spaces "Thehumanp53geneandMDM2."
 # The 0-2, human 3-7, p53 8-10, gene 11-14, and 15-17, MDM2 18-21, . 22
@@ -117,7 +117,7 @@ def test_tags_to_mentions():
         tags_to_mentions("S1", S1_TOKENS, tags[:-1])
 
 
-def test_predictions_file_and_cli(files, tmp_path, capsys):
+def test_predictions_file_and_cli(files, tmp_path, capsys, monkeypatch):
     gold, alt = files
     predictions = [
         ("S1", S1_TOKENS, ["O", "O", "U-GENE", "O", "O", "U-GENE", "O"]),
@@ -136,17 +136,38 @@ def test_predictions_file_and_cli(files, tmp_path, capsys):
         ("S2", 7, 7),
     ]
     out = tmp_path / "scores.json"
-    argv = ["--gold", gold, "--alt", alt, "--predictions", str(pred_path)]
-    argv += ["--output-file", str(out)]
-    assert main(argv) == 0
+    argv = ["--gold", gold, "--alt", alt, "--predictions", pred_path, "--output-file", out]
+    run_allennlp(monkeypatch, "bc2gm-eval", *argv, "--include-package", "biomtl_allennlp")
     scores = json.loads(out.read_text())
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 3)
     assert "TP: 2  FP: 1  FN: 3" in capsys.readouterr().out
     assert scores == score(gold, alt, str(pred_path))
 
 
-def test_malformed_line_names_file_and_line(tmp_path):
+def test_malformed_line_names_file_and_line(tmp_path, files, capsys, monkeypatch):
     bad = tmp_path / "bad.eval"
     bad.write_text("S1|0 3|p53\nS1|zero three|p53\n")
-    with pytest.raises(EvalFormatError, match=r"bad.eval, line 2"):
+    with pytest.raises(InputFormatError, match=r"bad\.eval:2: expected 'sentence_id\|start end\|text'"):
         read_mentions(str(bad))
+    bad.write_text("S1|3 0|p53\n")
+    with pytest.raises(InputFormatError, match=r"bad\.eval:1: end before start"):
+        read_mentions(str(bad))
+    gold, _ = files
+    with pytest.raises(SystemExit) as exit_info:
+        run_allennlp(monkeypatch, "bc2gm-eval", "--gold", gold, "--predictions", bad)
+    assert exit_info.value.code == 1
+    assert f"error: {bad}:1: end before start" in capsys.readouterr().err
+
+
+def test_a_leading_byte_order_mark_is_not_part_of_the_sentence_id(tmp_path):
+    path = tmp_path / "bom.eval"
+    path.write_text("\ufeffS1|0 3|p53\n", encoding="utf-8")
+    assert read_mentions(str(path)) == [(("S1", 0, 3), "p53")]
+
+
+def test_cli_help(capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exit_info:
+        run_allennlp(monkeypatch, "bc2gm-eval", "--help")
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "alt_eval.perl" in help_text and "--predictions" in help_text

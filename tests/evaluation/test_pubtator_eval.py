@@ -4,15 +4,16 @@ import pytest
 from allennlp.predictors import Predictor
 
 from biomtl_allennlp.data.pubtator import PubtatorAnnotation, PubtatorDocument, write_pubtator
+from biomtl_allennlp.data.entity import Entity
 from biomtl_allennlp.evaluation.pubtator_eval import (
     evaluate,
     gold_mentions,
-    main,
     predicted_mentions,
     score_mentions,
 )
 from biomtl_allennlp.predictors.entity_merging import TypeMapper
 from tests.predictors.tiny_model import tiny_archive_path
+from tests.run_allennlp import run_allennlp
 
 
 def document(pmid, title, abstract, *mentions):
@@ -94,6 +95,8 @@ def test_score_mentions_edge_cases():
     assert predicted_mentions({"1": [{"start": 0, "end": 9, "type": "chemical"}]}, mapper) == {
         ("1", 0, 9, "Chemical")
     }
+    entity = Entity(0, 9, "Cisplatin", "chemical", "BC5CDR", 0.5)
+    assert predicted_mentions({"1": [entity]}, mapper) == {("1", 0, 9, "Chemical")}
     # Explicit types: a type without gold mentions has only false positives.
     metrics = score_mentions(gold, {("2", 0, 2, "Gene/Protein")}, types=["Gene/Protein"])
     assert metrics["per_type"]["Gene/Protein"] == {
@@ -115,14 +118,15 @@ def test_predictor_errors_are_reported():
         evaluate(Failing({}), GOLD)
 
 
-def test_end_to_end_with_the_tiny_archive(tmp_path, capsys):
+def test_end_to_end_with_the_tiny_archive(tmp_path, capsys, monkeypatch):
     archive = tiny_archive_path()
     gold_path = tmp_path / "gold.PubTator"
     write_pubtator(GOLD, gold_path)
     output_file = tmp_path / "metrics.json"
-    assert main([str(archive), str(gold_path), "--output-file", str(output_file), "--batch-size", "2",
-                 "--type-map", '{"DiseaseClass": "Disease"}',
-                 "--predictor-args", '{"overlap_policy": "keep_all"}']) == 0  # fmt: skip
+    run_allennlp(monkeypatch, "pubtator-eval", archive, gold_path, "--output-file", output_file,
+                 "--batch-size", 2, "--type-map", '{"DiseaseClass": "Disease"}',
+                 "--predictor-args", '{"overlap_policy": "keep_all"}',
+                 "--include-package", "biomtl_allennlp")  # fmt: skip
     metrics = json.loads(output_file.read_text())
     printed = capsys.readouterr().out
     # (Training the tiny archive may have printed before.)
@@ -145,3 +149,20 @@ def test_end_to_end_with_the_tiny_archive(tmp_path, capsys):
     predicted = predicted_mentions({o["pmid"]: o["entities"] for o in outputs}, mapper)
     expected = score_mentions(gold_mentions(GOLD, mapper), predicted)
     assert expected["overall"] == metrics["overall"]
+
+
+def test_cli_errors_and_help(tmp_path, capsys, monkeypatch):
+    gold_path = tmp_path / "gold.PubTator"
+    gold_path.write_text("1|t|Title\n1|a|\n1\t0\t3\tTix\tChemical\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        run_allennlp(monkeypatch, "pubtator-eval", "model.tar.gz", gold_path)
+    assert exit_info.value.code == 1
+    assert f"error: {gold_path}:3: mention 'Tix' does not match" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_allennlp(monkeypatch, "pubtator-eval", "model.tar.gz", gold_path, "--type-map", "[1]")
+    assert "error: --type-map: expected a JSON object" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_allennlp(monkeypatch, "pubtator-eval", "--help")
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "exact start, end and" in help_text and "--predictor-args" in help_text

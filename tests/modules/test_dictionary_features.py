@@ -129,3 +129,28 @@ def test_embedder_projection_and_checks():
     assert plain(features).dtype == torch.float32
     with pytest.raises(ConfigurationError, match="21"):
         plain(torch.zeros(2, 3, 21))
+
+
+def test_any_max_window(tmp_path):
+    # max_window = 3: 1 + 2 + 3 = 6 features per type, 12 for two types.
+    path = tmp_path / "dict.tsv"
+    path.write_text("tumour suppressor gene\tGENE\np53\tGENE\nbreast cancer\tDisease\n")
+    indexer = DictionaryFeaturesIndexer(str(path), max_window=3)
+    assert indexer.get_output_dim() == 12
+    words = "p53 tumour suppressor gene in breast cancer".split()
+    instance = Instance({"text": TextField(_tokens(words), {"dictionary": indexer})})
+    batch = Batch([instance])
+    batch.index_instances(Vocabulary())
+    text = batch.as_tensor_dict()["text"]
+    embedder = DictionaryFeaturesEmbedder(num_features=indexer.get_output_dim())
+    embedded = embedder(**text["dictionary"])
+    assert embedded.shape == (1, 7, 12)
+    # Disease block 0..5, GENE block 6..11; inside a block, n * (n - 1) / 2 + p.
+    assert [_ones(row) for row in embedded[0].tolist()] == [
+        [6 + 0], [6 + 3], [6 + 4], [6 + 5], [], [1], [2]
+    ]
+    with pytest.raises(ConfigurationError, match=r"max_window \* \(max_window \+ 1\) / 2") as caught:
+        DictionaryFeaturesEmbedder(num_features=42)(embedded)
+    # 12 features read as 2 types with max_window 3, 4 types with max_window 2, ...
+    assert "2 type(s) with max_window 3" in str(caught.value)
+    assert "21" not in str(caught.value).split(";")[1]

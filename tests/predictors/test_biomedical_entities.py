@@ -331,6 +331,29 @@ def test_allennlp_predict_command(tiny_archive_path, tmp_path, monkeypatch):
     ]
 
 
+def test_a_byte_order_mark_starting_the_input_file_is_removed(tiny_archive_path, tmp_path, monkeypatch):
+    input_file = tmp_path / "bom.txt"
+    input_file.write_text("\ufeffCisplatin induced anemia.\n\ufeffp53\n", encoding="utf-8")
+    output = run_allennlp_predict(monkeypatch, tiny_archive_path, input_file, tmp_path / "out.jsonl")
+    first, second = (json.loads(line) for line in output.splitlines())
+    check_document(first, "Cisplatin induced anemia.")
+    # Only the first line's: later U+FEFF characters are text (and never part of a token).
+    assert second["text"] == "\ufeffp53"
+    # A PubTator file and a JSON file with a BOM are detected as such.
+    input_file.write_text('\ufeff7|t|Cisplatin\n7|a|anemia.\n', encoding="utf-8")
+    (pubtator,) = map(json.loads, run_allennlp_predict(monkeypatch, tiny_archive_path, input_file, tmp_path / "o").splitlines())
+    assert pubtator["pmid"] == "7" and pubtator["text"] == "Cisplatin anemia."
+    input_file.write_text('\ufeff{"id": 1, "text": "p53"}\n', encoding="utf-8")
+    (from_json,) = map(json.loads, run_allennlp_predict(monkeypatch, tiny_archive_path, input_file, tmp_path / "o").splitlines())
+    assert from_json["id"] == 1 and from_json["text"] == "p53"
+
+
+def test_load_line_strips_the_bom_of_its_first_line_only(make_predictor):
+    predictor = make_predictor()
+    assert predictor.predict_json(predictor.load_line("\ufeff\n")) == {}
+    assert predictor.load_line("\ufeffx\n")["text"] == "\ufeffx"
+
+
 def test_scores_are_the_crf_posteriors(make_predictor, monkeypatch):
     """Single-token entities: score == marginal P(y_t = U-type), from the head's logits."""
 

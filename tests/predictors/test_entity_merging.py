@@ -1,5 +1,6 @@
 import pytest
 
+from biomtl_allennlp.data.entity import Entity
 from biomtl_allennlp.predictors.entity_merging import (
     DEFAULT_TYPE_MAP,
     TypeMapper,
@@ -10,11 +11,11 @@ from biomtl_allennlp.predictors.entity_merging import (
 
 
 def entity(start, end, type_="Gene/Protein", score=0.5, dataset="a"):
-    return {"start": start, "end": end, "type": type_, "score": score, "dataset": dataset}
+    return Entity(start, end, "", type_, dataset, score)
 
 
 def spans(entities):
-    return [(e["start"], e["end"], e["type"]) for e in entities]
+    return [(e.start, e.end, e.type) for e in entities]
 
 
 class TestTypeMapper:
@@ -56,10 +57,15 @@ class TestMerging:
         )
         assert spans(merged) == [(0, 4, "Chemical"), (0, 4, "Gene/Protein")]
         gene = merged[1]
-        assert gene["score"] == 0.9
-        assert gene["dataset"] == "jnlpba"
-        assert gene["datasets"] == ["bc2gm", "jnlpba"]
-        assert merged[0]["datasets"] == ["bc4chemd"]
+        assert gene.score == 0.9
+        assert gene.dataset == "jnlpba"
+        assert gene.datasets == ("bc2gm", "jnlpba")
+        assert merged[0].datasets == ("bc4chemd",)
+
+    def test_merged_datasets_are_kept_when_merging_again(self):
+        once = merge_identical([entity(0, 4, dataset="b"), entity(0, 4, score=0.9, dataset="a")])
+        again = merge_identical(once + [entity(0, 4, score=0.1, dataset="c")])
+        assert [(e.dataset, e.datasets, e.score) for e in again] == [("a", ("a", "b", "c"), 0.9)]
 
     def test_type_map_applies_before_merging(self):
         merged = merge_entities(
@@ -68,9 +74,9 @@ class TestMerging:
             overlap_policy="keep_all",
         )
         assert len(merged) == 1
-        assert merged[0]["type"] == "Gene/Protein"
-        assert merged[0]["datasets"] == ["bc2gm", "jnlpba"]
-        assert merged[0]["score"] == 0.6
+        assert merged[0].type == "Gene/Protein"
+        assert merged[0].datasets == ("bc2gm", "jnlpba")
+        assert merged[0].score == 0.6
 
 
 class TestOverlaps:
@@ -96,7 +102,7 @@ class TestOverlaps:
         # a overlaps b, b overlaps c, a and c are disjoint.
         a, b, c = entity(0, 5, score=0.6), entity(4, 9, score=0.5), entity(8, 12, score=0.7)
         assert spans(resolve_overlaps([a, b, c], "highest_score")) == spans([a, c])
-        b["score"] = 0.99
+        b = entity(4, 9, score=0.99)
         assert spans(resolve_overlaps([a, b, c], "highest_score")) == spans([b])
 
     def test_ties_are_deterministic(self):

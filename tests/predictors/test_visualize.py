@@ -1,6 +1,9 @@
 import json
 
-from biomtl_allennlp.visualize import main, render, to_displacy, type_color
+import pytest
+
+from biomtl_allennlp.visualize import render, to_displacy, type_color
+from tests.run_allennlp import run_allennlp
 
 
 def entity(start, end, type_, score=0.5):
@@ -19,6 +22,8 @@ def test_overlaps_keep_the_longest():
                 entity(5, 24, "Disease", 0.8),
                 entity(14, 24, "Disease", 0.9),
                 entity(30, 40, "Disease"),  # outside the text: ignored
+                {"start": "x", "end": 3, "type": "Disease"},  # unreadable: ignored
+                "not an entity",
             ],
         }
     )
@@ -31,7 +36,16 @@ def test_overlaps_keep_the_longest():
     assert doc["title"] == "pmid: 1"
 
 
-def test_page_has_legend_and_escapes(tmp_path):
+def test_lenient_entities():
+    # No type: "ENTITY"; a null score counts as 0 (the longer 0-3 still wins).
+    doc = to_displacy(
+        {"text": "abc", "entities": [{"start": 0, "end": 3}, {"start": 0, "end": 1, "type": "X", "score": None}]}
+    )
+    assert doc["ents"] == [{"start": 0, "end": 3, "label": "ENTITY"}]
+    assert doc["title"] is None
+
+
+def test_page_has_legend_and_escapes(tmp_path, monkeypatch, capsys):
     text = "<b>p53</b> & cisplatin 🧬 α"
     assert text[3:6] == "p53" and text[13:22] == "cisplatin" and text[25] == "α"
     documents = [
@@ -42,7 +56,8 @@ def test_page_has_legend_and_escapes(tmp_path):
     path = tmp_path / "entities.jsonl"
     path.write_text("\n".join(lines), encoding="utf-8")
     out = tmp_path / "entities.html"
-    assert main([str(path), "-o", str(out)]) == 0
+    run_allennlp(monkeypatch, "visualize", path, "-o", out, "--include-package", "biomtl_allennlp")
+    assert "2 documents written" in capsys.readouterr().err
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert 'class="entity-legend"' in page
@@ -57,3 +72,17 @@ def test_page_has_legend_and_escapes(tmp_path):
 
 def test_empty_input_renders():
     assert "(no documents)" in render([])
+
+
+def test_max_documents_and_help(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "entities.jsonl"
+    path.write_text("\n".join(json.dumps({"text": f"doc {i}", "entities": []}) for i in range(3)))
+    out = tmp_path / "page.html"
+    run_allennlp(monkeypatch, "visualize", path, "-o", out, "--max-documents", 2)
+    assert "2 documents written" in capsys.readouterr().err
+    page = out.read_text(encoding="utf-8")
+    assert "doc 1" in page and "doc 2" not in page
+    with pytest.raises(SystemExit) as exit_info:
+        run_allennlp(monkeypatch, "visualize", "--help")
+    assert exit_info.value.code == 0
+    assert "displaCy" in capsys.readouterr().out

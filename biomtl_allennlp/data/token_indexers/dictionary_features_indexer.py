@@ -81,7 +81,8 @@ class DictionaryFeaturesIndexer(TokenIndexer):
         return list(self._entity_types)
 
     def get_output_dim(self) -> int:
-        """The number of features per token: 21 * number of entity types for `max_window` = 6."""
+        """The number of features per token: `max_window * (max_window + 1) / 2` per entity type
+        (21 per type for the default `max_window` = 6)."""
         return self._features_per_type * len(self._entity_types)
 
     def count_vocab_items(self, token: Token, counter: Dict[str, Dict[str, int]]):

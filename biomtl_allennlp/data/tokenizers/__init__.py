@@ -1,4 +1,8 @@
-from biomtl_allennlp.data.tokenizers.biomedical_tokenizer import BiomedicalTokenizer, is_separator
+from biomtl_allennlp.data.tokenizers.biomedical_tokenizer import (
+    BiomedicalTokenizer,
+    is_separator,
+    split_term,
+)
 from biomtl_allennlp.data.tokenizers.biomedical_sentence_splitter import (
     DEFAULT_ABBREVIATIONS,
     BiomedicalSentenceSplitter,
@@ -12,6 +16,7 @@ __all__ = [
     "BiomedicalSentenceSplitter",
     "DEFAULT_ABBREVIATIONS",
     "is_separator",
+    "split_term",
     "tokenize_document",
     "window_spans",
     "window_tokens",

@@ -18,6 +18,7 @@ from allennlp.data.tokenizers.sentence_splitter import SentenceSplitter
 from allennlp.data.tokenizers.token_class import Token
 
 from biomtl_allennlp.data.tokenizers.biomedical_tokenizer import (
+    ALNUM_CLASS,
     SEPARATOR_CLASS_BODY,
     BiomedicalTokenizer,
 )
@@ -45,7 +46,7 @@ _CANDIDATE_RE = re.compile(
 _SINGLE_INITIAL_RE = re.compile(r"^[A-Z]\.$")
 _INITIAL_AHEAD_RE = re.compile(rf"[A-Z]\.[{SEPARATOR_CLASS_BODY}]")
 _SECTION_HEADING_RE = re.compile(r"[A-Z][A-Z ]{2,}[A-Z]:")
-_WORD_RE = re.compile(r"[^\W_]+")
+_WORD_RE = re.compile(f"{ALNUM_CLASS}+")
 # How far before a candidate boundary to look for an open bracket, and after it for the
 # closing bracket.
 _BRACKET_LOOKBEHIND = 1000

@@ -26,6 +26,27 @@ from allennlp.data.tokenizers.tokenizer import Tokenizer
 SEPARATOR_CLASS_BODY = r"\s\x00-\x1f\x7f-\x9f\u180e\u200b\u2060\ufeff"
 _SEPARATOR_RE = re.compile(f"[{SEPARATOR_CLASS_BODY}]")
 
+# The corpora's word characters: Unicode letters and digits (`str.isalnum()`), not `_`. A
+# word is a maximal run of them; this class is the one definition of that rule, used by the
+# tokenizer, the sentence splitter and `split_term`.
+ALNUM_CLASS = r"[^\W_]"
+# The rule on its own: words, and every other non-whitespace character as a token.
+_TERM_RE = re.compile(rf"{ALNUM_CLASS}+|\S")
+
+
+def split_term(text: str) -> List[str]:
+    """
+    Splits `text` with the corpora's rule in its plain form (maximal runs of letters and
+    digits; every other non-whitespace character on its own), e.g.
+    `"endo-beta-1,4-glucanase"` -> `["endo", "-", "beta", "-", "1", ",", "4", "-", "glucanase"]`.
+
+    This is how dictionary terms and the corpus tokens looked up in a dictionary are
+    compared (`biomtl_allennlp.dictionary`). Unlike `BiomedicalTokenizer` it has no offsets,
+    keeps no combining mark with its letter, cuts no long token and treats only `\\s` as
+    whitespace.
+    """
+    return _TERM_RE.findall(text)
+
 
 def is_separator(char: str) -> bool:
     """
@@ -70,14 +91,14 @@ def _extender_class_body() -> str:
 @lru_cache(maxsize=None)
 def _token_regex(split_hyphens: bool) -> "re.Pattern[str]":
     ext = f"[{_extender_class_body()}]"
-    alnum = r"[^\W_]"  # Unicode letters and digits (str.isalnum()), not "_"
+    alnum = ALNUM_CLASS
     word = f"{alnum}(?:{alnum}|{ext})*"
     if not split_hyphens:
         # JNLPBA / GENIA style: `IL-2`, `NF-kappaB`, `c-fos` stay whole.
         word = f"{word}(?:-{word})*"
     not_sep = f"[^{SEPARATOR_CLASS_BODY}]"
     # A non-alphanumeric, non-separator character (`_` included).
-    symbol = rf"(?:(?![^\W_]){not_sep})"
+    symbol = rf"(?:(?!{alnum}){not_sep})"
     # A flag emoji is a pair of regional indicator symbols.
     flag = "[\U0001f1e6-\U0001f1ff]{2}"
     # Any other character with its marks/modifiers; emoji ZWJ sequences stay together.

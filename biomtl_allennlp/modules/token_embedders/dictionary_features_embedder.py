@@ -4,6 +4,11 @@ import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.modules.token_embedders.token_embedder import TokenEmbedder
 
+from biomtl_allennlp.data.token_indexers.dictionary_features_indexer import num_window_features
+
+# The largest `max_window` that the error message below suggests.
+_LARGEST_SUGGESTED_WINDOW = 10
+
 
 @TokenEmbedder.register("dictionary_features")
 class DictionaryFeaturesEmbedder(TokenEmbedder):
@@ -16,9 +21,10 @@ class DictionaryFeaturesEmbedder(TokenEmbedder):
     # Parameters
 
     num_features : `int`
-        The number of features per token the indexer produces. It must be 21 * the number of
-        entity types of the indexer (1 + 2 + ... + `max_window` per type, 21 for the default
-        `max_window` = 6), e.g. 42 for a dictionary with the types `Disease` and `GENE`.
+        The number of features per token the indexer produces (its `get_output_dim()`): the
+        number of entity types of the indexer times `1 + 2 + ... + max_window` =
+        `max_window * (max_window + 1) / 2`, e.g. 42 for the types `Disease` and `GENE` with the
+        default `max_window` = 6 (21 per type), 12 for the same types with `max_window` = 3.
     projection_dim : `int`, optional (default = `None`)
         If given, the features go through a `torch.nn.Linear(num_features, projection_dim)`.
     """
@@ -48,11 +54,18 @@ class DictionaryFeaturesEmbedder(TokenEmbedder):
         `torch.Tensor`
             Shape: (batch_size, num_tokens, output_dim).
         """
-        if dictionary_features.size(-1) != self._num_features:
+        found = dictionary_features.size(-1)
+        if found != self._num_features:
+            readings = [
+                f"{found // num_window_features(window)} type(s) with max_window {window}"
+                for window in range(1, _LARGEST_SUGGESTED_WINDOW + 1)
+                if found % num_window_features(window) == 0
+            ]
             raise ConfigurationError(
                 f"DictionaryFeaturesEmbedder expects {self._num_features} features per token, "
-                f"got {dictionary_features.size(-1)}; num_features must be 21 * number of "
-                f"entity types of the dictionary_features indexer"
+                f"got {found}; num_features must be the dictionary_features indexer's output "
+                f"size: number of entity types * max_window * (max_window + 1) / 2"
+                + (f" ({found} is e.g. {', '.join(readings[:3])})" if readings else "")
             )
         # Shape: (batch_size, num_tokens, num_features)
         features = dictionary_features.float()

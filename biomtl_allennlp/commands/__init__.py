@@ -1,0 +1,53 @@
+"""
+The plugin's `allennlp` subcommands, one `Subcommand` per file: `pubtator-eval`,
+`visualize`, `dictionary`, `bc2gm-eval` (and `tables`).
+
+How allennlp finds them: `allennlp` parses the subcommand name before it imports the
+packages named by `--include-package`, so a plugin subcommand must already be registered at
+that point. For a name it does not know, `allennlp` first runs `import_plugins()`, which
+imports the modules listed in `.allennlp_plugins` in the working directory and in
+`~/.allennlp/plugins`. Hence:
+
+- from the project root (its `.allennlp_plugins` names `biomtl_allennlp`):
+  `allennlp pubtator-eval ...`, with or without `--include-package biomtl_allennlp`;
+- from any other directory: list `biomtl_allennlp` in `~/.allennlp/plugins` (or a local
+  `.allennlp_plugins`), or run `python -m biomtl_allennlp.commands pubtator-eval ...`,
+  which registers the plugin and then runs allennlp's command line.
+
+`--include-package biomtl_allennlp` alone cannot make a plugin subcommand known; it is
+accepted by every subcommand, as allennlp adds it to all of them.
+"""
+import functools
+import sys
+from typing import Any, Callable, Optional, Sequence
+
+from biomtl_allennlp.common.errors import InputFormatError
+
+
+def exits_on_input_error(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A subcommand's `func`: bad input (or a file that cannot be written) ends the command
+    with `error: <message>` on stderr and exit status 1 instead of a traceback."""
+
+    @functools.wraps(function)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (InputFormatError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
+
+    return wrapped
+
+
+def run_as_allennlp_command(name: Optional[str] = None, argv: Optional[Sequence[str]] = None) -> None:
+    """
+    Runs `allennlp [name] ARGS` in this process, with the plugin registered first, so it
+    works from any directory; `ARGS` default to `sys.argv[1:]`. The old entry points
+    (`python -m biomtl_allennlp.evaluation.pubtator_eval ARGS`, ...) call this.
+    """
+    import biomtl_allennlp  # noqa: F401  (registers the components and subcommands)
+    from allennlp.commands import main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    sys.argv = ["allennlp"] + ([name] if name else []) + args
+    main(prog="allennlp")

@@ -1,0 +1,100 @@
+import argparse
+import json
+import os
+from typing import Any, Dict, Optional
+
+from allennlp.commands.subcommand import Subcommand
+
+from biomtl_allennlp.commands import exits_on_input_error
+from biomtl_allennlp.common.errors import InputFormatError
+
+
+@Subcommand.register("pubtator-eval")
+class PubtatorEval(Subcommand):
+    """
+    `allennlp pubtator-eval ARCHIVE GOLD.PubTator`: end-to-end evaluation of a
+    `multitask_crf_tagger` archive on raw PubTator documents with the `biomedical_entities`
+    predictor, by exact character offsets per common type (see
+    `biomtl_allennlp.evaluation.pubtator_eval`). Prints the metrics as JSON.
+
+    Registered as a `Subcommand` with name "pubtator-eval".
+    """
+
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = """Evaluate a model archive end to end on a PubTator file: the
+        biomedical_entities predictor tags the raw title + abstract of every gold document
+        (its own sentence splitting and tokenization, all heads, entities merged), and the
+        predicted entities are scored against the gold mentions by exact start, end and
+        common type. Gold and predicted types are mapped with the predictor's type table
+        (plus --type-map); only the types of the gold file (or --types) are scored.
+        Prints precision, recall and F1 per type and overall (micro), and the throughput,
+        as JSON."""
+        subparser = parser.add_parser(
+            self.name, description=description, help="Evaluate an archive on a PubTator file."
+        )
+        subparser.add_argument("archive", help="model.tar.gz of a multitask_crf_tagger")
+        subparser.add_argument("gold", help="gold PubTator file")
+        subparser.add_argument(
+            "--type-map",
+            default=None,
+            help="JSON object (or file) of type -> common type entries, applied to gold and "
+            "predicted types on top of the default table",
+        )
+        subparser.add_argument("--types", nargs="+", default=None, help="common types to score")
+        subparser.add_argument("--output-file", default=None, help="also write the metrics as JSON")
+        subparser.add_argument("--batch-size", type=int, default=64, help="documents per call")
+        subparser.add_argument("--cuda-device", type=int, default=-1, help="GPU id, -1 for CPU")
+        subparser.add_argument(
+            "--predictor-args", default=None, help="JSON object of biomedical_entities arguments"
+        )
+        subparser.set_defaults(func=pubtator_eval_from_args)
+        return subparser
+
+
+def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
+    """A JSON object given inline or as a path to a JSON file."""
+    if not value:
+        return {}
+    if os.path.exists(value):
+        with open(value, encoding="utf-8") as handle:
+            value = handle.read()
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise InputFormatError(f"{name}: not a JSON object or a JSON file: {error}") from None
+    if not isinstance(parsed, dict):
+        raise InputFormatError(f"{name}: expected a JSON object")
+    return parsed
+
+
+@exits_on_input_error
+def pubtator_eval_from_args(args: argparse.Namespace) -> None:
+    from allennlp.predictors import Predictor
+
+    from biomtl_allennlp.data.pubtator import read_pubtator
+    from biomtl_allennlp.evaluation.pubtator_eval import evaluate
+
+    if args.batch_size < 1:
+        raise InputFormatError("--batch-size must be positive")
+    type_map = _json_arg(args.type_map, "--type-map")
+    predictor_args = _json_arg(args.predictor_args, "--predictor-args")
+    if type_map:
+        predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
+    gold_documents = list(read_pubtator(args.gold))
+    predictor = Predictor.from_path(
+        args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
+    )
+    metrics = evaluate(
+        predictor,
+        gold_documents,
+        type_map=predictor_args.get("type_map"),
+        types=args.types,
+        batch_size=args.batch_size,
+    )
+    metrics["archive"] = args.archive
+    metrics["gold"] = args.gold
+    text = json.dumps(metrics, indent=2)
+    print(text)
+    if args.output_file:
+        with open(args.output_file, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
