@@ -1,5 +1,7 @@
+import logging
 import os
 import pathlib
+import sys
 
 import pytest
 
@@ -9,6 +11,22 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 DEMO_DATA = PROJECT_ROOT / "fixtures" / "demo"
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_logging():
+    """In-process `allennlp train` (`prepare_global_logging`) replaces the root logger's handlers
+    with ones bound to the test's captured stdout/stderr and sets `sys.excepthook`; put them
+    back so later tests do not log into closed streams ("--- Logging error ---")."""
+    root = logging.getLogger()
+    handlers, level, excepthook = list(root.handlers), root.level, sys.excepthook
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    sys.excepthook = excepthook
 
 
 @pytest.fixture
