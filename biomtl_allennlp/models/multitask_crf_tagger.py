@@ -365,12 +365,6 @@ class MultiTaskCrfTagger(Model):
         """Shape: (batch_size, num_tokens, shared_embedding_dim), or `None`."""
         if self._text_field_embedder is None:
             return None
-        missing = sorted(set(self._private_embedders) - set(tokens))
-        if missing:
-            raise ConfigurationError(
-                f"private_token_embedders {missing} have no token indexer of that name; "
-                f"the text field has {sorted(tokens)}"
-            )
         shared_tokens = {
             key: value for key, value in tokens.items() if key not in self._private_embedders
         }
@@ -380,6 +374,12 @@ class MultiTaskCrfTagger(Model):
         self, tokens: TextFieldTensors, shared: Optional[torch.Tensor], rows: HeadRows
     ) -> torch.Tensor:
         """Shape: (num_rows, num_tokens, embedding_dim): shared, then each private embedder."""
+        missing = sorted(set(self._private_embedders) - set(tokens))
+        if missing:
+            raise ConfigurationError(
+                f"private_token_embedders {missing} have no token indexer of that name; "
+                f"the text field has {sorted(tokens)}"
+            )
         parts = [] if shared is None else [rows.stack(shared)]
         for key, embedders in self._private_embedders.items():
             # Each head embeds its own rows with its own copy.

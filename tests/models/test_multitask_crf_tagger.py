@@ -222,3 +222,15 @@ class TestMultiTaskCrfTagger(ModelTestCase):
                 self.vocab, self.model._text_field_embedder, self.model._encoder,
                 private_layers=["chars"],
             )
+
+    def test_private_embedder_without_its_indexer_is_a_clear_error(self):
+        # MTM-W's private char layers need the "chars" indexer in the text field.
+        self.set_up_variant("mtm_w")
+        from allennlp.common.checks import ConfigurationError
+
+        batch = Batch(self.instances)
+        batch.index_instances(self.vocab)
+        tensors = batch.as_tensor_dict()
+        del tensors["tokens"]["chars"]
+        with pytest.raises(ConfigurationError, match=r"private_token_embedders \['chars'\] have no"):
+            self.model(**tensors)
