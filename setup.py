@@ -8,6 +8,8 @@ setup(
         "(Wang et al. 2019) as an AllenNLP plugin"
     ),
     packages=find_packages(exclude=["tests", "tests.*", "benchmarks", "benchmarks.*"]),
+    # The shipped tagger and its model card (biomtl_allennlp.load_tagger()).
+    package_data={"biomtl_allennlp.pretrained": ["*/model.tar.gz", "*/MODEL_CARD.md"]},
     python_requires=">=3.9",
     # The tested stack is pinned in requirements.txt (allennlp itself is installed with
     # --no-deps, see requirements-nodeps.txt and scripts/setup_env.sh).

@@ -27,4 +27,6 @@ from biomtl_allennlp.commands.pubtator_eval import PubtatorEval
 from biomtl_allennlp.commands.visualize import Visualize
 from biomtl_allennlp.training.callbacks.epoch_gate import EpochGate
 from biomtl_allennlp.commands.tables import Tables
+from biomtl_allennlp.commands.export_tagger import ExportTagger
 from biomtl_allennlp.data.samplers.dataset_bucket_batch_sampler import DatasetBucketBatchSampler
+from biomtl_allennlp.pretrained import load_tagger

@@ -1,0 +1,45 @@
+"""
+The tagger that ships with the project, by short name, offline:
+
+    from biomtl_allennlp import load_tagger
+    tagger = load_tagger()  # MTM-CW, every head at once
+    tagger.predict_json({"text": "Cisplatin-induced nephrotoxicity in BRCA1 carriers."})["entities"]
+
+Each shipped model is a compact `model.tar.gz` (float16 weights, see `export.py`) in a
+folder of its own beside this file, with its model card (`MODEL_CARD.md`).
+"""
+from pathlib import Path
+from typing import Any, Dict
+
+HERE = Path(__file__).resolve().parent
+SHIPPED_MODELS: Dict[str, Path] = {"mtm_cw": HERE / "mtm_cw" / "model.tar.gz"}
+DEFAULT_MODEL = "mtm_cw"
+
+
+def tagger_path(name: str = DEFAULT_MODEL) -> Path:
+    """The archive of the shipped model `name` (a `ValueError` names the known ones)."""
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"no shipped model {name!r}; known: {sorted(SHIPPED_MODELS)}")
+    path = SHIPPED_MODELS[name]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the shipped model {name!r} is missing at {path} (a checkout without its model "
+            "files? `git lfs` is not used: the file is committed as it is)"
+        )
+    return path
+
+
+def load_tagger(name: str = DEFAULT_MODEL, cuda_device: int = -1, **predictor_args: Any):
+    """
+    The `biomedical_entities` predictor of the shipped model `name`, loaded from the
+    package (no network). `predictor_args` are the predictor's constructor arguments
+    (`output_format`, `overlap_policy`, `min_score`, ...).
+    """
+    from allennlp.predictors import Predictor
+
+    import biomtl_allennlp  # noqa: F401  (registers the components)
+
+    return Predictor.from_path(
+        str(tagger_path(name)), "biomedical_entities", cuda_device=cuda_device,
+        extra_args=predictor_args or None,
+    )

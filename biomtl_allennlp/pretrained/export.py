@@ -1,0 +1,106 @@
+"""
+Compact model archives for shipping: the weights in half precision and only what
+`Predictor.from_path` needs (`config.json`, `vocabulary/`, `weights.th`), as `allennlp
+export-tagger` writes them.
+"""
+import json
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+from allennlp.common import Params
+from allennlp.data import Vocabulary
+from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, load_archive
+
+from biomtl_allennlp.common.errors import InputFormatError
+
+PathLike = Union[str, os.PathLike]
+
+# Config keys of training alone (data files, trainer), dropped from a shipped config; the
+# reader, model, vocabulary and data loaders stay (`allennlp predict` / `evaluate` use them).
+TRAINING_ONLY_KEYS = (
+    "train_data_path",
+    "validation_data_path",
+    "test_data_path",
+    "evaluate_on_test",
+    "trainer",
+    "distributed",
+    "datasets_for_vocab_creation",
+)
+
+
+def export_tagger(
+    source: PathLike,
+    output: PathLike,
+    weights_file: Optional[PathLike] = None,
+    half: bool = True,
+) -> Dict[str, Any]:
+    """
+    Writes a compact `model.tar.gz` of a trained tagger.
+
+    # Parameters
+
+    source : `PathLike`
+        A `model.tar.gz`, or a serialization directory (`config.json`, `vocabulary/`, and
+        `best.th` or `--weights`), e.g. of a run still training.
+    output : `PathLike`
+        The archive to write.
+    weights_file : `PathLike`, optional
+        Weights to export instead of the archive's (or the directory's `best.th`).
+    half : `bool`, optional (default = `True`)
+        Store floating-point weights as float16. They are loaded back into the float32
+        parameters (`load_state_dict` converts), so predictions differ from the original
+        model's only by float16 rounding of the weights.
+
+    # Returns
+
+    A summary: `parameters`, `bytes`, `vocabulary` sizes per namespace, `datasets`.
+    """
+    source, output = Path(source), Path(output)
+    if not source.exists():
+        raise InputFormatError("no such archive or serialization directory", path=source)
+    if source.is_dir() and weights_file is None:
+        weights_file = source / "best.th"
+    if weights_file is not None and not Path(weights_file).is_file():
+        raise InputFormatError("weights file not found", path=weights_file)
+    archive = load_archive(
+        str(source), weights_file=None if weights_file is None else str(weights_file)
+    )
+    model = archive.model
+    config = archive.config.duplicate().as_dict(quiet=True)
+    for key in TRAINING_ONLY_KEYS:
+        config.pop(key, None)
+    state = {
+        name: tensor.half() if half and tensor.is_floating_point() else tensor
+        for name, tensor in model.state_dict().items()
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as staging:
+        staging_dir = Path(staging)
+        (staging_dir / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+        model.vocab.save_to_files(str(staging_dir / "vocabulary"))
+        torch.save(state, staging_dir / _WEIGHTS_NAME)
+        with tarfile.open(output, "w:gz") as tar:
+            for name in (CONFIG_NAME, "vocabulary", _WEIGHTS_NAME):
+                tar.add(staging_dir / name, arcname=name)
+    return {
+        "parameters": sum(t.numel() for t in state.values()),
+        "bytes": output.stat().st_size,
+        "vocabulary": {
+            namespace: model.vocab.get_vocab_size(namespace)
+            for namespace in sorted(model.vocab._token_to_index)
+        },
+        "datasets": list(getattr(model, "datasets", [])),
+    }
+
+
+def read_config(archive: PathLike) -> Params:
+    """The `config.json` of a `model.tar.gz` (without extracting the weights)."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(CONFIG_NAME)
+        if member is None:
+            raise InputFormatError(f"no {CONFIG_NAME} in the archive", path=archive)
+        return Params(json.loads(member.read()))

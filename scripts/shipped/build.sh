@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Rebuilds the shipped tagger (biomtl_allennlp/pretrained/mtm_cw/) from a trained MTM-CW run
+# and measures the figures of its model card. Needs the corpora ($BIOMTL_DATA_ROOT or
+# ../shared/data) and the PubTator development files.
+#   scripts/shipped/build.sh RUN_DIR_OR_ARCHIVE [MEASUREMENTS_DIR]
+# RUN_DIR_OR_ARCHIVE: e.g. the mtm_cw_mixed_s1 run of scripts/converged/lane_a.plan.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source=$1; out=${2:-runs/shipped}
+data=${BIOMTL_DATA_ROOT:-$(pwd)/../shared/data}
+export BIOMTL_DATA_ROOT=$data
+model=biomtl_allennlp/pretrained/mtm_cw/model.tar.gz
+mkdir -p "$out" "$(dirname "$model")"
+allennlp=".venv/bin/allennlp"
+$allennlp export-tagger "$source" -o "$model" > "$out/export.json"
+for split in devel test; do
+  $allennlp evaluate "$model" "$split" --include-package biomtl_allennlp \
+    --output-file "$out/$split.json" > "$out/evaluate_$split.log" 2>&1
+done
+$allennlp pubtator-eval "$model" "$data/pubtator/CDR_DevelopmentSet.PubTator.txt" \
+  --output-file "$out/pubtator_cdr_dev.json" > "$out/pubtator_cdr_dev.log" 2>&1
+$allennlp pubtator-eval "$model" "$data/pubtator/NCBIdevelopset_corpus.txt" \
+  --output-file "$out/pubtator_ncbi_dev.json" > "$out/pubtator_ncbi_dev.log" 2>&1
+.venv/bin/python benchmarks/predict_throughput.py "$model" --threads 2 > "$out/predict_throughput.md" 2>&1
+echo "wrote $model; measurements in $out"

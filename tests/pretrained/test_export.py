@@ -1,0 +1,87 @@
+import json
+import tarfile
+
+import pytest
+import torch
+from allennlp.models.archival import load_archive
+from allennlp.predictors import Predictor
+
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.pretrained.export import TRAINING_ONLY_KEYS, export_tagger, read_config
+from tests.predictors.tiny_model import tiny_archive_path
+
+TEXTS = [
+    "Cisplatin induced nephrotoxicity and hearing loss in patients with BRCA1 mutations.",
+    "The IL-2 receptor alpha chain was expressed in T cells treated with dexamethasone.",
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    output = tmp_path_factory.mktemp("export") / "model.tar.gz"
+    summary = export_tagger(tiny_archive_path(), output)
+    return output, summary
+
+
+def test_archive_holds_config_vocabulary_and_half_weights(exported):
+    output, summary = exported
+    with tarfile.open(output) as tar:
+        names = tar.getnames()
+    assert "config.json" in names and "weights.th" in names and "vocabulary" in names
+    config = read_config(output).as_dict()
+    assert not set(TRAINING_ONLY_KEYS) & set(config)
+    assert config["model"]["type"] == "multitask_crf_tagger"
+    assert summary["bytes"] == output.stat().st_size
+    assert summary["datasets"] == ["demo-chemical", "demo-disease", "demo-gene"]
+
+
+def test_loaded_weights_are_the_originals_rounded_to_float16(exported):
+    output, _ = exported
+    original = load_archive(tiny_archive_path()).model.state_dict()
+    loaded = load_archive(output).model.state_dict()
+    assert original.keys() == loaded.keys()
+    for name, tensor in original.items():
+        assert loaded[name].dtype == tensor.dtype, name
+        expected = tensor.half().to(tensor.dtype) if tensor.is_floating_point() else tensor
+        assert torch.equal(loaded[name], expected), name
+
+
+def test_predictions_of_the_export_match_the_rounded_model(exported):
+    output, _ = exported
+    shipped = Predictor.from_path(str(output))  # the model's default predictor
+    rounded = load_archive(tiny_archive_path())
+    with torch.no_grad():
+        for parameter in rounded.model.parameters():
+            parameter.copy_(parameter.half().float())
+    reference = Predictor.from_archive(rounded, "biomedical_entities")
+    inputs = [{"text": text} for text in TEXTS]
+    assert shipped.predict_batch_json(inputs) == reference.predict_batch_json(inputs)
+
+
+def test_a_serialization_directory_exports_its_best_weights(tmp_path):
+    run_dir = tiny_archive_path().parent
+    output = tmp_path / "from_dir.tar.gz"
+    export_tagger(run_dir, output, half=False)
+    original = load_archive(tiny_archive_path()).model.state_dict()
+    loaded = load_archive(output).model.state_dict()
+    assert all(torch.equal(loaded[name], tensor) for name, tensor in original.items())
+
+
+def test_bad_sources_are_clear_errors(tmp_path):
+    with pytest.raises(InputFormatError, match="no such archive"):
+        export_tagger(tmp_path / "missing.tar.gz", tmp_path / "out.tar.gz")
+    with pytest.raises(InputFormatError, match="weights file not found"):
+        export_tagger(tiny_archive_path(), tmp_path / "out.tar.gz", weights_file=tmp_path / "w.th")
+
+
+def test_export_tagger_subcommand(tmp_path, capsys):
+    from biomtl_allennlp.commands import run_as_allennlp_command
+
+    output = tmp_path / "cli.tar.gz"
+    run_as_allennlp_command("export-tagger", [str(tiny_archive_path()), "-o", str(output)])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bytes"] == output.stat().st_size
+    with pytest.raises(SystemExit) as exit_info:
+        run_as_allennlp_command("export-tagger", [str(tmp_path / "nope"), "-o", str(output)])
+    assert exit_info.value.code == 1
+    assert "no such archive or serialization directory" in capsys.readouterr().err
