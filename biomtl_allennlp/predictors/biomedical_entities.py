@@ -41,7 +41,7 @@ from biomtl_allennlp.predictors.entity_merging import (
 logger = logging.getLogger(__name__)
 
 INPUT_FORMATS = ("auto", "json", "pubtator", "text")
-OUTPUT_FORMATS = ("json", "pubtator")
+OUTPUT_FORMATS = ("json", "pubtator", "conll")
 # Keys echoed from input to output, in this order of preference for the PubTator PMID column.
 ID_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
 
@@ -58,6 +58,8 @@ class _Document:
     abstract: Optional[str] = None
     entities: List[Entity] = field(default_factory=list)
     error: Optional[str] = None
+    # Per window, in text order: (tokens, {head: BIOUL tags}) (for the CoNLL output).
+    sentences: List[Tuple[List[str], Dict[str, List[str]]]] = field(default_factory=list)
 
     @property
     def title_end(self) -> Optional[int]:
@@ -131,8 +133,13 @@ class BiomedicalEntitiesPredictor(Predictor):
         mention<TAB>type` lines after the `PMID|t|` / `PMID|a|` lines of documents that had
         a title, and a blank line after each document. The PMID column is the first id of
         `ID_KEYS` present, else `-`. Tabs and line breaks inside title, abstract or
-        mention are written as spaces (one for one, so offsets stay right). Errors are
-        logged as warnings and not written.
+        mention are written as spaces (one for one, so offsets stay right). Or `"conll"`:
+        per document a `# doc <id>` line and a `# columns: token<TAB>HEAD...` line (the
+        model's heads, sorted), then per sentence (window) one `token<TAB>tag...` line per
+        token, each head's BIOUL tag in its column, and a blank line after each
+        sentence. With `"conll"` the JSON outputs of `predict_json` also carry
+        `"sentences"`: `[{"tokens": [...], "tags": {head: [...]}}]`, in text order. Errors
+        are logged as warnings and not written (pubtator, conll).
     type_map : `Dict[str, str]`, optional (default = `None`)
         Dataset entity type -> common type, added to `DEFAULT_TYPE_MAP` (GENE, protein ->
         `Gene/Protein`; DNA, RNA kept; Chemical; Disease and NCBI's disease classes ->
@@ -314,7 +321,27 @@ class BiomedicalEntitiesPredictor(Predictor):
         if "error" in outputs:
             logger.warning("biomedical_entities: %s", json.dumps(outputs))
             return ""
+        if self.output_format == "conll":
+            return self.format_conll(outputs)
         return self.format_pubtator(outputs)
+
+    @staticmethod
+    def format_conll(outputs: JsonDict) -> str:
+        """The CoNLL lines of one predicted document (needs its `"sentences"`)."""
+        pmid = next((str(outputs[key]) for key in ID_KEYS if outputs.get(key) is not None), "-")
+        sentences = outputs.get("sentences")
+        if sentences is None:
+            raise ValueError("format_conll: the output has no 'sentences' (output_format='conll')")
+        heads = sorted({head for sentence in sentences for head in sentence["tags"]})
+        lines = [f"# doc {clean_pmid(pmid)}", "# columns: " + "\t".join(["token"] + heads)]
+        for sentence in sentences:
+            for position, token in enumerate(sentence["tokens"]):
+                if any(character.isspace() for character in token):
+                    raise ValueError(f"format_conll: token {token!r} contains whitespace")
+                tags = [sentence["tags"][head][position] for head in heads]
+                lines.append("\t".join([token] + tags))
+            lines.append("")
+        return "\n".join(lines) + "\n"
 
     @staticmethod
     def format_pubtator(outputs: JsonDict) -> str:
@@ -423,6 +450,10 @@ class BiomedicalEntitiesPredictor(Predictor):
             output["abstract"] = document.abstract
         output["text"] = document.text
         output["entities"] = [entity.to_json() for entity in document.entities]
+        if self.output_format == "conll":
+            output["sentences"] = [
+                {"tokens": tokens, "tags": tags} for tokens, tags in document.sentences
+            ]
         return output
 
     def _instance(self, tokens: List[Token]) -> Instance:
@@ -445,6 +476,7 @@ class BiomedicalEntitiesPredictor(Predictor):
                     windows.append((index, tokens))
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
         raw: List[List[Entity]] = [[] for _ in documents]
+        sentences: Dict[int, Tuple[List[str], Dict[str, List[str]]]] = {}
         for first in range(0, len(order), self.sentence_batch_size):
             chunk = order[first : first + self.sentence_batch_size]
             for window_id, output in zip(chunk, self._forward([windows[i][1] for i in chunk])):
@@ -453,7 +485,11 @@ class BiomedicalEntitiesPredictor(Predictor):
                     documents[index].error = output
                     continue
                 raw[index].extend(self._window_entities(documents[index].text, tokens, output))
+                if self.output_format == "conll":
+                    sentences[window_id] = ([t.text for t in tokens], dict(output["tags"]))
             self.tokens_processed += sum(len(windows[i][1]) for i in chunk)
+        for window_id in sorted(sentences):  # windows are in text order
+            documents[windows[window_id][0]].sentences.append(sentences[window_id])
         for document, entities in zip(documents, raw):
             if document.error is None:
                 entities = [entity for entity in entities if entity.score >= self.min_score]
