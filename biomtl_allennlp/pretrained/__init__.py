@@ -40,6 +40,5 @@ def load_tagger(name: str = DEFAULT_MODEL, cuda_device: int = -1, **predictor_ar
     import biomtl_allennlp  # noqa: F401  (registers the components)
 
     return Predictor.from_path(
-        str(tagger_path(name)), "biomedical_entities", cuda_device=cuda_device,
-        extra_args=predictor_args or None,
+        str(tagger_path(name)), "biomedical_entities", cuda_device=cuda_device, **predictor_args
     )

@@ -12,7 +12,22 @@ export BIOMTL_DATA_ROOT=$data
 model=biomtl_allennlp/pretrained/mtm_cw/model.tar.gz
 mkdir -p "$out" "$(dirname "$model")"
 allennlp=".venv/bin/allennlp"
-$allennlp export-tagger "$source" -o "$model" > "$out/export.json"
+weights=()
+if [ -d "$source" ]; then
+  # The best devel epoch so far (a run may still be training): its own weights file, and a
+  # record of what was exported for the model card.
+  .venv/bin/python - "$source" "$out/source.json" <<'PY'
+import glob, json, re, sys
+run, record = sys.argv[1], sys.argv[2]
+history = {int(re.findall(r"\d+", f.rsplit("/", 1)[1])[0]): json.load(open(f))
+           for f in glob.glob(f"{run}/metrics_epoch_*.json")}
+best = max(history, key=lambda e: history[e]["validation_macro_f1"])
+json.dump({"run": run, "epochs_finished": len(history), "epoch": best,
+           "weights": f"{run}/model_state_e{best}_b0.th"}, open(record, "w"), indent=2)
+PY
+  weights=(--weights "$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights"])' "$out/source.json")")
+fi
+$allennlp export-tagger "$source" -o "$model" "${weights[@]}" > "$out/export.json" 2> "$out/export.log"
 for split in devel test; do
   $allennlp evaluate "$model" "$split" --include-package biomtl_allennlp \
     --output-file "$out/$split.json" > "$out/evaluate_$split.log" 2>&1

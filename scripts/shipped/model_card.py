@@ -1,0 +1,140 @@
+"""
+Writes biomtl_allennlp/pretrained/mtm_cw/MODEL_CARD.md from the measurements of
+scripts/shipped/build.sh:
+
+    .venv/bin/python scripts/shipped/model_card.py RUN_DIR [MEASUREMENTS_DIR]
+
+RUN_DIR: the training run the model was exported from (its metrics_epoch_*.json tell the
+epochs trained and the best one). Every figure in the card is read from those files.
+"""
+import glob
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from biomtl_allennlp.common.markdown import markdown_table  # noqa: E402
+from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
+
+CARD = ROOT / "biomtl_allennlp" / "pretrained" / "mtm_cw" / "MODEL_CARD.md"
+TYPES = {
+    "BC2GM": "GENE -> Gene/Protein",
+    "BC5CDR": "Chemical, Disease",
+    "NCBI-disease": "Disease (SpecificDisease, DiseaseClass, Modifier, CompositeMention)",
+    "JNLPBA": "protein -> Gene/Protein, DNA, RNA, cell_line -> CellLine, cell_type -> CellType",
+}
+LICENCES = {
+    "BC2GM": "BioCreative II gene mention corpus (Smith et al. 2008), research use",
+    "BC5CDR": "BioCreative V CDR corpus (Li et al. 2016), research use",
+    "NCBI-disease": "NCBI disease corpus (Doğan et al. 2014), public release",
+    "JNLPBA": "JNLPBA 2004 shared task corpus (Kim et al. 2004, from GENIA), research use",
+}
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def main() -> None:
+    run_dir = Path(sys.argv[1])
+    measured = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "shipped"
+    epochs = sorted(glob.glob(str(run_dir / "metrics_epoch_*.json")), key=lambda p: int(re.findall(r"\d+", Path(p).name)[0]))
+    source = json.loads((measured / "source.json").read_text())
+    history = [json.loads(Path(p).read_text()) for p in epochs][: source["epochs_finished"]]
+    best = source["epoch"]
+    export = json.loads((measured / "export.json").read_text())
+    devel = json.loads((measured / "devel.json").read_text())
+    test = json.loads((measured / "test.json").read_text())
+    datasets = sorted(datasets_in(devel))
+    rows = []
+    for name in datasets:
+        types = sorted(
+            key[len(name) + 1 : -3] for key in test
+            if key.startswith(name + "_") and key.endswith("_f1") and key != f"{name}_f1"
+        )
+        per_type = ", ".join(f"{t} {pct(test[f'{name}_{t}_f1'])}" for t in types)
+        rows.append([name, pct(devel[f"{name}_f1"]), pct(test[f"{name}_precision"]),
+                     pct(test[f"{name}_recall"]), pct(test[f"{name}_f1"]), per_type])
+    pubtator_rows = []
+    for label, file_name, heads in (
+        ("CDR_DevelopmentSet.PubTator.txt", "pubtator_cdr_dev.json", ["BC5CDR"]),
+        ("NCBIdevelopset_corpus.txt", "pubtator_ncbi_dev.json", ["NCBI-disease"]),
+    ):
+        metrics = json.loads((measured / file_name).read_text())
+        per_type = ", ".join(f"{t} {pct(m['f1'])}" for t, m in sorted(metrics["per_type"].items()))
+        token_level = " / ".join(pct(devel[f"{h}_f1"]) for h in heads)
+        pubtator_rows.append([label, pct(metrics["overall"]["f1"]), per_type, token_level])
+    throughput = (measured / "predict_throughput.md").read_text()
+    speed = [line for line in throughput.splitlines() if re.match(r"\| \d+ \|", line)]
+    card = f"""# Shipped tagger: MTM-CW on BC2GM, BC5CDR, NCBI-disease, JNLPBA
+
+`model.tar.gz` here: the paper's MTM-CW (Wang et al. 2019; shared char-stream BiLSTM and
+word BiLSTM, one CRF per corpus) trained on the four public corpora, without external word
+vectors, {export['parameters']:,} parameters stored as float16 ({export['bytes'] / 2**20:.1f} MiB).
+Load it with `biomtl_allennlp.load_tagger()`, `Predictor.from_path(...)` or `allennlp
+predict biomtl_allennlp/pretrained/mtm_cw/model.tar.gz INPUT --include-package
+biomtl_allennlp`; no network is needed.
+
+**Status: interim.** It is the best devel epoch ({best}) of the first {len(history)}
+epoch(s) of the run `mtm_cw_mixed_s1` of the converged reproduction, exported while that
+run was still training (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed
+batches, seed 1). It will be replaced by the model of the best converged recipe.
+
+## Training data
+
+| corpus | entity types (-> common type) | source, terms |
+|---|---|---|
+""" + "\n".join(f"| {d} | {TYPES[d]} | {LICENCES[d]} |" for d in datasets) + f"""
+
+Token-level versions of Crichton et al. 2017 (`cambridgeltl/MTL-Bioinformatics-2016`),
+train splits; devel for model selection. Vocabulary: {export['vocabulary']['tokens']:,}
+words (seen at least 5 times in training), {export['vocabulary']['char_stream']}
+characters.
+
+## Accuracy (measured on the exported float16 model)
+
+Token-level exact span match (`allennlp evaluate`), per corpus with its own head:
+
+{markdown_table(["corpus", "devel F1", "test precision", "test recall", "test F1", "test F1 per type"], rows)}
+
+Character-offset exact match on raw PubTator text, all heads at once, entities merged by
+common type (`allennlp pubtator-eval`), against the token-level devel F1 of the head
+trained on that corpus:
+
+{markdown_table(["gold file", "F1", "F1 per type", "token-level devel F1"], pubtator_rows)}
+
+Devel F1 by epoch of the training run (macro over the four corpora):
+{", ".join(f"{pct(h['validation_macro_f1'])}" for h in history)}.
+
+## Speed (2 CPU threads, nothing else running, `benchmarks/predict_throughput.py`, 500 CDR development abstracts)
+
+| batch size (documents) | tokens | seconds | tokens/s | documents/s |
+|---|---|---|---|---|
+""" + "\n".join(speed) + f"""
+
+## Known limits
+
+- Each head was trained on one corpus that annotates only its own types, so every head
+  tags every sentence with its own types: a gene name may come out as Chemical from the
+  BC5CDR head and as DNA from the JNLPBA head (`datasets`/`dataset` and `score` say which
+  head and how sure). Filter by `type` and `min_score` for one entity type.
+- No external word vectors (the paper used PubMed word2vec); accuracy is below the paper's.
+- English PubMed-style text; sentences over 200 tokens are tagged in windows.
+
+## Rebuild
+
+```
+scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains mtm_cw_mixed_s1
+scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/mtm_cw_mixed_s1 runs/shipped         # export + measurements
+.venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/converged/mtm_cw_mixed_s1 runs/shipped
+```
+"""
+    CARD.write_text(card)
+    print(f"wrote {CARD}")
+
+
+if __name__ == "__main__":
+    main()
