@@ -2,7 +2,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict, sanitize
@@ -313,7 +313,8 @@ class BiomedicalEntitiesPredictor(Predictor):
         return {"pmid": pmid, "title": pending[1], "abstract": content, _LINE_KEY: {"line": raw}}
 
     def dump_line(self, outputs: JsonDict) -> str:
-        """One JSON line, or a document's PubTator lines; nothing for an empty output."""
+        """One JSON line, or a document's PubTator or CoNLL lines; nothing for an empty output
+        (and, for PubTator and CoNLL, nothing but a warning for an error output)."""
         if not outputs:
             return ""
         if self.output_format == "json":
@@ -322,24 +323,52 @@ class BiomedicalEntitiesPredictor(Predictor):
             logger.warning("biomedical_entities: %s", json.dumps(outputs))
             return ""
         if self.output_format == "conll":
-            return self.format_conll(outputs)
+            return self.format_conll(outputs, heads=sorted(self._model.datasets))
         return self.format_pubtator(outputs)
 
     @staticmethod
-    def format_conll(outputs: JsonDict) -> str:
-        """The CoNLL lines of one predicted document (needs its `"sentences"`)."""
+    def format_conll(outputs: JsonDict, heads: Optional[Sequence[str]] = None) -> str:
+        """
+        The CoNLL lines of one predicted document (it needs the `"sentences"` that
+        `output_format="conll"` adds): `# doc <id>` (the first id of `ID_KEYS` present,
+        cleaned with `clean_pmid`, else `-`), `# columns: token<TAB>HEAD...`, then per
+        sentence one `token<TAB>tag...` line per token and a blank line. `heads` gives the
+        columns (default: the sorted heads of the sentences; `dump_line` passes the model's
+        sorted `datasets`, so a document without tokens gets the same columns line).
+        Raises `ValueError` for a token that is empty or contains whitespace (it would
+        break the line / column structure) and for tags that do not fit the tokens.
+        """
         pmid = next((str(outputs[key]) for key in ID_KEYS if outputs.get(key) is not None), "-")
         sentences = outputs.get("sentences")
         if sentences is None:
             raise ValueError("format_conll: the output has no 'sentences' (output_format='conll')")
-        heads = sorted({head for sentence in sentences for head in sentence["tags"]})
+        if heads is None:
+            heads = sorted({head for sentence in sentences for head in sentence["tags"]})
+        heads = list(heads)
         lines = [f"# doc {clean_pmid(pmid)}", "# columns: " + "\t".join(["token"] + heads)]
-        for sentence in sentences:
-            for position, token in enumerate(sentence["tokens"]):
-                if any(character.isspace() for character in token):
-                    raise ValueError(f"format_conll: token {token!r} contains whitespace")
-                tags = [sentence["tags"][head][position] for head in heads]
-                lines.append("\t".join([token] + tags))
+        for number, sentence in enumerate(sentences):
+            tokens, tags = sentence["tokens"], sentence["tags"]
+            if sorted(tags) != sorted(heads):
+                raise ValueError(
+                    f"format_conll: sentence {number} has tags of heads {sorted(tags)}, "
+                    f"expected {sorted(heads)}"
+                )
+            for head in heads:
+                if len(tags[head]) != len(tokens):
+                    raise ValueError(
+                        f"format_conll: sentence {number}: {len(tags[head])} tags of head "
+                        f"{head!r} for {len(tokens)} tokens"
+                    )
+            for position, token in enumerate(tokens):
+                row = [token] + [tags[head][position] for head in heads]
+                for column, value in enumerate(row):
+                    if not value or any(character.isspace() for character in value):
+                        raise ValueError(
+                            f"format_conll: {'tag' if column else 'token'} {value!r} "
+                            f"(sentence {number}, token {position}) is empty or contains "
+                            "whitespace; it cannot be written as a CoNLL column"
+                        )
+                lines.append("\t".join(row))
             lines.append("")
         return "\n".join(lines) + "\n"
 
@@ -462,7 +491,8 @@ class BiomedicalEntitiesPredictor(Predictor):
         return instance
 
     def _tag(self, documents: List[_Document]) -> None:
-        """Finds, scores and merges the entities of all documents (sets `.entities`)."""
+        """Finds, scores and merges the entities of all documents (sets `.entities`, and for
+        `output_format="conll"` `.sentences`: each window's tokens and tags, in text order)."""
         windows: List[Tuple[int, List[Token]]] = []
         for index, document in enumerate(documents):
             for tokens in tokenize_document(

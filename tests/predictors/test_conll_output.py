@@ -1,71 +1,197 @@
+"""The `output_format="conll"` writer of the `biomedical_entities` predictor."""
 import json
+import logging
+import re
+
+import pytest
 
 from biomtl_allennlp.common.tags import bioul_to_spans
-from tests.predictors.test_biomedical_entities import run_allennlp_predict
+from biomtl_allennlp.data.tokenizers import tokenize_document
+from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor
+from tests.predictors.test_biomedical_entities import ABSTRACT, run_allennlp_predict
 
+# Sentences of different lengths (tagged sorted by length, so out of text order), a
+# title, a text input, a "#" token and a document without id.
 DOCUMENTS = [
     {"pmid": "1", "title": "Aspirin and BRCA1 in breast cancer.",
      "abstract": "Patients given cisplatin developed renal failure. The p53 gene was mutated."},
     {"text": "Lithium toxicity."},
+    {"id": "x7", "text": ABSTRACT + " Patient #3 had anemia."},
 ]  # fmt: skip
 HEADS = ["demo-chemical", "demo-disease", "demo-gene"]
 
 
-def test_conll_lines_hold_every_token_in_text_order_with_each_heads_tags(make_predictor):
-    conll = make_predictor(output_format="conll", overlap_policy="keep_all")
-    plain = make_predictor(overlap_policy="keep_all")
-    for document in DOCUMENTS:
-        output = conll.predict_json(document)
-        expected = plain.predict_json(document)
-        # The JSON output is today's plus "sentences".
-        assert {k: v for k, v in output.items() if k != "sentences"} == expected
-        text = output["text"]
-        # Tokens in text order: each found at or after the end of the previous one.
-        position, spans = 0, []
-        for sentence in output["sentences"]:
-            offsets = []
-            for token in sentence["tokens"]:
-                start = text.index(token, position)
-                assert text[position:start].strip() == ""  # nothing skipped but spaces
-                offsets.append((start, start + len(token)))
-                position = start + len(token)
-            assert sorted(sentence["tags"]) == HEADS
-            for head, tags in sentence["tags"].items():
-                assert len(tags) == len(sentence["tokens"])
-                for span in bioul_to_spans(tags):
-                    spans.append((offsets[span.start][0], offsets[span.end][1], span.label, head))
-        assert text[position:].strip() == ""
-        # Every head's tag runs are exactly the entities of the keep_all JSON output.
-        entities = {
-            (e["start"], e["end"], head) for e in expected["entities"] for head in e["datasets"]
-        }
-        assert {(start, end, head) for start, end, _, head in spans} == entities
-        lines = conll.dump_line(output).split("\n")
-        assert lines[0] == f"# doc {document.get('pmid', '-')}"
-        assert lines[1] == "# columns: token\t" + "\t".join(HEADS)
-        body = lines[2:]
-        assert body[-1] == "" and body[-2] == ""  # blank line after the last sentence
-        rows = [line.split("\t") for line in body if line]
-        tokens = [token for sentence in output["sentences"] for token in sentence["tokens"]]
-        assert [row[0] for row in rows] == tokens
-        assert body.count("") == len(output["sentences"]) + 1
+def windows(predictor, output):
+    """The predictor's own tokenization of a document, one list of Tokens per window."""
+    title_end = len(output["title"]) if output.get("title") is not None and output.get("abstract") else None
+    return [
+        tokens
+        for tokens in tokenize_document(
+            output["text"], predictor._tokenizer, predictor._splitter,
+            max_sentence_tokens=predictor.max_sentence_tokens, title_end=title_end,
+        )  # fmt: skip
+        if tokens
+    ]
 
 
-def test_default_json_has_no_sentences_and_errors_are_not_written(make_predictor):
-    assert "sentences" not in make_predictor().predict_json(DOCUMENTS[1])
-    conll = make_predictor(output_format="conll")
-    error = conll.predict_json({"text": "   "})
-    assert "error" in error and conll.dump_line(error) == ""
+def blocks(conll_text):
+    """(comment lines, sentences as lists of rows) of one document's CoNLL lines."""
+    lines = conll_text.split("\n")
+    assert lines[-1] == "", "the text ends with a line break"
+    lines = lines[:-1]
+    comments = [line for line in lines if line.startswith("# ")]
+    assert lines[: len(comments)] == comments, "comment lines come first"
+    body = lines[len(comments) :]
+    sentences, current = [], []
+    for line in body:
+        if line == "":
+            assert current, "exactly one blank line after each sentence"
+            sentences.append(current)
+            current = []
+        else:
+            current.append(line.split("\t"))
+    assert current == [], "a blank line after the last sentence"
+    return comments, sentences
 
 
-def test_allennlp_predict_writes_conll(tiny_archive_path, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def conll(make_predictor):
+    return make_predictor(output_format="conll", overlap_policy="keep_all")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_sentences_are_the_windows_in_text_order_with_the_models_tags(conll, make_predictor, document):
+    output = conll.predict_json(document)
+    # The JSON output is the default one plus "sentences", byte for byte.
+    expected = make_predictor(overlap_policy="keep_all").predict_json(document)
+    assert "sentences" not in expected
+    assert json.dumps({k: v for k, v in output.items() if k != "sentences"}) == json.dumps(expected)
+    assert list(output)[-1] == "sentences"
+
+    model_windows = windows(conll, output)
+    assert [sentence["tokens"] for sentence in output["sentences"]] == [
+        [token.text for token in tokens] for tokens in model_windows
+    ]
+    if document is DOCUMENTS[0]:  # its shortest sentence (tagged first) is the last one
+        assert [len(s["tokens"]) for s in output["sentences"]] == [7, 7, 6]
+    spans = set()
+    for sentence, tokens in zip(output["sentences"], model_windows):
+        # Each head's tags are the model's Viterbi tags for that window.
+        (alone,) = conll._model.forward_on_instances([conll._instance(tokens)])
+        assert list(sentence["tags"]) == list(alone["tags"]) and sorted(sentence["tags"]) == HEADS
+        assert sentence["tags"] == alone["tags"]
+        for head, tags in sentence["tags"].items():
+            for span in bioul_to_spans(tags):
+                spans.add((tokens[span.start].idx, tokens[span.end].idx_end, head))
+    # Every entity of head H is a B..L / U run in H's column, with the same offsets.
+    assert spans == {(e["start"], e["end"], h) for e in expected["entities"] for h in e["datasets"]}
+
+    comments, rows = blocks(conll.dump_line(output))
+    doc_id = document.get("pmid", document.get("id", "-"))
+    assert comments == [f"# doc {doc_id}", "# columns: token\t" + "\t".join(HEADS)]
+    assert len(rows) == len(output["sentences"])
+    for sentence_rows, sentence in zip(rows, output["sentences"]):
+        assert [row[0] for row in sentence_rows] == sentence["tokens"]
+        for column, head in enumerate(HEADS, start=1):
+            assert [row[column] for row in sentence_rows] == sentence["tags"][head]
+        assert all(len(row) == 1 + len(HEADS) for row in sentence_rows)
+
+
+def test_a_token_hash_is_a_row_not_a_comment(conll):
+    comments, rows = blocks(conll.dump_line(conll.predict_json(DOCUMENTS[2])))
+    # Comment lines start with "# " and token rows never do (tokens hold no whitespace).
+    assert len(comments) == 2
+    assert [row[0] for row in rows[-1]] == ["Patient", "#", "3", "had", "anemia", "."]
+
+
+def test_batches_restore_text_order_per_document(conll):
+    one_by_one = [conll.predict_json(document) for document in DOCUMENTS]
+    together = conll.predict_batch_json(DOCUMENTS + [{"text": "   "}] + DOCUMENTS[::-1])
+    assert together[: len(DOCUMENTS)] == one_by_one
+    assert together[len(DOCUMENTS) + 1 :] == one_by_one[::-1]
+
+
+def test_over_long_sentences_are_cut_into_windows_each_a_sentence(make_predictor):
+    predictor = make_predictor(output_format="conll", max_sentence_tokens=4)
+    output = predictor.predict_json({"text": ABSTRACT})
+    full = make_predictor(output_format="conll").predict_json({"text": ABSTRACT})
+    assert len(output["sentences"]) > len(full["sentences"])
+    assert all(1 <= len(s["tokens"]) <= 4 for s in output["sentences"])
+    tokens = [t for s in output["sentences"] for t in s["tokens"]]
+    assert tokens == [t for s in full["sentences"] for t in s["tokens"]]
+    assert [t.text for t in predictor._tokenizer.tokenize(ABSTRACT)] == tokens
+    _, rows = blocks(predictor.dump_line(output))
+    assert [[row[0] for row in sentence] for sentence in rows] == [s["tokens"] for s in output["sentences"]]
+
+
+def test_a_document_without_tokens_has_its_comment_lines_only(conll):
+    output = conll.predict_json({"doc_id": 5, "text": "\ufeff"})
+    assert output["entities"] == [] and output["sentences"] == []
+    assert conll.dump_line(output) == "# doc 5\n# columns: token\t" + "\t".join(HEADS) + "\n"
+
+
+def test_default_json_has_no_sentences(make_predictor):
+    predictor = make_predictor()
+    output = predictor.predict_json(DOCUMENTS[0])
+    assert "sentences" not in output
+    assert predictor.dump_line(output) == json.dumps(output) + "\n"
+    assert all(not document_sentences(predictor, d) for d in DOCUMENTS)
+
+
+def document_sentences(predictor, json_dict):
+    document = predictor._parse(json_dict)
+    predictor._tag([document])
+    return document.sentences
+
+
+def test_errors_are_logged_and_not_written(conll, caplog):
+    error = conll.predict_json({"id": "e", "text": "   "})
+    assert error["error"] == "text contains only whitespace"
+    with caplog.at_level(logging.WARNING, logger="biomtl_allennlp.predictors.biomedical_entities"):
+        assert conll.dump_line(error) == ""
+    assert any('"id": "e"' in record.getMessage() for record in caplog.records)
+    assert conll.dump_line({}) == ""
+
+
+@pytest.mark.parametrize(
+    "tokens, tags, message",
+    [
+        (["a\tb"], ["O"], "token 'a\\tb'"),
+        (["a\nb"], ["O"], "token 'a\\nb'"),
+        (["a\u2028b"], ["O"], "whitespace"),
+        ([""], ["O"], "token ''"),
+        (["a"], ["B X"], "tag 'B X'"),
+        (["a", "b"], ["O"], "1 tags of head 'h' for 2 tokens"),
+    ],
+)
+def test_the_writer_rejects_what_would_break_the_columns(tokens, tags, message):
+    outputs = {"text": "x", "entities": [], "sentences": [{"tokens": tokens, "tags": {"h": tags}}]}
+    with pytest.raises(ValueError, match="format_conll: .*" + re.escape(message)):
+        BiomedicalEntitiesPredictor.format_conll(outputs, heads=["h"])
+
+
+def test_the_writer_needs_sentences_and_every_head():
+    with pytest.raises(ValueError, match="no 'sentences'"):
+        BiomedicalEntitiesPredictor.format_conll({"text": "x", "entities": []})
+    outputs = {"text": "x", "sentences": [{"tokens": ["a"], "tags": {"h": ["O"]}}]}
+    with pytest.raises(ValueError, match=r"tags of heads \['h'\], expected \['g', 'h'\]"):
+        BiomedicalEntitiesPredictor.format_conll(outputs, heads=["g", "h"])
+    assert BiomedicalEntitiesPredictor.format_conll(dict(outputs, pmid="9 9")) == (
+        "# doc 9_9\n# columns: token\th\na\tO\n\n"
+    )
+
+
+def test_allennlp_predict_writes_conll(tiny_archive_path, tmp_path, make_predictor, monkeypatch):
     input_file = tmp_path / "in.jsonl"
-    input_file.write_text("".join(json.dumps(d) + "\n" for d in DOCUMENTS))
+    lines = [json.dumps(d) for d in DOCUMENTS[:2]] + ['{"text": 42, "id": "bad"}', "{broken", json.dumps(DOCUMENTS[2])]
+    input_file.write_text("".join(line + "\n" for line in lines))
     written = run_allennlp_predict(
         monkeypatch, tiny_archive_path, input_file, tmp_path / "out.conll",
         "--predictor", "biomedical_entities",
         "--predictor-args", '{"output_format": "conll"}',
     )  # fmt: skip
-    assert written.startswith("# doc 1\n# columns: token\tdemo-chemical\tdemo-disease\tdemo-gene\n")
-    assert "\n# doc -\n" in written
-    assert written.split("\n")[2].split("\t")[0] == "Aspirin"
+    # Exactly the documents' blocks, in input order; the two bad lines give nothing.
+    predictor = make_predictor(output_format="conll")
+    assert written == "".join(predictor.dump_line(predictor.predict_json(d)) for d in DOCUMENTS)
+    assert written.startswith("# doc 1\n# columns: token\tdemo-chemical\tdemo-disease\tdemo-gene\nAspirin\t")
+    assert [line for line in written.split("\n") if line.startswith("# doc")] == ["# doc 1", "# doc -", "# doc x7"]
