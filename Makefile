@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
-.PHONY: setup demo test clean-demo
+.PHONY: setup demo demo-train test clean-demo
 
 VENV := .venv
 ALLENNLP := $(VENV)/bin/allennlp
@@ -8,12 +8,16 @@ PYTEST_ARGS ?=
 setup:
 	@bash scripts/setup_env.sh
 
-# Trains MTM-CW on the small corpora shipped in fixtures/demo and prints per-dataset F1.
+# Tags the PubMed abstracts shipped in fixtures/pubmed with the shipped model (offline).
 demo: setup
 	@bash scripts/demo.sh
+
+# Trains MTM-CW on the small corpora shipped in fixtures/demo and prints per-dataset F1.
+demo-train: setup
+	@bash scripts/demo_train.sh
 
 test: setup
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
 
 clean-demo:
-	rm -rf runs/demo
+	rm -rf runs/demo runs/demo.log runs/demo_tagged

@@ -1,4 +1,4 @@
-// `make demo`: MTM-CW on the three small synthetic corpora in fixtures/demo, a few minutes
+// `make demo-train`: MTM-CW on the three small synthetic corpora in fixtures/demo, a few minutes
 // on 2 CPU cores.
 local biomtl = import "biomtl.libsonnet";
 

@@ -67,6 +67,15 @@ def main() -> None:
         per_type = ", ".join(f"{t} {pct(m['f1'])}" for t, m in sorted(metrics["per_type"].items()))
         token_level = " / ".join(pct(devel[f"{h}_f1"]) for h in heads)
         pubtator_rows.append([label, pct(metrics["overall"]["f1"]), per_type, token_level])
+    targets = []
+    for name, reference, label in (("BC5CDR", 84.23, "en_ner_bc5cdr_md"), ("JNLPBA", 72.98, "en_ner_jnlpba_md")):
+        value = 100 * test[f"{name}_f1"]
+        targets.append([f"{name} test F1 >= {reference} (scispaCy {label})", f"{value:.2f}",
+                        "met" if value >= reference else f"not met ({value - reference:+.2f})"])
+    for row in pubtator_rows:
+        gap = float(row[3]) - float(row[1])
+        targets.append([f"{row[0]}: character-offset F1 within 1 point of token-level devel F1",
+                        f"{float(row[1]):.2f} vs {row[3]}", "met" if abs(gap) <= 1 else f"not met ({gap:.2f} points)"])
     throughput = (measured / "predict_throughput.md").read_text()
     speed = [line for line in throughput.splitlines() if re.match(r"\| \d+ \|", line)]
     card = f"""# Shipped tagger: MTM-CW on BC2GM, BC5CDR, NCBI-disease, JNLPBA
@@ -78,8 +87,8 @@ Load it with `biomtl_allennlp.load_tagger()`, `Predictor.from_path(...)` or `all
 predict biomtl_allennlp/pretrained/mtm_cw/model.tar.gz INPUT --include-package
 biomtl_allennlp`; no network is needed.
 
-**Status: interim.** It is the best devel epoch ({best}) of the first {len(history)}
-epoch(s) of the run `mtm_cw_mixed_s1` of the converged reproduction, exported while that
+**Status: interim.** It is the best devel epoch ({best}, counting from 0) of the first {len(history)}
+epochs of the run `mtm_cw_mixed_s1` of the converged reproduction, exported while that
 run was still training (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed
 batches, seed 1). It will be replaced by the model of the best converged recipe.
 
@@ -108,6 +117,10 @@ trained on that corpus:
 
 Devel F1 by epoch of the training run (macro over the four corpora):
 {", ".join(f"{pct(h['validation_macro_f1'])}" for h in history)}.
+
+## Targets (issue: a ready-to-use tagger)
+
+{markdown_table(["target", "measured", "verdict"], targets)}
 
 ## Speed (2 CPU threads, nothing else running, `benchmarks/predict_throughput.py`, 500 CDR development abstracts)
 
