@@ -30,3 +30,4 @@ from biomtl_allennlp.commands.tables import Tables
 from biomtl_allennlp.commands.export_tagger import ExportTagger
 from biomtl_allennlp.data.samplers.dataset_bucket_batch_sampler import DatasetBucketBatchSampler
 from biomtl_allennlp.pretrained import load_tagger
+from biomtl_allennlp.commands.tag_corpus import TagCorpus

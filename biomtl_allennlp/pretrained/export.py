@@ -32,6 +32,22 @@ TRAINING_ONLY_KEYS = (
 )
 
 
+def epoch_weights(run_dir: PathLike, epoch: int) -> Path:
+    """
+    The weights file of a serialization directory holding the model after epoch `epoch`
+    (counting from 0, as `metrics_epoch_<epoch>.json`): allennlp's checkpointer names its
+    files by the epochs completed, so that is `model_state_e<epoch + 1>_b0.th`. Raises
+    `InputFormatError` when it is missing (were every epoch's weights kept?).
+    """
+    path = Path(run_dir) / f"model_state_e{epoch + 1}_b0.th"
+    if not path.is_file():
+        raise InputFormatError(
+            f"{path}: not found (the weights after epoch {epoch}; keep every epoch's weights "
+            "with trainer.checkpointer.keep_most_recent_by_count = null)"
+        )
+    return path
+
+
 def export_tagger(
     source: PathLike,
     output: PathLike,

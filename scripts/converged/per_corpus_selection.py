@@ -8,7 +8,7 @@ finished (or running) multi-task run whose every epoch's weights are kept
 For each head: its best devel epoch (its own devel F1) and that epoch's test F1, beside the
 test F1 of the single model of the best devel macro-F1 epoch. Each test score is computed
 once, with `allennlp evaluate` on that head's corpus only, from the run directory and the
-epoch's `model_state_e<N>_b0.th`. Prints a markdown table and writes
+epoch's weights (`epoch_weights`: `model_state_e<N+1>_b0.th` after epoch N). Prints a markdown table and writes
 RUN_DIR/per_corpus_selection.json.
 """
 import argparse
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
+from biomtl_allennlp.pretrained.export import epoch_weights  # noqa: E402
 
 
 def epoch_metrics(run_dir: Path):
@@ -34,9 +35,7 @@ def epoch_metrics(run_dir: Path):
 def evaluate(run_dir: Path, epoch: int, dataset: str, split: str, cache: dict) -> float:
     key = f"{dataset}@{epoch}"
     if key not in cache:
-        weights = run_dir / f"model_state_e{epoch}_b0.th"
-        if not weights.is_file():
-            raise SystemExit(f"error: {weights}: not found (were every epoch's weights kept?)")
+        weights = epoch_weights(run_dir, epoch)
         output = run_dir / f"selection_{dataset}_e{epoch}_{split}.json"
         subprocess.run(
             [str(ROOT / ".venv/bin/allennlp"), "evaluate", str(run_dir), split,

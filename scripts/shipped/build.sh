@@ -18,12 +18,13 @@ if [ -d "$source" ]; then
   # record of what was exported for the model card.
   .venv/bin/python - "$source" "$out/source.json" <<'PY'
 import glob, json, re, sys
+from biomtl_allennlp.pretrained.export import epoch_weights
 run, record = sys.argv[1], sys.argv[2]
 history = {int(re.findall(r"\d+", f.rsplit("/", 1)[1])[0]): json.load(open(f))
            for f in glob.glob(f"{run}/metrics_epoch_*.json")}
 best = max(history, key=lambda e: history[e]["validation_macro_f1"])
 json.dump({"run": run, "epochs_finished": len(history), "epoch": best,
-           "weights": f"{run}/model_state_e{best}_b0.th"}, open(record, "w"), indent=2)
+           "weights": str(epoch_weights(run, best))}, open(record, "w"), indent=2)
 PY
   weights=(--weights "$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights"])' "$out/source.json")")
 fi

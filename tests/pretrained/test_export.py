@@ -7,7 +7,12 @@ from allennlp.models.archival import load_archive
 from allennlp.predictors import Predictor
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.pretrained.export import TRAINING_ONLY_KEYS, export_tagger, read_config
+from biomtl_allennlp.pretrained.export import (
+    TRAINING_ONLY_KEYS,
+    epoch_weights,
+    export_tagger,
+    read_config,
+)
 from tests.predictors.tiny_model import tiny_archive_path
 
 TEXTS = [
@@ -85,3 +90,13 @@ def test_export_tagger_subcommand(tmp_path, capsys):
         run_as_allennlp_command("export-tagger", [str(tmp_path / "nope"), "-o", str(output)])
     assert exit_info.value.code == 1
     assert "no such archive or serialization directory" in capsys.readouterr().err
+
+
+def test_epoch_weights_names_the_checkpoint_after_that_epoch(tmp_path):
+    # allennlp's checkpointer counts completed epochs: the weights after epoch 0 are e1_b0.
+    (tmp_path / "model_state_e1_b0.th").write_bytes(b"")
+    (tmp_path / "model_state_e3_b0.th").write_bytes(b"")
+    assert epoch_weights(tmp_path, 0) == tmp_path / "model_state_e1_b0.th"
+    assert epoch_weights(tmp_path, 2) == tmp_path / "model_state_e3_b0.th"
+    with pytest.raises(InputFormatError, match=r"model_state_e2_b0\.th: not found .*epoch 1"):
+        epoch_weights(tmp_path, 1)

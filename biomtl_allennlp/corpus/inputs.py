@@ -1,0 +1,174 @@
+"""
+The inputs of `allennlp tag-corpus`: which files, in which format, named how in the output
+folder, and the documents of each file as the `biomedical_entities` predictor takes them.
+
+Formats, by file name (a folder means every such file directly in it, sorted by name):
+
+- PubMed / MEDLINE XML: `*.xml`, `*.xml.gz` (`read_medline`): per citation
+  `{"pmid", "title", "abstract"}`; `DeleteCitation` PMIDs are the file's deletions;
+- JSON lines: `*.jsonl`, `*.json`, `*.jsonl.gz`: one JSON object per non-blank line, as
+  `allennlp predict` takes them (`{"text": ...}` or `{"title", "abstract"}`, with ids);
+- PubTator: `*.pubtator`, `*.pubtator.txt`, `*.PubTator.txt`, `*.txt` (`read_pubtator`;
+  annotations in the input are ignored): per document `{"pmid", "title", "abstract"}`.
+
+A file's output name is its name without these endings (`pubmed25n0001.xml.gz` ->
+`pubmed25n0001`), so two inputs with the same name in different folders are an error.
+"""
+import gzip
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
+
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.data.medline_xml import MedlineDeletion, read_medline
+from biomtl_allennlp.data.pubtator import read_pubtator
+from biomtl_allennlp.data.text_lines import without_byte_order_mark
+
+# (ending, format), longest endings first; matched case-insensitively.
+ENDINGS: Tuple[Tuple[str, str], ...] = (
+    (".pubtator.txt", "pubtator"),
+    (".jsonl.gz", "jsonl"),
+    (".xml.gz", "medline"),
+    (".pubtator", "pubtator"),
+    (".jsonl", "jsonl"),
+    (".json", "jsonl"),
+    (".xml", "medline"),
+    (".txt", "pubtator"),
+)
+
+# A document for the predictor, or the PMIDs of a deletion.
+Record = Union[Dict[str, Any], List[str]]
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One input file: its `path`, its `format` (`medline`, `jsonl`, `pubtator`) and
+    `stem`, the name of its outputs."""
+
+    path: str
+    format: str
+    stem: str
+
+
+def input_format(path: str) -> Tuple[str, str]:
+    """`(format, stem)` of an input file name; `InputFormatError` for an unknown ending."""
+    name = os.path.basename(path)
+    lowered = name.lower()
+    for ending, format_ in ENDINGS:
+        if lowered.endswith(ending) and len(name) > len(ending):
+            return format_, name[: -len(ending)]
+    known = ", ".join(ending for ending, _ in ENDINGS)
+    raise InputFormatError(f"unknown input type (expected a name ending in {known})", path)
+
+
+def collect_inputs(paths: Sequence[str]) -> List[CorpusFile]:
+    """
+    The input files of `paths` (files, or folders: every file of a known type directly in
+    them, sorted by name), in order, each once. Raises `InputFormatError` for a missing
+    path, a file of unknown type, a folder without inputs, or two inputs with the same
+    output name.
+    """
+    files: List[CorpusFile] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for name in sorted(os.listdir(path)):
+                full = os.path.join(path, name)
+                if os.path.isfile(full) and not name.startswith("."):
+                    try:
+                        found.append(CorpusFile(full, *input_format(full)))
+                    except InputFormatError:
+                        continue  # other files in the folder (READMEs, checksums, ...)
+            if not found:
+                raise InputFormatError("folder without input files (.xml[.gz], .jsonl, .pubtator)", path)
+            files.extend(found)
+        elif os.path.isfile(path):
+            files.append(CorpusFile(path, *input_format(path)))
+        else:
+            raise InputFormatError("file not found", path)
+    by_stem: Dict[str, str] = {}
+    unique: List[CorpusFile] = []
+    seen = set()
+    for corpus_file in files:
+        real = os.path.realpath(corpus_file.path)
+        if real in seen:
+            continue
+        seen.add(real)
+        if corpus_file.stem in by_stem:
+            raise InputFormatError(
+                f"has the same output name {corpus_file.stem!r} as {by_stem[corpus_file.stem]}",
+                corpus_file.path,
+            )
+        by_stem[corpus_file.stem] = corpus_file.path
+        unique.append(corpus_file)
+    return unique
+
+
+def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
+    """
+    The records of one input file, in file order: a dict per document (the predictor's
+    input), a list of PMIDs per `DeleteCitation`. Bad input raises `InputFormatError`
+    naming the file and line.
+    """
+    if corpus_file.format == "medline":
+        for record in read_medline(corpus_file.path):
+            if isinstance(record, MedlineDeletion):
+                yield record.pmids
+            else:
+                yield record.to_json()
+    elif corpus_file.format == "pubtator":
+        for document in read_pubtator(corpus_file.path, strict=False):
+            yield {"pmid": document.pmid, "title": document.title, "abstract": document.abstract}
+    else:
+        yield from _read_jsonl(corpus_file.path)
+
+
+def _read_jsonl(path: str) -> Iterator[Dict[str, Any]]:
+    try:
+        raw = gzip.open(path, "rt", encoding="utf-8") if path.lower().endswith(".gz") else open(
+            path, encoding="utf-8"
+        )
+    except OSError as error:
+        raise InputFormatError(f"cannot be read ({error})", path) from error
+    with raw as handle:
+        lines = without_byte_order_mark(handle)
+        number = 0
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                break
+            except (OSError, EOFError, UnicodeDecodeError) as error:
+                raise InputFormatError(f"cannot be read ({error})", path, number + 1) from error
+            number += 1
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputFormatError(f"invalid JSON ({error})", path, number) from None
+            if not isinstance(value, dict):
+                raise InputFormatError(
+                    f"expected a JSON object per line, got {type(value).__name__}", path, number
+                )
+            yield value
+
+
+def output_names(stem: str, output_format: str) -> Dict[str, str]:
+    """The file names of one input's outputs: `entities` (`<stem>.jsonl` or
+    `<stem>.pubtator`), `deleted` (the PMIDs of its `DeleteCitation`s, one per line, when
+    it has any) and `errors` (documents that could not be tagged, as JSON lines, when there
+    are any; with JSON output they are also in `entities`, as `allennlp predict` writes
+    them)."""
+    return {
+        "entities": f"{stem}.{output_format}",
+        "deleted": f"{stem}.deleted.txt",
+        "errors": f"{stem}.errors.jsonl",
+    }
+
+
+def is_complete(output_dir: Union[str, Path], stem: str, output_format: str) -> bool:
+    """Whether an input's entities file exists (it is only renamed into place complete)."""
+    return os.path.isfile(os.path.join(output_dir, output_names(stem, output_format)["entities"]))

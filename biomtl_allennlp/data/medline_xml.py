@@ -1,0 +1,220 @@
+"""
+Reading PubMed / MEDLINE XML (`PubmedArticleSet`: the annual baseline and the daily update
+files `pubmed*.xml.gz`), streaming, with the standard library's expat parser.
+
+For each `PubmedArticle` (and `PubmedBookArticle`) a `MedlineCitation`: its PMID, its title
+(`ArticleTitle`; for a book without a chapter title, `BookTitle`) and its abstract: the text
+of the `Abstract`'s `AbstractText` parts joined by single spaces (their `Label`s are not
+part of the text; `OtherAbstract`s, e.g. translations, are left out). So the document text
+`title + " " + abstract` is the PubTator convention, and a citation without an abstract is
+its title alone. Inline markup inside a title or an abstract part (`<i>`, `<sup>`,
+`<sub>`, MathML, ...) contributes its text; each title and abstract part is stripped of
+leading and trailing whitespace, and nothing else in the text is changed.
+
+For each `DeleteCitation` of an update file a `MedlineDeletion` with its PMIDs.
+
+Bad input raises `InputFormatError` naming the file and line: XML that is not well formed
+(`path:line: not well-formed XML: ...`), a root element other than `PubmedArticleSet`, an
+article without a PMID, a gzip file that is truncated or corrupt. Records are yielded as the
+file is read (1 MiB at a time), so memory does not grow with the file.
+"""
+import gzip
+import os
+import zlib
+from dataclasses import dataclass, field
+from typing import BinaryIO, Dict, Iterator, List, Optional, Union
+from xml.parsers import expat
+
+from biomtl_allennlp.common.errors import InputFormatError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_CHUNK_BYTES = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_ARTICLES = {"PubmedArticle": "MedlineCitation", "PubmedBookArticle": "BookDocument"}
+
+
+@dataclass
+class MedlineCitation:
+    """One citation: `pmid`, `title`, `abstract` (`""` when it has none), and `line`, the
+    line of its `PubmedArticle` element in the file."""
+
+    pmid: str
+    title: str
+    abstract: str
+    line: int
+
+    @property
+    def text(self) -> str:
+        """The text that entity offsets refer to: title + " " + abstract (PubTator)."""
+        return f"{self.title} {self.abstract}" if self.abstract else self.title
+
+    def to_json(self) -> Dict[str, str]:
+        """The input of the `biomedical_entities` predictor."""
+        return {"pmid": self.pmid, "title": self.title, "abstract": self.abstract}
+
+
+@dataclass
+class MedlineDeletion:
+    """A `DeleteCitation` element: the PMIDs to delete, and its line in the file."""
+
+    pmids: List[str]
+    line: int
+
+
+MedlineRecord = Union[MedlineCitation, MedlineDeletion]
+
+
+@dataclass
+class _Article:
+    line: int
+    pmid: Optional[str] = None
+    title: Optional[str] = None
+    book_title: Optional[str] = None
+    abstract_parts: List[str] = field(default_factory=list)
+
+
+class _Handler:
+    """expat callbacks: tracks the element path and collects the fields of the current
+    article (or deletion) into `records`."""
+
+    def __init__(self, parser: "expat.XMLParserType", name: str) -> None:
+        self.parser = parser
+        self.name = name
+        self.path: List[str] = []
+        self.records: List[MedlineRecord] = []
+        self.article: Optional[_Article] = None
+        self.deletion: Optional[MedlineDeletion] = None
+        # The text being collected (of a PMID, title or abstract part) and its depth.
+        self.text: Optional[List[str]] = None
+        self.text_depth = 0
+
+    def fail(self, message: str) -> InputFormatError:
+        return InputFormatError(message, self.name, self.parser.CurrentLineNumber)
+
+    def start(self, tag: str, attributes: Dict[str, str]) -> None:
+        path = self.path
+        if not path and tag != "PubmedArticleSet":
+            raise self.fail(f"expected a PubmedArticleSet (PubMed XML), got <{tag}>")
+        path.append(tag)
+        depth = len(path)
+        if self.text is not None:
+            return  # inline markup inside a collected field
+        if depth == 2 and tag in _ARTICLES:
+            self.article = _Article(line=self.parser.CurrentLineNumber)
+        elif depth == 2 and tag == "DeleteCitation":
+            self.deletion = MedlineDeletion(pmids=[], line=self.parser.CurrentLineNumber)
+        elif self._collects(tag, depth):
+            self.text, self.text_depth = [], depth
+
+    def _collects(self, tag: str, depth: int) -> bool:
+        path = self.path
+        if self.deletion is not None:
+            return depth == 3 and tag == "PMID"
+        if self.article is None or depth < 4:
+            return False
+        document = _ARTICLES[path[1]]
+        if path[2] != document:
+            return False
+        if depth == 4:
+            return tag in ("PMID", "ArticleTitle")
+        if depth == 5 and path[3] == "Article" and tag == "ArticleTitle":
+            return True
+        if depth == 5 and path[3] == "Book" and tag == "BookTitle":
+            return True
+        # MedlineCitation/Article/Abstract/AbstractText or BookDocument/Abstract/AbstractText
+        if tag != "AbstractText":
+            return False
+        if document == "MedlineCitation":
+            return depth == 6 and path[3] == "Article" and path[4] == "Abstract"
+        return depth == 5 and path[3] == "Abstract"
+
+    def characters(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
+
+    def end(self, tag: str) -> None:
+        depth = len(self.path)
+        if self.text is not None and depth == self.text_depth:
+            self._store(tag, "".join(self.text).strip())
+            self.text = None
+        elif depth == 2 and self.article is not None:
+            self.records.append(self._citation(self.article))
+            self.article = None
+        elif depth == 2 and self.deletion is not None:
+            self.records.append(self.deletion)
+            self.deletion = None
+        self.path.pop()
+
+    def _store(self, tag: str, text: str) -> None:
+        if self.deletion is not None:
+            self.deletion.pmids.append(text)
+            return
+        article = self.article
+        assert article is not None
+        if tag == "PMID":
+            article.pmid = text
+        elif tag == "ArticleTitle":
+            article.title = text
+        elif tag == "BookTitle":
+            article.book_title = text
+        elif text:
+            article.abstract_parts.append(text)
+
+    def _citation(self, article: _Article) -> MedlineCitation:
+        if not article.pmid:
+            raise InputFormatError(
+                f"<{self.path[1]}> without a PMID (it starts here)", self.name, article.line
+            )
+        title = article.title if article.title else (article.book_title or "")
+        return MedlineCitation(
+            pmid=article.pmid,
+            title=title,
+            abstract=" ".join(article.abstract_parts),
+            line=article.line,
+        )
+
+
+def _open_binary(name: str) -> BinaryIO:
+    try:
+        handle = open(name, "rb")
+    except FileNotFoundError:
+        raise InputFormatError("file not found", name) from None
+    except OSError as error:  # a folder, no permission, ...
+        raise InputFormatError(f"cannot be read ({error})", name) from error
+    if handle.peek(2)[:2] == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+    return handle
+
+
+def read_medline(path: PathLike) -> Iterator[MedlineRecord]:
+    """
+    Yields the `MedlineCitation`s and `MedlineDeletion`s of a PubMed XML file (`.xml`, or
+    gzip-compressed, recognised by its content), in file order. See the module docstring.
+    """
+    name = os.fspath(path)
+    parser = expat.ParserCreate()
+    handler = _Handler(parser, name)
+    parser.StartElementHandler = handler.start
+    parser.EndElementHandler = handler.end
+    parser.CharacterDataHandler = handler.characters
+    parser.buffer_text = True
+    with _open_binary(name) as handle:
+        while True:
+            try:
+                chunk = handle.read(_CHUNK_BYTES)
+            except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+                raise InputFormatError(f"cannot be read ({error})", name) from error
+            try:
+                parser.Parse(chunk, not chunk)
+            except expat.ExpatError as error:
+                message = expat.ErrorString(error.code)
+                raise InputFormatError(
+                    f"not well-formed XML: {message} (column {error.offset + 1})",
+                    name,
+                    error.lineno,
+                ) from None
+            yield from handler.records
+            handler.records.clear()
+            if not chunk:
+                break

@@ -1,0 +1,78 @@
+import gzip
+
+import pytest
+
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.data.medline_xml import MedlineCitation, MedlineDeletion, read_medline
+from tests.corpus.medline_fixtures import (
+    BOOK,
+    DELETION,
+    STRUCTURED,
+    TITLE_ONLY,
+    article_set,
+    write,
+)
+
+EXPECTED = [
+    MedlineCitation(
+        pmid="100",
+        title="Cisplatin-induced nephrotoxicity in BRCA1 carriers.",
+        abstract="Renal failure & Töxicity after cisplatin. "
+        "We measured H2O intake in 12 patients with Crohn’s disease.",
+        line=4,
+    ),
+    MedlineCitation(pmid="101", title="Tamoxifen and breast cancer in BRCA2 carriers.", abstract="", line=20),
+    MedlineCitation(pmid="102", title="Hereditary haemochromatosis", abstract="HFE mutations cause iron overload.", line=21),
+    MedlineDeletion(pmids=["5", "6"], line=22),
+]
+
+
+@pytest.mark.parametrize("name", ["pubmed25n0001.xml", "pubmed25n0001.xml.gz"])
+def test_citations_deletions_and_the_pubtator_text(tmp_path, name):
+    path = write(tmp_path / name, article_set(STRUCTURED, TITLE_ONLY, BOOK, DELETION))
+    records = list(read_medline(path))
+    assert records == EXPECTED
+    # title + " " + abstract parts (labels and OtherAbstract left out); the title alone
+    assert records[0].text == (
+        "Cisplatin-induced nephrotoxicity in BRCA1 carriers. Renal failure & Töxicity after "
+        "cisplatin. We measured H2O intake in 12 patients with Crohn’s disease."
+    )
+    assert records[1].text == records[1].title
+    assert records[0].to_json() == {"pmid": "100", "title": records[0].title, "abstract": records[0].abstract}
+
+
+def test_records_stream_across_read_chunks(tmp_path, monkeypatch):
+    import biomtl_allennlp.data.medline_xml as medline_xml
+
+    monkeypatch.setattr(medline_xml, "_CHUNK_BYTES", 7)  # splits tags and characters
+    path = write(tmp_path / "a.xml", article_set(STRUCTURED, TITLE_ONLY, BOOK, DELETION))
+    assert list(read_medline(path)) == EXPECTED
+
+
+def test_not_well_formed_xml_names_file_and_line(tmp_path):
+    path = write(tmp_path / "bad.xml", article_set(TITLE_ONLY, "<PubmedArticle><MedlineCitation>\n</Oops>"))
+    with pytest.raises(InputFormatError, match=r"bad\.xml:6: not well-formed XML: mismatched tag"):
+        list(read_medline(path))
+
+
+def test_other_xml_and_missing_pmids_are_errors(tmp_path):
+    path = write(tmp_path / "other.xml", "<?xml version='1.0'?>\n<html><body/></html>")
+    with pytest.raises(InputFormatError, match=r"other\.xml:2: expected a PubmedArticleSet .*got <html>"):
+        list(read_medline(path))
+    no_pmid = "<PubmedArticle><MedlineCitation><Article><ArticleTitle>x</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+    path = write(tmp_path / "nopmid.xml", article_set(TITLE_ONLY, no_pmid))
+    with pytest.raises(InputFormatError, match=r"nopmid\.xml:5: <PubmedArticle> without a PMID"):
+        list(read_medline(path))
+    with pytest.raises(InputFormatError, match=r"missing\.xml: file not found"):
+        list(read_medline(tmp_path / "missing.xml"))
+    empty = write(tmp_path / "empty.xml", "")
+    with pytest.raises(InputFormatError, match=r"empty\.xml:1: not well-formed XML: no element found"):
+        list(read_medline(empty))
+
+
+def test_truncated_gzip_is_an_error_naming_the_file(tmp_path):
+    data = gzip.compress(article_set(STRUCTURED, TITLE_ONLY).encode())
+    path = tmp_path / "cut.xml.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFormatError, match=r"cut\.xml\.gz: cannot be read"):
+        list(read_medline(path))
