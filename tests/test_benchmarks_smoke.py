@@ -102,3 +102,17 @@ def test_reproduce_entry_script(tmp_path):
     assert "Runs: 1 (1 training, 0 evaluation)" in result.stdout
     assert "[1/1] stm_bc2gm_seed3: " in result.stdout and " allennlp train " in result.stdout
     assert not (tmp_path / "runs").exists()
+
+
+def test_tag_corpus_throughput(capsys, tmp_path):
+    from tests.corpus.medline_fixtures import shipped_abstracts
+
+    data = tmp_path / "docs.pubtator"
+    data.write_text("".join(
+        f"{d['pmid']}|t|{d['title']}\n{d['pmid']}|a|{d['abstract']}\n\n" for d in shipped_abstracts()[:4]
+    ))  # fmt: skip
+    load("tag_corpus_throughput").main(
+        ["--data", str(data), "--per-file", "2", "--batch-size", "2", "--workers", "1"]
+    )
+    out = capsys.readouterr().out
+    assert "| allennlp tag-corpus --workers 1 | 1 |" in out and "Projection (not measured)" in out
