@@ -87,10 +87,11 @@ Load it with `biomtl_allennlp.load_tagger()`, `Predictor.from_path(...)` or `all
 predict biomtl_allennlp/pretrained/mtm_cw/model.tar.gz INPUT --include-package
 biomtl_allennlp`; no network is needed.
 
-**Status: interim.** It is the best devel epoch ({best}, counting from 0) of the first {len(history)}
-epochs of the run `mtm_cw_mixed_s1` of the converged reproduction, exported while that
-run was still training (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed
-batches, seed 1). It will be replaced by the model of the best converged recipe.
+**Status: {"converged" if (run_dir / "metrics.json").is_file() else "interim"}.** It is the best devel epoch ({best}, counting from 0) of {len(history)}
+epochs of the run `mtm_cw_mixed_s1` of the converged reproduction{" (early stopping on devel, patience 5: the run has finished)" if (run_dir / "metrics.json").is_file() else ", exported while that run was still training"}
+(`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed 1). It will be
+replaced by the model of the best converged recipe once the recipe comparison of
+`docs/converged.md` is complete.
 
 ## Training data
 
