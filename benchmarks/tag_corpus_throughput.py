@@ -24,11 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
-from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from biomtl_allennlp.data.medline_xml import format_citation  # noqa: E402
 from biomtl_allennlp.data.pubtator import read_pubtator  # noqa: E402
 
 ALLENNLP = str(Path(sys.executable).parent / "allennlp")
@@ -40,11 +40,7 @@ def write_inputs(documents: List[Dict[str, str]], folder: Path, per_file: int) -
     for number, first in enumerate(range(0, len(documents), per_file), start=1):
         parts = ["<?xml version='1.0' encoding='utf-8'?>\n<PubmedArticleSet>"]
         for d in documents[first : first + per_file]:
-            parts.append(
-                f"<PubmedArticle><MedlineCitation><PMID>{d['pmid']}</PMID><Article><ArticleTitle>"
-                f"{escape(d['title'])}</ArticleTitle><Abstract><AbstractText>{escape(d['abstract'])}"
-                "</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle>"
-            )
+            parts.append(format_citation(d["pmid"], d["title"], d["abstract"]))
         parts.append("</PubmedArticleSet>\n")
         (folder / "xml" / f"pubmed_sample{number:04d}.xml").write_text("\n".join(parts), encoding="utf-8")
     with open(folder / "documents.jsonl", "w", encoding="utf-8") as handle:

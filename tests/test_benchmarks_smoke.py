@@ -104,15 +104,11 @@ def test_reproduce_entry_script(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_tag_corpus_throughput(capsys, tmp_path):
-    from tests.corpus.medline_fixtures import shipped_abstracts
-
-    data = tmp_path / "docs.pubtator"
-    data.write_text("".join(
-        f"{d['pmid']}|t|{d['title']}\n{d['pmid']}|a|{d['abstract']}\n\n" for d in shipped_abstracts()[:4]
-    ))  # fmt: skip
+def test_tag_corpus_throughput(capsys):
+    abstracts = PROJECT_ROOT / "fixtures" / "pubmed" / "abstracts.pubtator"
     load("tag_corpus_throughput").main(
-        ["--data", str(data), "--per-file", "2", "--batch-size", "2", "--workers", "1"]
-    )
+        ["--data", str(abstracts), "--max-documents", "4", "--per-file", "2", "--batch-size", "2",
+         "--workers", "1"]
+    )  # fmt: skip
     out = capsys.readouterr().out
     assert "| allennlp tag-corpus --workers 1 | 1 |" in out and "Projection (not measured)" in out

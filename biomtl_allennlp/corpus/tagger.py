@@ -21,6 +21,7 @@ the engine of `allennlp tag-corpus`.
   ends with status 1 listing them.
 """
 import collections
+from collections import Counter
 import json
 import logging
 import os
@@ -113,7 +114,7 @@ class _FileJob:
     written: int = 0
     deleted: List[str] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
-    entities_by_type: Dict[str, int] = field(default_factory=dict)
+    entities_by_type: Counter = field(default_factory=Counter)
     reading_done: bool = False
     failure: Optional[str] = None
 
@@ -132,18 +133,22 @@ class CorpusSummary:
     documents: int = 0
     documents_with_errors: int = 0
     deleted_citations: int = 0
-    entities: int = 0
-    entities_by_type: Dict[str, int] = field(default_factory=dict)
+    entities_by_type: Counter = field(default_factory=Counter)
     tokens: int = 0
     seconds: float = 0.0
     first_output_seconds: Optional[float] = None
     workers: int = 0
     worker_peak_memory_mb: List[float] = field(default_factory=list)
 
+    @property
+    def entities(self) -> int:
+        return sum(self.entities_by_type.values())
+
     def to_json(self) -> Dict[str, Any]:
         rate = self.documents / self.seconds if self.seconds else 0.0
         return {
             **self.__dict__,
+            "entities": self.entities,
             "entities_by_type": dict(sorted(self.entities_by_type.items())),
             "documents_per_second": round(rate, 2),
             "tokens_per_second": round(self.tokens / self.seconds, 1) if self.seconds else 0.0,
@@ -151,14 +156,15 @@ class CorpusSummary:
 
     def format(self) -> str:
         types = ", ".join(f"{name} {count}" for name, count in sorted(self.entities_by_type.items()))
+        rates = self.to_json()
         lines = [
             f"files: {len(self.files_done)} tagged, {len(self.files_skipped)} skipped "
             f"(already complete), {len(self.files_failed)} failed",
             f"documents: {self.documents} ({self.documents_with_errors} with errors), "
             f"deleted citations listed: {self.deleted_citations}",
             f"entities: {self.entities}" + (f" ({types})" if types else ""),
-            f"time: {self.seconds:.1f} s, {self.to_json()['documents_per_second']} documents/s, "
-            f"{self.to_json()['tokens_per_second']} tokens/s, {self.workers} workers",
+            f"time: {self.seconds:.1f} s, {rates['documents_per_second']} documents/s, "
+            f"{rates['tokens_per_second']} tokens/s, {self.workers} workers",
         ]
         lines += [f"FAILED {path}: {error}" for path, error in self.files_failed.items()]
         return "\n".join(lines)
@@ -198,15 +204,16 @@ def _write_atomically(path: str, temporary: str, text: str) -> None:
 
 
 class _Driver:
-    def __init__(self, output_dir: str, summary: CorpusSummary, progress: Any) -> None:
-        self.output_dir = output_dir
+    """Writes the results of the jobs (in input order) and finishes or discards each job
+    once it is read and written."""
+
+    def __init__(
+        self, jobs: Sequence[_FileJob], summary: CorpusSummary, progress: Any, started: float
+    ) -> None:
         self.summary = summary
         self.progress = progress
-        self.started = time.time()
-        self.open_jobs: "collections.OrderedDict[int, _FileJob]" = collections.OrderedDict()
-
-    def track(self, job: _FileJob) -> None:
-        self.open_jobs[id(job)] = job
+        self.started = started
+        self.open_jobs: Deque[_FileJob] = collections.deque(jobs)
 
     def write(self, job: _FileJob, result: Tuple[str, Optional[str], List[str]]) -> None:
         lines, error, types = result
@@ -218,20 +225,20 @@ class _Driver:
         job.written += 1
         if error is not None:
             job.errors.append(error)
-        for entity_type in types:
-            job.entities_by_type[entity_type] = job.entities_by_type.get(entity_type, 0) + 1
+        job.entities_by_type.update(types)
         if self.summary.first_output_seconds is None:
             self.summary.first_output_seconds = time.time() - self.started
 
     def settle(self) -> None:
         """Finishes (renames into place) or discards every job that has been read and whose
         documents are all written or that failed."""
-        for key, job in list(self.open_jobs.items()):
+        while self.open_jobs:
+            job = self.open_jobs[0]
             if not job.reading_done:
                 break  # later jobs are not complete either (documents are in order)
             if job.failure is None and job.written < job.documents:
                 break
-            del self.open_jobs[key]
+            self.open_jobs.popleft()
             if job.failure is not None:
                 self._discard(job)
             else:
@@ -253,9 +260,7 @@ class _Driver:
         summary.documents += job.written
         summary.documents_with_errors += len(job.errors)
         summary.deleted_citations += len(job.deleted)
-        for entity_type, count in job.entities_by_type.items():
-            summary.entities += count
-            summary.entities_by_type[entity_type] = summary.entities_by_type.get(entity_type, 0) + count
+        summary.entities_by_type.update(job.entities_by_type)
         self.progress.set_postfix(files=len(summary.files_done), refresh=False)
         logger.info("tag-corpus: wrote %s (%d documents)", job.paths["entities"], job.written)
 
@@ -265,7 +270,7 @@ class _Driver:
         for kind in ("entities", "deleted", "errors"):
             if os.path.exists(job.temporary(kind)):
                 os.remove(job.temporary(kind))
-        self.summary.files_failed[job.corpus_file.path] = job.failure or "failed"
+        self.summary.files_failed[job.corpus_file.path] = job.failure
         logger.error("tag-corpus: %s", job.failure)
 
 
@@ -365,10 +370,7 @@ def tag_corpus(
         ]
         summary.workers = workers
         bar = Tqdm.tqdm(unit="doc", disable=not progress, desc="tag-corpus")
-        driver = _Driver(output_dir, summary, bar)
-        driver.started = start
-        for job in jobs:
-            driver.track(job)
+        driver = _Driver(jobs, summary, bar, started=start)
         in_flight: Deque[Tuple[List[_FileJob], Any]] = collections.deque()
 
         def drain_one() -> None:

@@ -11,6 +11,8 @@ its title alone. Inline markup inside a title or an abstract part (`<i>`, `<sup>
 `<sub>`, MathML, ...) contributes its text; each title and abstract part is stripped of
 leading and trailing whitespace, and nothing else in the text is changed.
 
+`format_citation` writes one citation back as XML.
+
 For each `DeleteCitation` of an update file a `MedlineDeletion` with its PMIDs.
 
 Bad input raises `InputFormatError` naming the file and line: XML that is not well formed
@@ -24,6 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, Iterator, List, Optional, Union
 from xml.parsers import expat
+from xml.sax.saxutils import escape
 
 from biomtl_allennlp.common.errors import InputFormatError
 
@@ -173,6 +176,18 @@ class _Handler:
             abstract=" ".join(article.abstract_parts),
             line=article.line,
         )
+
+
+def format_citation(pmid: str, title: str, abstract: str) -> str:
+    """One `<PubmedArticle>` element with this PMID, title and (single-part) abstract, that
+    `read_medline` reads back as `MedlineCitation(pmid, title, abstract)` (for inputs built
+    from other corpora: tests, benchmarks)."""
+    return (
+        f'<PubmedArticle><MedlineCitation><PMID Version="1">{escape(pmid)}</PMID><Article>'
+        f"<ArticleTitle>{escape(title)}</ArticleTitle><Abstract><AbstractText>"
+        f"{escape(abstract)}</AbstractText></Abstract></Article></MedlineCitation>"
+        "</PubmedArticle>"
+    )
 
 
 def _open_binary(name: str) -> BinaryIO:

@@ -3,7 +3,8 @@ import gzip
 import json
 from pathlib import Path
 from typing import Dict, List
-from xml.sax.saxutils import escape
+
+from biomtl_allennlp.data.medline_xml import format_citation
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ABSTRACTS = PROJECT_ROOT / "fixtures" / "pubmed" / "abstracts.jsonl"
@@ -45,12 +46,7 @@ def shipped_abstracts() -> List[Dict[str, str]]:
 
 
 def citation(document: Dict[str, str]) -> str:
-    return (
-        f'<PubmedArticle><MedlineCitation><PMID Version="1">{document["pmid"]}</PMID><Article>'
-        f'<ArticleTitle>{escape(document["title"])}</ArticleTitle><Abstract><AbstractText>'
-        f'{escape(document["abstract"])}</AbstractText></Abstract></Article></MedlineCitation>'
-        "</PubmedArticle>"
-    )
+    return format_citation(document["pmid"], document["title"], document["abstract"])
 
 
 def write(path: Path, text: str) -> Path:

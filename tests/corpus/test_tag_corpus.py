@@ -14,6 +14,7 @@ from biomtl_allennlp import load_tagger
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.corpus.inputs import collect_inputs, input_format, read_records
 from biomtl_allennlp.corpus.tagger import tag_corpus
+from biomtl_allennlp.data.pubtator import PubtatorDocument, write_pubtator
 from biomtl_allennlp.pretrained import tagger_path
 from tests.corpus.medline_fixtures import (
     BOOK,
@@ -46,7 +47,7 @@ def make_corpus(folder: Path) -> Path:
     lines = [json.dumps({"pmid": d["pmid"], "title": d["title"], "abstract": d["abstract"]}) for d in docs[7:]]
     lines.insert(1, json.dumps({"id": "empty", "text": ""}))
     write(folder / "more.jsonl", "\n".join(lines) + "\n\n")
-    write(folder / "docs.pubtator", "".join(f"{d['pmid']}|t|{d['title']}\n{d['pmid']}|a|{d['abstract']}\n\n" for d in docs[:2]))
+    write_pubtator([PubtatorDocument(**d) for d in docs[:2]], folder / "docs.pubtator")
     (folder / "README").write_text("not an input\n")
     return folder
 
