@@ -26,6 +26,7 @@ from biomtl_allennlp.commands.dictionary import Dictionary
 from biomtl_allennlp.commands.pubtator_eval import PubtatorEval
 from biomtl_allennlp.commands.visualize import Visualize
 from biomtl_allennlp.training.callbacks.epoch_gate import EpochGate
+from biomtl_allennlp.training.metrics.distributed_span_f1 import DistributedSpanBasedF1Measure
 from biomtl_allennlp.commands.tables import Tables
 from biomtl_allennlp.commands.export_tagger import ExportTagger
 from biomtl_allennlp.data.samplers.dataset_bucket_batch_sampler import DatasetBucketBatchSampler

@@ -14,12 +14,14 @@ def test_allennlp_commands_see_our_components_and_allennlp_models():
         "from allennlp.models import Model\n"
         "from allennlp.data import DatasetReader, TokenIndexer\n"
         "from allennlp.predictors import Predictor\n"
+        "from allennlp.training.metrics import Metric\n"
         "import_plugins()\n"
         "assert 'crf_tagger' in Model.list_available(), 'allennlp_models not loaded'\n"
         "assert 'multitask_crf_tagger' in Model.list_available()\n"
         "assert 'multitask_ner' in DatasetReader.list_available()\n"
         "assert 'char_stream' in TokenIndexer.list_available()\n"
         "assert 'biomedical_entities' in Predictor.list_available()\n"
+        "assert 'distributed_span_f1' in Metric.list_available()\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True

@@ -44,6 +44,11 @@ def test_configs_exist():
 def test_config_builds(config, tiny_data_root, tmp_path, monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)
     params = Params.from_file(str(config))
+    # `allennlp train` takes this section out before building (one worker's view).
+    distributed = params.pop("distributed", None)
+    if distributed is not None:
+        assert distributed["ddp_accelerator"]["find_unused_parameters"] is True
+        assert len(distributed["cuda_devices"]) >= 2
     train = TrainModel.from_params(
         params=params, serialization_dir=str(tmp_path / "run"), local_rank=0
     )

@@ -102,6 +102,19 @@
     patience: null,
   },
 
+  // Multi-GPU training with allennlp's distributed trainer: one worker per device in
+  // `cuda_devices` ([0, 1, ...] for GPUs; [-1, -1] runs two CPU workers over gloo). Each
+  // worker trains on its share of the batches, so the batch per optimizer step is
+  // batch_size x the number of workers; span metrics are summed over the workers.
+  // `find_unused_parameters`: a batch without some corpus leaves that head's parameters
+  // without a gradient, which DDP must be told to expect.
+  distributed(cuda_devices):: {
+    distributed: {
+      cuda_devices: cuda_devices,
+      ddp_accelerator: { type: "torch", find_unused_parameters: true },
+    },
+  },
+
   config(datasets, private_layers, trainer=$.paper_trainer, batch_size=10):: {
     dataset_reader: $.reader(datasets),
     train_data_path: "train",  // "train+devel" trains on both, as the paper's code did

@@ -3,18 +3,20 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 from allennlp.common import Lazy
 from allennlp.common.checks import ConfigurationError
+from allennlp.common.util import is_distributed
 from allennlp.data import Batch, Instance, TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.modules.token_embedders import TokenEmbedder
 from allennlp.nn import InitializerApplicator, util
-from allennlp.training.metrics import SpanBasedF1Measure
 
 from biomtl_allennlp.common.datasets import LABEL_NAMESPACE_SUFFIX, label_namespace
 from biomtl_allennlp.common.metric_keys import MACRO_F1, MEASURES, metric_key
 from biomtl_allennlp.modules.multi_head_crf import MultiHeadCrf
+from biomtl_allennlp.training.metrics.distributed_span_f1 import DistributedSpanBasedF1Measure
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +202,7 @@ class MultiTaskCrfTagger(Model):
         )
         self._crf = MultiHeadCrf(labels, label_encoding, include_start_end_transitions)
         self._metrics = {
-            name: SpanBasedF1Measure(
+            name: DistributedSpanBasedF1Measure(
                 vocab, tag_namespace=label_namespace(name), label_encoding=label_encoding
             )
             for name in self.datasets
@@ -495,10 +497,12 @@ class MultiTaskCrfTagger(Model):
         Per dataset `<dataset>_precision`, `_recall`, `_f1` (exact span match) and
         `macro_f1`, their mean over the datasets evaluated since the last reset. At a reset
         (end of an epoch, `allennlp evaluate`) also `<dataset>_<type>_precision|recall|f1`
-        per entity type. Names: `biomtl_allennlp.common.metric_keys`.
+        per entity type. Names: `biomtl_allennlp.common.metric_keys`. In distributed
+        training the counts are summed over the workers, so every worker reports the
+        whole split's F1.
         """
         metrics: Dict[str, float] = {}
-        evaluated = [name for name in self.datasets if name in self._evaluated]
+        evaluated = [name for name in self.datasets if name in self._evaluated_anywhere()]
         for name in evaluated:
             values = self._metrics[name].get_metric(reset=reset)
             for measure in MEASURES:
@@ -515,6 +519,15 @@ class MultiTaskCrfTagger(Model):
         if reset:
             self._evaluated = set()
         return metrics
+
+    def _evaluated_anywhere(self) -> set:
+        """The heads evaluated since the last reset, on any worker in distributed training
+        (each worker sees other batches; their span metrics are summed over workers)."""
+        if not is_distributed():
+            return self._evaluated
+        gathered: List[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, sorted(self._evaluated))
+        return set().union(*gathered)
 
     default_predictor = "biomedical_entities"
 
