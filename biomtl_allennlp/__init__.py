@@ -29,6 +29,7 @@ from biomtl_allennlp.training.callbacks.epoch_gate import EpochGate
 from biomtl_allennlp.training.metrics.distributed_span_f1 import DistributedSpanBasedF1Measure
 from biomtl_allennlp.commands.tables import Tables
 from biomtl_allennlp.commands.export_tagger import ExportTagger
+from biomtl_allennlp.commands.significance import Significance
 from biomtl_allennlp.data.samplers.dataset_bucket_batch_sampler import DatasetBucketBatchSampler
 from biomtl_allennlp.pretrained import load_tagger
 from biomtl_allennlp.commands.tag_corpus import TagCorpus

@@ -35,6 +35,7 @@ OUR_COMMANDS = {
     "visualize": "displaCy",
     "dictionary": "Entity dictionary tools",
     "bc2gm-eval": "alt_eval.perl",
+    "significance": "Paired bootstrap",
 }
 
 
