@@ -18,7 +18,6 @@ import numpy
 from allennlp.models.archival import load_archive
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.common.scoring import precision_recall_f1
 from biomtl_allennlp.common.tags import bioul_to_spans
 
 
@@ -72,21 +71,22 @@ def paired_bootstrap(
     a, b = numpy.stack(counts_a), numpy.stack(counts_b)
     if a.shape != b.shape:
         raise InputFormatError(f"the models scored different sentences: {a.shape} vs {b.shape} counts")
-    observed = float(numpy.mean(f1_of_sums(a) - f1_of_sums(b)))
+    # Shape: (num_pairs,)
+    f1_a, f1_b = f1_of_sums(a), f1_of_sums(b)
+    observed = float(numpy.mean(f1_a - f1_b))
     generator = numpy.random.default_rng(seed)
     differences = []
     for start in range(0, samples, chunk):
         # Shape: (resamples, num_sentences): sentence indices drawn with replacement.
         indices = generator.integers(a.shape[1], size=(min(chunk, samples - start), a.shape[1]))
         # Shape: (num_pairs, resamples, num_sentences, 3) -> F1 (num_pairs, resamples)
-        f1_a, f1_b = f1_of_sums(a[:, indices]), f1_of_sums(b[:, indices])
-        differences.append((f1_a - f1_b).mean(axis=0))
+        differences.append((f1_of_sums(a[:, indices]) - f1_of_sums(b[:, indices])).mean(axis=0))
     resampled = numpy.concatenate(differences)
     p_value = float(numpy.mean(numpy.abs(resampled - observed) >= abs(observed)))
     low, high = numpy.percentile(resampled, [2.5, 97.5])
     return {
-        "f1_a": [100 * precision_recall_f1(*map(int, pair.sum(axis=0)))["f1"] for pair in a],
-        "f1_b": [100 * precision_recall_f1(*map(int, pair.sum(axis=0)))["f1"] for pair in b],
+        "f1_a": [100 * float(f1) for f1 in f1_a],
+        "f1_b": [100 * float(f1) for f1 in f1_b],
         "difference": 100 * observed,
         "interval_95": [100 * float(low), 100 * float(high)],
         "p_value": p_value,
