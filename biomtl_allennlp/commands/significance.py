@@ -1,5 +1,6 @@
 import argparse
 import json
+from pathlib import Path
 
 from allennlp.commands.subcommand import Subcommand
 
@@ -11,7 +12,8 @@ class Significance(Subcommand):
     """
     `allennlp significance --a MTM1.tar.gz MTM2.tar.gz --b STM1.tar.gz STM2.tar.gz --dataset
     BC5CDR`: a paired bootstrap test over test sentences of the span F1 difference A - B,
-    seed pairs pooled (see `biomtl_allennlp.evaluation.significance`).
+    seed pairs pooled (see `biomtl_allennlp.evaluation.significance`). A model may also be
+    given as the per-sentence counts file that `--save-counts DIR` wrote for it earlier.
 
     Registered as a `Subcommand` with name "significance".
     """
@@ -25,8 +27,9 @@ class Significance(Subcommand):
         subparser = parser.add_parser(
             self.name, description=description, help="Paired bootstrap test of two models' F1."
         )
-        subparser.add_argument("--a", nargs="+", required=True, help="model archives of A")
-        subparser.add_argument("--b", nargs="+", required=True, help="model archives of B, paired in order")
+        subparser.add_argument("--a", nargs="+", required=True,
+                               help="model archives of A (or .json counts files of --save-counts)")
+        subparser.add_argument("--b", nargs="+", required=True, help="the same of B, paired in order")
         subparser.add_argument("--dataset", required=True, help="the head and dataset to score, e.g. BC5CDR")
         subparser.add_argument("--split", default="test", help="split name (default test)")
         subparser.add_argument("--samples", type=int, default=10000, help="bootstrap resamples")
@@ -34,6 +37,11 @@ class Significance(Subcommand):
         subparser.add_argument("--batch-size", type=int, default=64)
         subparser.add_argument("--cuda-device", type=int, default=-1)
         subparser.add_argument("--output-file", default=None, help="also write the result as JSON")
+        subparser.add_argument(
+            "--save-counts", default=None, metavar="DIR",
+            help="write each archive's per-sentence counts to DIR/<run>.<dataset>.<split>.json "
+            "(<run>: the archive's folder), to pass later instead of the archive",
+        )
         subparser.set_defaults(func=significance_from_args)
         return subparser
 
@@ -41,16 +49,36 @@ class Significance(Subcommand):
 @exits_on_input_error
 def significance_from_args(args: argparse.Namespace) -> None:
     from biomtl_allennlp.common.errors import InputFormatError
-    from biomtl_allennlp.evaluation.significance import paired_bootstrap, sentence_counts
+    from biomtl_allennlp.evaluation.significance import (
+        load_counts, paired_bootstrap, save_counts, scored_sentences,
+    )
 
     if len(args.a) != len(args.b):
-        raise InputFormatError(f"--a has {len(args.a)} archives, --b {len(args.b)}: they are paired in order")
+        raise InputFormatError(f"--a has {len(args.a)} models, --b {len(args.b)}: they are paired in order")
+    fingerprints = {}
 
-    def counts(archives):
-        return [sentence_counts(path, args.dataset, args.split, args.batch_size, args.cuda_device)
-                for path in archives]
+    def counts_of(path: str):
+        if path.endswith(".json"):
+            counts, fingerprints[path] = load_counts(path, args.dataset, args.split)
+            return counts
+        counts, fingerprints[path] = scored_sentences(
+            path, args.dataset, args.split, args.batch_size, args.cuda_device
+        )
+        if args.save_counts:
+            run = Path(path).resolve().parent.name
+            target = Path(args.save_counts) / f"{run}.{args.dataset}.{args.split}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_counts(str(target), counts, fingerprints[path], args.dataset, args.split, path)
+            print(f"wrote {target}")
+        return counts
 
-    result = paired_bootstrap(counts(args.a), counts(args.b), args.samples, args.seed)
+    counts_a, counts_b = [counts_of(path) for path in args.a], [counts_of(path) for path in args.b]
+    if len(set(fingerprints.values())) > 1:
+        raise InputFormatError(
+            f"the models were scored on different {args.dataset} {args.split} sentences "
+            f"(sentence fingerprints {fingerprints}); pair only counts of the same split file"
+        )
+    result = paired_bootstrap(counts_a, counts_b, args.samples, args.seed)
     result.update(dataset=args.dataset, split=args.split, a=args.a, b=args.b)
     for path_a, path_b, f1_a, f1_b in zip(args.a, args.b, result["f1_a"], result["f1_b"]):
         print(f"{path_a}: {f1_a:.2f}  {path_b}: {f1_b:.2f}  difference {f1_a - f1_b:+.2f}")

@@ -11,8 +11,16 @@ F1(B). The p-value is two-sided, with the resampled differences shifted to the n
 (Berg-Kirkpatrick et al. 2012): the fraction of resamples whose difference is at least the
 observed one away from it. Better than a t-test over 2-3 seeds: it uses the thousands of
 test sentences, and pools the seed pairs.
+
+`save_counts` / `load_counts` keep one model's per-sentence counts as a small JSON file
+(with a fingerprint of the scored sentences and their gold tags), so a later test can pool
+seeds whose model archives are gone: `allennlp significance` takes such files in place of
+archives.
 """
-from typing import Dict, List, Sequence
+import hashlib
+import json
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
 
 import numpy
 from allennlp.models.archival import load_archive
@@ -35,6 +43,16 @@ def sentence_counts(
     Per sentence of `dataset`'s `split`, in file order, the `[tp, fp, fn]` of the archived
     model's head for `dataset`. Shape: (num_sentences, 3).
     """
+    return scored_sentences(archive_file, dataset, split, batch_size, cuda_device)[0]
+
+
+def scored_sentences(
+    archive_file: str, dataset: str, split: str = "test", batch_size: int = 64, cuda_device: int = -1
+) -> Tuple[numpy.ndarray, str]:
+    """
+    `sentence_counts` and the fingerprint of the scored sentences (a SHA-1 over their tokens
+    and gold tags, in order): two models' counts can be paired only when it is the same.
+    """
     archive = load_archive(archive_file, cuda_device=cuda_device)
     model, reader = archive.model, archive.dataset_reader
     if dataset not in model.datasets:
@@ -42,13 +60,45 @@ def sentence_counts(
     reader.datasets = [dataset]
     instances = list(reader.read(split))
     model.eval()
-    counts = []
+    counts, fingerprint = [], hashlib.sha1()
     for start in range(0, len(instances), batch_size):
         batch = instances[start : start + batch_size]
         for instance, output in zip(batch, model.forward_on_instances(batch)):
             gold = list(instance["tags"].labels)
             counts.append(span_counts(output["tags"][dataset], gold))
-    return numpy.array(counts, dtype=numpy.int64).reshape(-1, 3)
+            tokens = [token.text for token in instance["tokens"].tokens]
+            fingerprint.update(json.dumps([tokens, gold]).encode("utf-8"))
+    return numpy.array(counts, dtype=numpy.int64).reshape(-1, 3), fingerprint.hexdigest()
+
+
+def save_counts(
+    path: str, counts: numpy.ndarray, fingerprint: str, dataset: str, split: str, source: str
+) -> None:
+    """Write one model's per-sentence counts (see `load_counts`)."""
+    record = {
+        "source": source, "dataset": dataset, "split": split, "sentences": len(counts),
+        "sentences_sha1": fingerprint, "f1": 100 * float(f1_of_sums(counts)),
+        "counts_tp_fp_fn": counts.tolist(),
+    }
+    Path(path).write_text(json.dumps(record, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+def load_counts(path: str, dataset: str, split: str) -> Tuple[numpy.ndarray, str]:
+    """
+    Counts written by `save_counts`, checked against the `dataset` and `split` asked for.
+    Returns the counts, shape (num_sentences, 3), and the sentences' fingerprint.
+    """
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        counts = numpy.array(record["counts_tp_fp_fn"], dtype=numpy.int64)
+        found = (record["dataset"], record["split"], record["sentences"], record["sentences_sha1"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputFormatError(f"{path}: not a per-sentence counts file of `allennlp significance` ({error})")
+    if found[:2] != (dataset, split):
+        raise InputFormatError(f"{path}: counts of {found[0]} {found[1]}, not of {dataset} {split}")
+    if counts.ndim != 2 or counts.shape != (found[2], 3) or (counts < 0).any():
+        raise InputFormatError(f"{path}: 'counts_tp_fp_fn' must be {found[2]} rows of 3 counts >= 0")
+    return counts, found[3]
 
 
 def f1_of_sums(counts: numpy.ndarray) -> numpy.ndarray:

@@ -7,7 +7,7 @@ import pytest
 from allennlp.commands.train import train_model_from_file
 
 from biomtl_allennlp.evaluation.significance import (
-    f1_of_sums, paired_bootstrap, sentence_counts, span_counts,
+    f1_of_sums, load_counts, paired_bootstrap, save_counts, sentence_counts, span_counts,
 )
 from biomtl_allennlp.common.errors import InputFormatError
 from tests.conftest import FIXTURES
@@ -95,3 +95,42 @@ def test_sentence_counts_sum_to_allennlp_evaluate(tmp_path, monkeypatch):
     assert checked > 0
     with pytest.raises(InputFormatError, match="no head for 'BC5CDR'"):
         sentence_counts(str(run / "model.tar.gz"), "BC5CDR")
+    # The command: counts saved from the archive give the same test as the archive itself.
+    archive, counts_dir = str(run / "model.tar.gz"), tmp_path / "counts"
+    from_archive, from_counts = tmp_path / "archive.json", tmp_path / "counts.json"
+    run_allennlp(monkeypatch, "significance", "--a", archive, "--b", archive, "--dataset", "demo-gene",
+                 "--samples", 50, "--save-counts", counts_dir, "--output-file", from_archive)
+    saved = counts_dir / "run.demo-gene.test.json"
+    assert json.loads(saved.read_text())["counts_tp_fp_fn"] == sentence_counts(archive, "demo-gene").tolist()
+    run_allennlp(monkeypatch, "significance", "--a", saved, "--b", archive, "--dataset", "demo-gene",
+                 "--samples", 50, "--output-file", from_counts)
+    expected, found = json.loads(from_archive.read_text()), json.loads(from_counts.read_text())
+    assert found["f1_a"] == expected["f1_a"] and found["p_value"] == expected["p_value"] == 1.0
+
+
+def test_counts_files_are_checked(tmp_path):
+    counts = numpy.array([[1, 0, 0], [0, 1, 2]])
+    path = tmp_path / "m.json"
+    save_counts(str(path), counts, "abc", "BC5CDR", "test", "run/model.tar.gz")
+    loaded, fingerprint = load_counts(str(path), "BC5CDR", "test")
+    assert loaded.tolist() == counts.tolist() and fingerprint == "abc"
+    assert json.loads(path.read_text())["f1"] == pytest.approx(100 * 2 / 5)  # 2 tp / (2 tp + 1 fp + 2 fn)
+    with pytest.raises(InputFormatError, match="counts of BC5CDR test, not of BC5CDR devel"):
+        load_counts(str(path), "BC5CDR", "devel")
+    record = json.loads(path.read_text())
+    record["counts_tp_fp_fn"] = [[1, 0, 0]]
+    path.write_text(json.dumps(record))
+    with pytest.raises(InputFormatError, match="must be 2 rows of 3 counts"):
+        load_counts(str(path), "BC5CDR", "test")
+    path.write_text("{}")
+    with pytest.raises(InputFormatError, match="m.json: not a per-sentence counts file"):
+        load_counts(str(path), "BC5CDR", "test")
+
+
+def test_counts_of_different_sentences_are_not_paired(tmp_path, monkeypatch, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    save_counts(str(a), numpy.array([[1, 0, 0]]), "one", "X", "test", "a")
+    save_counts(str(b), numpy.array([[0, 0, 1]]), "two", "X", "test", "b")
+    with pytest.raises(SystemExit):
+        run_allennlp(monkeypatch, "significance", "--a", a, "--b", b, "--dataset", "X")
+    assert "scored on different X test sentences" in capsys.readouterr().err
