@@ -5,6 +5,8 @@
 #   scripts/converged/run_lane.sh PLAN RUNS_DIR
 # PLAN lines: NAME CONFIG PATIENCE MAX_EPOCHS SEED EXTRA_OVERRIDES_JSON_OBJECT_BODY
 # (see scripts/converged/*.plan). Every epoch's weights are kept (per-corpus selection).
+# After each finished run, record_run.py writes its record to docs/converged_runs/ and its
+# per-sentence test counts to docs/significance/counts/: commit them.
 set -u
 plan=$1; runs=$2
 mkdir -p "$runs"
@@ -22,5 +24,7 @@ while read -r name config patience epochs seed extra; do
   echo "$(date -u +%FT%T) start $name $recover"
   .venv/bin/allennlp train "$config" --include-package biomtl_allennlp -s "$dir" $recover \
     -o "$overrides" > "$runs/$name.log" 2>&1 || echo "$(date -u +%FT%T) FAILED $name"
+  [ -f "$dir/metrics.json" ] && .venv/bin/python scripts/converged/record_run.py "$dir" \
+    --counts-dir docs/significance/counts >> "$runs/$name.log" 2>&1
   echo "$(date -u +%FT%T) end $name"
 done < "$plan"

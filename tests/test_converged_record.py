@@ -1,0 +1,35 @@
+"""`scripts/converged/record_run.py`: the committed record of a finished run holds its
+metrics.json test scores and per-epoch devel F1, and its counts files reproduce test F1."""
+import json
+import subprocess
+import sys
+
+import pytest
+from allennlp.commands.train import train_model_from_file
+
+from biomtl_allennlp.evaluation.significance import load_counts, f1_of_sums
+from tests.conftest import FIXTURES, PROJECT_ROOT
+
+
+@pytest.mark.usefixtures("demo_data_root")
+def test_record_of_a_finished_run(tmp_path):
+    run = tmp_path / "fixture_run"
+    overrides = {"trainer.num_epochs": 2, "evaluate_on_test": True, "random_seed": 7}
+    train_model_from_file(FIXTURES / "configs" / "mtm_cw.jsonnet", run, overrides=json.dumps(overrides))
+    subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "converged" / "record_run.py"), str(run),
+         "--out-dir", str(tmp_path / "records"), "--counts-dir", str(tmp_path / "counts")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    record = json.loads((tmp_path / "records" / "fixture_run.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert record["settings"]["seed"] == 7 and record["epochs_trained"] == 2
+    assert record["best_epoch"] == metrics["best_epoch"]
+    assert record["training_sentences"] == {"demo-gene": 8, "demo-chemical": 8, "demo-disease": 8}
+    for epoch in record["epochs"]:
+        epoch_metrics = json.loads((run / f"metrics_epoch_{epoch['epoch']}.json").read_text())
+        assert epoch["validation_macro_f1"] == round(100 * epoch_metrics["validation_macro_f1"], 2)
+    for dataset, scores in record["test"].items():
+        assert scores["f1"] == round(100 * metrics[f"test_{dataset}_f1"], 2)
+        counts, _ = load_counts(str(tmp_path / "counts" / f"fixture_run.{dataset}.test.json"), dataset, "test")
+        assert float(f1_of_sums(counts)) == pytest.approx(metrics[f"test_{dataset}_f1"], abs=1e-9)
