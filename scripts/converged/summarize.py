@@ -1,0 +1,169 @@
+"""
+Tables and learning curves of the converged runs (issue 11) from their committed records
+(`docs/converged_runs/*.json`, written by `record_run.py`; `earlier_seeds.json` holds the
+test F1 of seeds whose run folders are gone):
+
+    .venv/bin/python scripts/converged/summarize.py [--curves docs/converged_curves.png]
+
+Prints markdown: (1) test F1 of STM and MTM-CW (mixed batches) per seed, mean ± sample
+std, the mean difference and a paired t-test over seeds (the paper's test; the paired
+bootstrap over test sentences is `allennlp significance`); (2) the MTM-CW schedule and loss
+variants on devel; (3) training time to convergence (the paper's Table 2): time to the end
+of the best epoch per training sentence, and MTM-CW's time against its seed's four STMs
+together. `--curves` draws devel F1 against epoch and against training seconds, STM vs
+MTM-CW per dataset, for the runs with per-epoch records.
+"""
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
+MTM_CW = "mtm_cw_mixed"  # the main recipe's run names: mtm_cw_mixed_s<seed>
+
+
+def load_runs(records: Path):
+    """Run name -> record; the per-epoch records take precedence over earlier_seeds.json."""
+    runs = {}
+    earlier = records / "earlier_seeds.json"
+    if earlier.is_file():
+        for run in json.loads(earlier.read_text())["runs"]:
+            runs[run["run"]] = {**run, "earlier": True}
+    for path in sorted(records.glob("*.json")):
+        if path.name != earlier.name:
+            record = json.loads(path.read_text())
+            record["test_f1"] = {name: scores["f1"] for name, scores in record["test"].items()}
+            best = record["epochs"][record["best_epoch"]]
+            record["validation_f1"], record["validation_macro_f1"] = best["validation_f1"], best["validation_macro_f1"]
+            record["seed"] = record["settings"]["seed"]
+            runs[record["run"]] = record
+    return runs
+
+
+def mean_std(values):
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def test_table(runs):
+    from scipy import stats
+
+    lines = [
+        "| dataset | seeds | STM per seed | STM mean ± std | MTM-CW per seed | MTM-CW mean ± std | MTM-CW - STM | paired t-test p (seeds) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in DATASETS:
+        seeds = sorted(
+            run["seed"] for key, run in runs.items()
+            if key.startswith(MTM_CW + "_s") and f"stm_{name}_s{run['seed']}" in runs
+        )  # fmt: skip
+        stm = [runs[f"stm_{name}_s{seed}"]["test_f1"][name] for seed in seeds]
+        mtm = [runs[f"{MTM_CW}_s{seed}"]["test_f1"][name] for seed in seeds]
+        differences = [a - b for a, b in zip(mtm, stm)]
+        p_value = f"{stats.ttest_rel(mtm, stm).pvalue:.3f}" if len(seeds) > 2 else "-"
+        lines.append(
+            f"| {name} | {', '.join(map(str, seeds))} | {', '.join(f'{v:.2f}' for v in stm)} | {mean_std(stm)} "
+            f"| {', '.join(f'{v:.2f}' for v in mtm)} | {mean_std(mtm)} | {statistics.mean(differences):+.2f} | {p_value} |"
+        )
+    return "\n".join(lines)
+
+
+def variants_table(runs):
+    lines = [
+        "| run | best epoch | devel F1 " + " / ".join(DATASETS) + " | devel macro | test F1 " + " / ".join(DATASETS) + " |",
+        "|---|---|---|---|---|",
+    ]
+    for key in sorted(key for key in runs if key.startswith("mtm_cw_")):
+        run = runs[key]
+        devel = " / ".join(f"{run['validation_f1'][name]:.2f}" for name in DATASETS)
+        test = " / ".join(f"{run['test_f1'][name]:.2f}" for name in DATASETS)
+        lines.append(f"| {key} | {run['best_epoch']} | {devel} | {run['validation_macro_f1']:.2f} | {test} |")
+    return "\n".join(lines)
+
+
+def time_to_best(run) -> float:
+    return run["epochs"][run["best_epoch"]]["training_duration_s"]
+
+
+def time_table(runs):
+    timed = {key: run for key, run in runs.items() if "epochs" in run and not run["resumed"]}
+    lines = [
+        "| run | processor | training sentences | best epoch / epochs | time to best epoch | s per training sentence | whole run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(timed):
+        run = timed[key]
+        sentences = sum(run["training_sentences"].values())
+        lines.append(
+            f"| {key} | {run['machine']['processor']} | {sentences:,} | {run['best_epoch']} / {run['epochs_trained']} "
+            f"| {time_to_best(run) / 60:.1f} min | {time_to_best(run) / sentences:.4f} | {run['training_duration_s'] / 60:.1f} min |"
+        )
+    lines.append("")
+    for key in sorted(k for k in timed if k.startswith(MTM_CW + "_s")):
+        seed = timed[key]["seed"]
+        stms = [timed.get(f"stm_{name}_s{seed}") for name in DATASETS]
+        if all(stms):
+            to_best, whole = sum(map(time_to_best, stms)), sum(run["training_duration_s"] for run in stms)
+            lines.append(
+                f"Seed {seed}: MTM-CW to its best epoch {time_to_best(timed[key]) / 60:.1f} min vs the four STMs "
+                f"to theirs {to_best / 60:.1f} min ({time_to_best(timed[key]) / to_best - 1:+.1%}); whole runs "
+                f"{timed[key]['training_duration_s'] / 60:.1f} vs {whole / 60:.1f} min "
+                f"({timed[key]['training_duration_s'] / whole - 1:+.1%})."
+            )
+    return "\n".join(lines)
+
+
+def plot_curves(runs, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, len(DATASETS), figsize=(4 * len(DATASETS), 7), squeeze=False)
+    for column, name in enumerate(DATASETS):
+        for prefix, label, colour in ((f"stm_{name}_s", "STM", "tab:blue"), (MTM_CW + "_s", "MTM-CW", "tab:red")):
+            for key in sorted(k for k, run in runs.items() if k.startswith(prefix) and "epochs" in run):
+                run = runs[key]
+                epochs = [epoch["epoch"] for epoch in run["epochs"]]
+                seconds = [epoch["training_duration_s"] for epoch in run["epochs"]]
+                f1 = [epoch["validation_f1"][name] for epoch in run["epochs"]]
+                seed_label = f"{label} seed {run['seed']}"
+                axes[0][column].plot(epochs, f1, marker="o", markersize=3, color=colour, label=seed_label)
+                axes[1][column].plot([s / 60 for s in seconds], f1, marker="o", markersize=3, color=colour, label=seed_label)
+                for row, x in ((0, epochs[run["best_epoch"]]), (1, seconds[run["best_epoch"]] / 60)):
+                    axes[row][column].plot([x], [f1[run["best_epoch"]]], marker="*", markersize=12, color=colour)
+        axes[0][column].set_title(f"{name}: devel F1")
+        axes[0][column].set_xlabel("epoch")
+        axes[1][column].set_xlabel("training minutes (1 thread)")
+        for row in (0, 1):
+            axes[row][column].set_ylabel("devel F1 (%)")
+            axes[row][column].grid(alpha=0.3)
+            axes[row][column].legend(fontsize="small", loc="lower right")
+    figure.suptitle("Converged runs: devel F1 per epoch (star: best epoch by the run's devel metric)")
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=90)
+    plt.close(figure)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", default=str(ROOT / "docs" / "converged_runs"))
+    parser.add_argument("--curves", default=None, help="write the learning curves PNG here")
+    args = parser.parse_args()
+    runs = load_runs(Path(args.records))
+    print("## Test F1 (%), STM vs MTM-CW\n\n" + test_table(runs))
+    print("\n## MTM-CW variants, devel F1 at the best epoch (%)\n\n" + variants_table(runs))
+    print("\n## Training time to convergence\n\n" + time_table(runs))
+    if args.curves:
+        plot_curves(runs, args.curves)
+        print(f"\nwrote {args.curves}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
