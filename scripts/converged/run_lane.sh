@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 11, converged runs: train the runs of one lane (a plan file) one after the other,
 # 1 torch thread, early stopping on devel. Resumable: a finished run (metrics.json) is
-# skipped, an unfinished one resumed with `allennlp train --recover`.
+# skipped (recorded first if docs/converged_runs/ has none of it), an unfinished one is
+# resumed with `allennlp train --recover`.
 #   scripts/converged/run_lane.sh PLAN RUNS_DIR
 # PLAN lines: NAME CONFIG PATIENCE MAX_EPOCHS SEED EXTRA_OVERRIDES_JSON_OBJECT_BODY
 # (see scripts/converged/*.plan). Every epoch's weights are kept (per-corpus selection).
@@ -12,10 +13,17 @@ plan=$1; runs=$2
 mkdir -p "$runs"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 export BIOMTL_DATA_ROOT=${BIOMTL_DATA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/data}
+record() {  # the committed record and per-sentence test counts of a finished run
+  .venv/bin/python scripts/converged/record_run.py "$runs/$1" --counts-dir docs/significance/counts \
+    >> "$runs/$1.log" 2>&1 && echo "$(date -u +%FT%T) recorded $1 in docs/converged_runs/"
+}
 while read -r name config patience epochs seed extra; do
   case "$name" in ''|'#'*) continue;; esac
   dir="$runs/$name"
-  [ -f "$dir/metrics.json" ] && continue
+  if [ -f "$dir/metrics.json" ]; then
+    [ -f "docs/converged_runs/$name.json" ] || record "$name"
+    continue
+  fi
   overrides="{\"trainer.num_epochs\": $epochs, \"trainer.patience\": $patience,
     \"trainer.checkpointer\": {\"keep_most_recent_by_count\": null},
     \"evaluate_on_test\": true, \"random_seed\": $seed, \"numpy_seed\": $seed, \"pytorch_seed\": $seed
@@ -24,7 +32,6 @@ while read -r name config patience epochs seed extra; do
   echo "$(date -u +%FT%T) start $name $recover"
   .venv/bin/allennlp train "$config" --include-package biomtl_allennlp -s "$dir" $recover \
     -o "$overrides" > "$runs/$name.log" 2>&1 || echo "$(date -u +%FT%T) FAILED $name"
-  [ -f "$dir/metrics.json" ] && .venv/bin/python scripts/converged/record_run.py "$dir" \
-    --counts-dir docs/significance/counts >> "$runs/$name.log" 2>&1
+  [ -f "$dir/metrics.json" ] && record "$name"
   echo "$(date -u +%FT%T) end $name"
 done < "$plan"
