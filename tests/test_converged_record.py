@@ -33,3 +33,20 @@ def test_record_of_a_finished_run(tmp_path):
         assert scores["f1"] == round(100 * metrics[f"test_{dataset}_f1"], 2)
         counts, _ = load_counts(str(tmp_path / "counts" / f"fixture_run.{dataset}.test.json"), dataset, "test")
         assert float(f1_of_sums(counts)) == pytest.approx(metrics[f"test_{dataset}_f1"], abs=1e-9)
+
+
+def test_summary_of_the_committed_records(tmp_path):
+    """`summarize.py` over `docs/converged_runs/`: every seed's STM and MTM-CW test F1 is in
+    its table, and the learning curves are drawn."""
+    curves = tmp_path / "curves.png"
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "converged" / "summarize.py"), "--curves", str(curves)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    records = PROJECT_ROOT / "docs" / "converged_runs"
+    earlier = json.loads((records / "earlier_seeds.json").read_text())["runs"]
+    for run in earlier:
+        if run["run"].startswith(("stm_", "mtm_cw_mixed_")):
+            for f1 in run["test_f1"].values():
+                assert f"{f1:.2f}" in result.stdout
+    assert curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

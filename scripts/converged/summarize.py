@@ -143,7 +143,8 @@ def plot_curves(runs, path: str) -> None:
         for row in (0, 1):
             axes[row][column].set_ylabel("devel F1 (%)")
             axes[row][column].grid(alpha=0.3)
-            axes[row][column].legend(fontsize="small", loc="lower right")
+            if axes[row][column].get_legend_handles_labels()[0]:
+                axes[row][column].legend(fontsize="small", loc="lower right")
     figure.suptitle("Converged runs: devel F1 per epoch (star: best epoch by the run's devel metric)")
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=90)
