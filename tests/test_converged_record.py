@@ -1,6 +1,7 @@
 """`scripts/converged/record_run.py`: the committed record of a finished run holds its
 metrics.json test scores and per-epoch devel F1, and its counts files reproduce test F1."""
 import json
+import re
 import subprocess
 import sys
 
@@ -49,4 +50,10 @@ def test_summary_of_the_committed_records(tmp_path):
         if run["run"].startswith(("stm_", "mtm_cw_mixed_")):
             for f1 in run["test_f1"].values():
                 assert f"{f1:.2f}" in result.stdout
+    rows = {line.split(" | ")[0][2:]: line for line in result.stdout.splitlines() if line.startswith("| ")}
+    for path in (PROJECT_ROOT / "docs" / "significance").glob("**/*.json"):
+        if path.stem in ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"):  # MTM-CW vs STM: in its dataset's row
+            result_of_path = json.loads(path.read_text())
+            seeds = "+".join(re.search(r"_s(\d+)", a).group(1) for a in result_of_path["a"])
+            assert f"{seeds}: {result_of_path['difference']:+.2f}, p " in rows[result_of_path["dataset"]]
     assert curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,14 +7,17 @@ test F1 of seeds whose run folders are gone):
 
 Prints markdown: (1) test F1 of STM and MTM-CW (mixed batches) per seed, mean ± sample
 std, the mean difference and a paired t-test over seeds (the paper's test; the paired
-bootstrap over test sentences is `allennlp significance`); (2) the MTM-CW schedule and loss
-variants on devel; (3) training time to convergence (the paper's Table 2): time to the end
+bootstrap over test sentences is `allennlp significance`, whose results under
+`docs/significance/` are shown beside it); (2) test F1 of every model, mean over its seeds
+(the paper's Table 3 models and the MTM-CW variants); (3) the MTM-CW schedule and loss
+variants on devel; (4) training time to convergence (the paper's Table 2): time to the end
 of the best epoch per training sentence, and MTM-CW's time against its seed's four STMs
 together. `--curves` draws devel F1 against epoch and against training seconds, STM vs
 MTM-CW per dataset, for the runs with per-epoch records.
 """
 import argparse
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -22,6 +25,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
 MTM_CW = "mtm_cw_mixed"  # the main recipe's run names: mtm_cw_mixed_s<seed>
+MODELS = {  # run-name prefix (before _s<seed>) -> the name in the tables
+    "stm_{dataset}": "STM",
+    "mtm_c": "MTM-C",
+    "mtm_w": "MTM-W",
+    MTM_CW: "MTM-CW (mixed batches)",
+    "mtm_cw_invweights": "MTM-CW, equal loss shares",
+    "mtm_cw_sqrtweights": "MTM-CW, square-root loss shares",
+    "mtm_cw_uniform": "MTM-CW, one-corpus batches, uniform",
+    "mtm_cw_homogeneous": "MTM-CW, one-corpus batches, proportional",
+    "mtm_cw_passes": "MTM-CW, one corpus per pass (paper code)",
+}
 
 
 def load_runs(records: Path):
@@ -50,12 +64,25 @@ def mean_std(values):
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def test_table(runs):
+def bootstrap_results(significance: Path, dataset: str):
+    """The `allennlp significance --output-file` results of MTM-CW vs STM on `dataset`:
+    (seeds of the MTM-CW runs, result) for DIR/<dataset>.json and DIR/*/<dataset>.json."""
+    results = []
+    for path in sorted([significance / f"{dataset}.json", *significance.glob(f"*/{dataset}.json")]):
+        if path.is_file():
+            result = json.loads(path.read_text())
+            seeds = [int(re.search(r"_s(\d+)", a).group(1)) for a in result["a"]]
+            results.append((seeds, result))
+    return results
+
+
+def test_table(runs, significance: Path):
     from scipy import stats
 
     lines = [
-        "| dataset | seeds | STM per seed | STM mean ± std | MTM-CW per seed | MTM-CW mean ± std | MTM-CW - STM | paired t-test p (seeds) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | seeds | STM per seed | STM mean ± std | MTM-CW per seed | MTM-CW mean ± std | MTM-CW - STM "
+        "| paired t-test p (seeds) | paired bootstrap over test sentences: seeds, difference, p |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in DATASETS:
         seeds = sorted(
@@ -66,10 +93,40 @@ def test_table(runs):
         mtm = [runs[f"{MTM_CW}_s{seed}"]["test_f1"][name] for seed in seeds]
         differences = [a - b for a, b in zip(mtm, stm)]
         p_value = f"{stats.ttest_rel(mtm, stm).pvalue:.3f}" if len(seeds) > 2 else "-"
+        bootstrap = "; ".join(
+            f"{'+'.join(map(str, b_seeds))}: {result['difference']:+.2f}, p {format_p(result['p_value'], result['samples'])}"
+            for b_seeds, result in bootstrap_results(significance, name)
+        )  # fmt: skip
         lines.append(
             f"| {name} | {', '.join(map(str, seeds))} | {', '.join(f'{v:.2f}' for v in stm)} | {mean_std(stm)} "
-            f"| {', '.join(f'{v:.2f}' for v in mtm)} | {mean_std(mtm)} | {statistics.mean(differences):+.2f} | {p_value} |"
+            f"| {', '.join(f'{v:.2f}' for v in mtm)} | {mean_std(mtm)} | {statistics.mean(differences):+.2f} | {p_value} "
+            f"| {bootstrap or '-'} |"
         )
+    return "\n".join(lines)
+
+
+def format_p(p_value: float, samples: int) -> str:
+    return f"< {1 / samples:g}" if p_value == 0 else f"{p_value:.3f}"
+
+
+def model_runs(runs, prefix: str, dataset: str):
+    """The runs of one model (run-name prefix, `{dataset}` filled in) that scored `dataset`."""
+    pattern = re.compile(re.escape(prefix.format(dataset=dataset)) + r"_s\d+$")
+    return [run for key, run in sorted(runs.items()) if pattern.match(key) and dataset in run["test_f1"]]
+
+
+def models_table(runs):
+    lines = [
+        "| model | " + " | ".join(DATASETS) + " |",
+        "|---|" + "---|" * len(DATASETS),
+    ]
+    for prefix, label in MODELS.items():
+        cells = []
+        for name in DATASETS:
+            scores = [run["test_f1"][name] for run in model_runs(runs, prefix, name)]
+            cells.append(f"{mean_std(scores)} (n={len(scores)})" if scores else "-")
+        if any(cell != "-" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -154,10 +211,12 @@ def plot_curves(runs, path: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", default=str(ROOT / "docs" / "converged_runs"))
+    parser.add_argument("--significance", default=str(ROOT / "docs" / "significance"))
     parser.add_argument("--curves", default=None, help="write the learning curves PNG here")
     args = parser.parse_args()
     runs = load_runs(Path(args.records))
-    print("## Test F1 (%), STM vs MTM-CW\n\n" + test_table(runs))
+    print("## Test F1 (%), STM vs MTM-CW\n\n" + test_table(runs, Path(args.significance)))
+    print("\n## Test F1 (%) of every model, mean ± std over seeds\n\n" + models_table(runs))
     print("\n## MTM-CW variants, devel F1 at the best epoch (%)\n\n" + variants_table(runs))
     print("\n## Training time to convergence\n\n" + time_table(runs))
     if args.curves:
