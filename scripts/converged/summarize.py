@@ -27,6 +27,8 @@ DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
 MTM_CW = "mtm_cw_mixed"  # the main recipe's run names: mtm_cw_mixed_s<seed>
 MODELS = {  # run-name prefix (before _s<seed>) -> the name in the tables
     "stm_{dataset}": "STM",
+    "lample_{dataset}": "Lample et al. (per-word char BiLSTM)",
+    "ma_hovy_{dataset}": "Ma & Hovy (char CNN)",
     "mtm_c": "MTM-C",
     "mtm_w": "MTM-W",
     MTM_CW: "MTM-CW (mixed batches)",
