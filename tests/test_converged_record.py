@@ -39,9 +39,10 @@ def test_record_of_a_finished_run(tmp_path):
 def test_summary_of_the_committed_records(tmp_path):
     """`summarize.py` over `docs/converged_runs/`: every seed's STM and MTM-CW test F1 is in
     its table, and the learning curves are drawn."""
-    curves = tmp_path / "curves.png"
+    curves, figure4, page = tmp_path / "curves.png", tmp_path / "fig4.png", tmp_path / "page.md"
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "converged" / "summarize.py"), "--curves", str(curves)],
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "converged" / "summarize.py"), "--curves", str(curves),
+         "--figure4", str(figure4), "--markdown", str(page)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     records = PROJECT_ROOT / "docs" / "converged_runs"
@@ -50,10 +51,18 @@ def test_summary_of_the_committed_records(tmp_path):
         if run["run"].startswith(("stm_", "mtm_cw_mixed_")):
             for f1 in run["test_f1"].values():
                 assert f"{f1:.2f}" in result.stdout
-    rows = {line.split(" | ")[0][2:]: line for line in result.stdout.splitlines() if line.startswith("| ")}
+    first_table = result.stdout.split("\n## ")[0]  # STM vs MTM-CW: one row per dataset
+    rows = {line.split(" | ")[0][2:]: line for line in first_table.splitlines() if line.startswith("| ")}
     for path in (PROJECT_ROOT / "docs" / "significance").glob("**/*.json"):
         if path.stem in ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"):  # MTM-CW vs STM: in its dataset's row
             result_of_path = json.loads(path.read_text())
             seeds = "+".join(re.search(r"_s(\d+)", a).group(1) for a in result_of_path["a"])
             assert f"{seeds}: {result_of_path['difference']:+.2f}, p " in rows[result_of_path["dataset"]]
-    assert curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Table 2 holds each full record's test P / R / F1 (seed 3 of STM BC5CDR here).
+    stm = json.loads((records / "stm_BC5CDR_s3.json").read_text())["test"]["BC5CDR"]
+    table2 = result.stdout.split("## Table 2")[1].split("## Table 3")[0]
+    for measure, label in (("precision", "P"), ("recall", "R"), ("f1", "F1")):
+        assert f"| BC5CDR | {label} | {stm[measure]:.2f} |" in table2
+    assert page.read_text().endswith(result.stdout)
+    for png in (curves, figure4):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,17 +12,25 @@ bootstrap over test sentences is `allennlp significance`, whose results under
 (the paper's Table 3 models and the MTM-CW variants); (3) the MTM-CW schedule and loss
 variants on devel; (4) training time to convergence (the paper's Table 2): time to the end
 of the best epoch per training sentence, and MTM-CW's time against its seed's four STMs
-together. `--curves` draws devel F1 against epoch and against training seconds, STM vs
-MTM-CW per dataset, for the runs with per-epoch records.
+together; (5) the paper's Table 2 (P / R / F1), Table 3 and Fig. 4 through
+`biomtl_allennlp.evaluation.tables` (as `allennlp tables`), from the runs with full test
+records (seeds 1-2 of STM and MTM-CW have test F1 only). `--curves` draws devel F1 against
+epoch and against training seconds, STM vs MTM-CW per dataset, for the runs with per-epoch
+records; `--figure4` draws Fig. 4; `--markdown` also writes the whole page to a file.
 """
 import argparse
 import json
 import re
 import statistics
+import subprocess
 import sys
+import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
 MTM_CW = "mtm_cw_mixed"  # the main recipe's run names: mtm_cw_mixed_s<seed>
 MODELS = {  # run-name prefix (before _s<seed>) -> the name in the tables
@@ -37,6 +45,15 @@ MODELS = {  # run-name prefix (before _s<seed>) -> the name in the tables
     "mtm_cw_uniform": "MTM-CW, one-corpus batches, uniform",
     "mtm_cw_homogeneous": "MTM-CW, one-corpus batches, proportional",
     "mtm_cw_passes": "MTM-CW, one corpus per pass (paper code)",
+}
+# The paper's models under the names the tables module uses, in the paper's column order.
+PAPER_MODELS = {
+    "stm_{dataset}": "STM",
+    "lample_{dataset}": "Lample",
+    "ma_hovy_{dataset}": "Ma-Hovy",
+    "mtm_c": "MTM-C",
+    "mtm_w": "MTM-W",
+    MTM_CW: "MTM-CW",
 }
 
 
@@ -111,10 +128,14 @@ def format_p(p_value: float, samples: int) -> str:
     return f"< {1 / samples:g}" if p_value == 0 else f"{p_value:.3f}"
 
 
-def model_runs(runs, prefix: str, dataset: str):
-    """The runs of one model (run-name prefix, `{dataset}` filled in) that scored `dataset`."""
+def model_runs(runs, prefix: str, dataset: Optional[str] = None):
+    """The runs of one model (run-name prefix, `{dataset}` filled in) that scored `dataset`
+    (all its runs when `dataset` is None)."""
     pattern = re.compile(re.escape(prefix.format(dataset=dataset)) + r"_s\d+$")
-    return [run for key, run in sorted(runs.items()) if pattern.match(key) and dataset in run["test_f1"]]
+    return [
+        run for key, run in sorted(runs.items())
+        if pattern.match(key) and (dataset is None or dataset in run["test_f1"])
+    ]  # fmt: skip
 
 
 def models_table(runs):
@@ -130,6 +151,29 @@ def models_table(runs):
         if any(cell != "-" for cell in cells):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def paper_results(runs, directory: Path):
+    """`tables.Results` of the paper's models over the runs with full test records: each
+    record's test scores written as an `allennlp train` metrics file under `directory`."""
+    from biomtl_allennlp.evaluation.tables import Results
+
+    specs = []
+    for prefix, label in PAPER_MODELS.items():
+        for name in DATASETS if "{dataset}" in prefix else [None]:
+            for run in model_runs(runs, prefix, name):
+                if run.get("earlier"):
+                    continue
+                metrics = {}
+                for dataset, scores in run["test"].items():
+                    for measure in ("precision", "recall", "f1"):
+                        metrics[f"test_{dataset}_{measure}"] = scores[measure] / 100
+                    for entity_type, f1 in scores["types_f1"].items():
+                        metrics[f"test_{dataset}_{entity_type}_f1"] = f1 / 100
+                path = directory / f"{run['run']}.json"
+                path.write_text(json.dumps(metrics))
+                specs.append((label, str(path)))
+    return Results(specs) if specs else None
 
 
 def variants_table(runs):
@@ -215,15 +259,46 @@ def main() -> int:
     parser.add_argument("--records", default=str(ROOT / "docs" / "converged_runs"))
     parser.add_argument("--significance", default=str(ROOT / "docs" / "significance"))
     parser.add_argument("--curves", default=None, help="write the learning curves PNG here")
+    parser.add_argument("--figure4", default=None, help="write Fig. 4 (F1 per entity type) PNG here")
+    parser.add_argument("--markdown", default=None, help="also write the page to this file")
     args = parser.parse_args()
     runs = load_runs(Path(args.records))
-    print("## Test F1 (%), STM vs MTM-CW\n\n" + test_table(runs, Path(args.significance)))
-    print("\n## Test F1 (%) of every model, mean ± std over seeds\n\n" + models_table(runs))
-    print("\n## MTM-CW variants, devel F1 at the best epoch (%)\n\n" + variants_table(runs))
-    print("\n## Training time to convergence\n\n" + time_table(runs))
+    sections = [
+        "## Test F1 (%), STM vs MTM-CW\n\n" + test_table(runs, Path(args.significance)),
+        "## Test F1 (%) of every model, mean ± std over seeds\n\n" + models_table(runs),
+        "## MTM-CW variants, devel F1 at the best epoch (%)\n\n" + variants_table(runs),
+        "## Training time to convergence\n\n" + time_table(runs),
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        results = paper_results(runs, Path(directory))
+        if results is not None:
+            from biomtl_allennlp.evaluation import tables
+
+            fig4 = f"\n\n![Fig. 4]({Path(args.figure4).name})" if args.figure4 else ""
+            sections += [
+                "## Table 2: precision (P), recall (R) and F1 per dataset (runs with full test records; "
+                "paper: with PubMed vectors)\n\n" + tables.table2(results, paper=True),
+                "## Table 3: F1 of the multi-task models (runs with full test records)\n\n"
+                + tables.table3(results, paper=True),
+                "## Fig. 4: F1 per entity type, macro-average over datasets\n\n" + tables.figure4_table(results) + fig4,
+            ]
+            if args.figure4:
+                tables.plot_figure4(results, args.figure4)
     if args.curves:
         plot_curves(runs, args.curves)
-        print(f"\nwrote {args.curves}")
+        sections.append(f"## Learning curves\n\n![devel F1 per epoch and per training minute]({Path(args.curves).name})")
+    page = "\n\n".join(sections) + "\n"
+    print(page, end="")
+    if args.markdown:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        command = "scripts/converged/summarize.py " + " ".join(sys.argv[1:])
+        header = (
+            "# Converged runs: tables (generated)\n\nGenerated by `.venv/bin/python " + command + "` from the "
+            f"committed run records (`docs/converged_runs/`), git commit `{commit or 'unknown'}`, "
+            f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M}Z; do not edit by hand. The analysis is "
+            "[`converged.md`](converged.md).\n\n"
+        )
+        Path(args.markdown).write_text(header + page)
     return 0
 
 
