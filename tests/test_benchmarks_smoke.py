@@ -112,3 +112,21 @@ def test_tag_corpus_throughput(capsys):
     )  # fmt: skip
     out = capsys.readouterr().out
     assert "| allennlp tag-corpus --workers 1 | 1 |" in out and "Projection (not measured)" in out
+
+
+def test_gpu_benchmark_runs_on_cpu(capsys):
+    """`benchmarks/gpu.py` (issue 12's one GPU command) end to end on CPU: every path of both
+    models, the epoch, and prediction with the shipped model, loop and scan."""
+    abstracts = PROJECT_ROOT / "fixtures" / "pubmed" / "abstracts.pubtator"
+    load("gpu").main(
+        DEMO + ["--max-sentences", "40", "--threads", "1", "--device", "cpu", "--single-dataset", "demo-disease",
+                "--batch-sizes", "4", "--sentences-per-round", "8", "--rounds", "1", "--warmup", "0",
+                "--predict-data", str(abstracts), "--predict-batch-sizes", "4"]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    for model in ("STM", "MTM-CW"):
+        for path in ("loop", "scan", "scan+amp"):
+            assert f"| {model} | 4 | {path} |" in output
+    assert "## 2. One epoch of MTM-CW" in output
+    prediction = output.split("## 3. Prediction")[1]
+    assert "| loop | 4 | 10 |" in prediction and "| scan | 4 | 10 |" in prediction

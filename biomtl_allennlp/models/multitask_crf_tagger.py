@@ -110,6 +110,11 @@ class MultiTaskCrfTagger(Model):
     label_encoding : `str`, optional (default = `"BIOUL"`)
         Used for the CRF constraints and the span metrics.
     include_start_end_transitions : `bool`, optional (default = `True`)
+    crf_algorithm : `str`, optional (default = `"loop"`)
+        How the CRF computes its partition function and Viterbi path: `"loop"` (one step
+        per token; fastest on CPU) or `"scan"` (a tree of matrix products, log2 of the
+        sentence length in steps; for GPUs). Same results up to float rounding
+        (`MultiHeadCrf`).
     training_metrics : `bool`, optional (default = `False`)
         Decode and score during training too (costs a Viterbi pass per batch).
     initializer : `InitializerApplicator`, optional
@@ -130,6 +135,7 @@ class MultiTaskCrfTagger(Model):
         dropout: float = 0.5,
         label_encoding: str = "BIOUL",
         include_start_end_transitions: bool = True,
+        crf_algorithm: str = "loop",
         training_metrics: bool = False,
         initializer: InitializerApplicator = InitializerApplicator(),
         private_layers: Sequence[str] = (),
@@ -200,7 +206,7 @@ class MultiTaskCrfTagger(Model):
                 for name in self.datasets
             }
         )
-        self._crf = MultiHeadCrf(labels, label_encoding, include_start_end_transitions)
+        self._crf = MultiHeadCrf(labels, label_encoding, include_start_end_transitions, crf_algorithm)
         self._metrics = {
             name: DistributedSpanBasedF1Measure(
                 vocab, tag_namespace=label_namespace(name), label_encoding=label_encoding

@@ -15,7 +15,21 @@ posteriors; the batched loops here are the measured reason to write them (see
 `docs/performance.md`). The parameters stay in allennlp's class: `crfs[head].transitions`,
 `.start_transitions`, `.end_transitions`, and its `_constraint_mask` (BIOUL constraints
 from `allowed_transitions`).
+
+Two algorithms compute the log-likelihood's partition function and the Viterbi path
+(`algorithm`): `"loop"` steps through the tokens one at a time (the fewest operations; the
+fastest on CPU), `"scan"` multiplies the per-token transition matrices pairwise in a tree
+(log-sum-exp / max-plus products: `log2(num_tokens)` steps, `num_tags` times the
+arithmetic), for devices where each step's kernel launches, not arithmetic, cost the time
+(GPUs at small batches; `benchmarks/gpu.py` measures both). The scan's Viterbi path is the
+gradient of the best score with respect to the logits (one-hot at the best path). Both give
+the same results up to float rounding (and, for Viterbi, ties between equally scored paths).
+
+Under mixed precision (`autocast`) the logits may arrive in half precision; every dynamic
+programme here runs in float32 with autocast off, so long sums of log-probabilities keep
+their precision.
 """
+import functools
 from typing import Dict, List, Mapping, Tuple
 
 import torch
@@ -28,9 +42,25 @@ from allennlp.modules.conditional_random_field import (
 # padded tag.
 FORBIDDEN = -10000.0
 
+ALGORITHMS = ("loop", "scan")
+
 # (transitions, start, end) of shapes (num_heads, num_tags, num_tags), (num_heads, num_tags),
 # (num_heads, num_tags)
 Potentials = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _in_float32(method):
+    """Runs a `MultiHeadCrf` method (whose first argument is the logits) with autocast off
+    and half-precision logits cast to float32."""
+
+    @functools.wraps(method)
+    def in_float32(self, logits: torch.Tensor, *args, **kwargs):
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()
+        with torch.autocast(device_type=logits.device.type, enabled=False):
+            return method(self, logits, *args, **kwargs)
+
+    return in_float32
 
 
 class MultiHeadCrf(torch.nn.Module):
@@ -48,6 +78,9 @@ class MultiHeadCrf(torch.nn.Module):
     label_encoding : `str`, optional (default = `"BIOUL"`)
         For the constraints (`allowed_transitions`) used by decoding and posteriors.
     include_start_end_transitions : `bool`, optional (default = `True`)
+    algorithm : `str`, optional (default = `"loop"`)
+        `"loop"` or `"scan"` for the partition function and Viterbi (see the module
+        docstring); span posteriors always use the loop.
     """
 
     def __init__(
@@ -55,8 +88,12 @@ class MultiHeadCrf(torch.nn.Module):
         labels: Mapping[str, Mapping[int, str]],
         label_encoding: str = "BIOUL",
         include_start_end_transitions: bool = True,
+        algorithm: str = "loop",
     ) -> None:
         super().__init__()
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"MultiHeadCrf: algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        self.algorithm = algorithm
         self.heads: List[str] = list(labels)
         self.crfs = torch.nn.ModuleDict()
         for head, head_labels in labels.items():
@@ -121,6 +158,7 @@ class MultiHeadCrf(torch.nn.Module):
 
     # ------------------------------------------------------------------ training
 
+    @_in_float32
     def log_likelihood(
         self,
         logits: torch.Tensor,
@@ -149,12 +187,14 @@ class MultiHeadCrf(torch.nn.Module):
             Shape: (num_rows,)
         """
         transitions, start, end = self._row_potentials(heads, constrained=False)
-        return _path_score(logits, tags, mask, transitions, start, end) - _log_partition(
+        log_partition = _log_partition_scan if self.algorithm == "scan" else _log_partition
+        return _path_score(logits, tags, mask, transitions, start, end) - log_partition(
             logits, mask, transitions, start, end
         )
 
     # ------------------------------------------------------------------ decoding
 
+    @_in_float32
     def viterbi_tags(
         self, logits: torch.Tensor, mask: torch.BoolTensor, heads: torch.LongTensor
     ) -> Tuple[torch.LongTensor, torch.Tensor]:
@@ -168,8 +208,10 @@ class MultiHeadCrf(torch.nn.Module):
         a row's end repeat its last tag.
         """
         transitions, start, end = self._row_potentials(heads, constrained=True)
-        return _viterbi(logits.detach(), mask, transitions, start, end)
+        viterbi = _viterbi_scan if self.algorithm == "scan" else _viterbi
+        return viterbi(logits.detach(), mask, transitions, start, end)
 
+    @_in_float32
     def span_log_probability_parts(
         self,
         logits: torch.Tensor,
@@ -321,3 +363,79 @@ def _viterbi(logits, mask, transitions, start, end) -> Tuple[torch.LongTensor, t
         path.append(current)
     path.reverse()
     return torch.cat(path, dim=1), path_scores
+
+
+# ---------------------------------------------------------------------- tree (scan) versions
+
+
+def _step_matrices(logits, mask, transitions) -> torch.Tensor:
+    """
+    The move into every token t >= 1 as a matrix, `transitions[i, j] + logits[t, j]`, and
+    past a row's end the semiring identity (0 on the diagonal, -10000 elsewhere: exp(-10000)
+    is 0 in float32 and float64, and unlike -inf it gives no NaN gradients).
+    Shape: (num_rows, num_tokens - 1, num_tags [previous], num_tags [next])
+    """
+    num_tags = logits.size(-1)
+    moves = transitions.unsqueeze(1) + logits[:, 1:].unsqueeze(2)
+    identity = torch.full((num_tags, num_tags), FORBIDDEN, dtype=logits.dtype, device=logits.device)
+    identity.fill_diagonal_(0.0)
+    return torch.where(mask[:, 1:, None, None], moves, identity)
+
+
+def _tree_product(matrices: torch.Tensor, reduce) -> torch.Tensor:
+    """
+    The ordered product of `matrices` (num_rows, num_steps, n, n) in a semiring whose sum is
+    `reduce(tensor, dim)` (log-sum-exp or max) and whose product is +, by pairwise products
+    in `ceil(log2(num_steps))` rounds. Shape: (num_rows, n, n)
+    """
+    while matrices.size(1) > 1:
+        if matrices.size(1) % 2:  # the last matrix waits for the next round
+            matrices, odd = matrices[:, :-1], matrices[:, -1:]
+        else:
+            odd = matrices[:, :0]
+        # Shape: (num_rows, num_steps / 2, n [from], n [via], n [to])
+        pairs = matrices[:, 0::2].unsqueeze(4) + matrices[:, 1::2].unsqueeze(2)
+        matrices = torch.cat([reduce(pairs, 3), odd], dim=1)
+    return matrices[:, 0]
+
+
+def _logsumexp(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    return torch.logsumexp(tensor, dim=dim)
+
+
+def _max(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    return tensor.max(dim=dim).values  # the gradient goes to one maximum (not split)
+
+
+def _final_scores(logits, mask, transitions, start, reduce) -> torch.Tensor:
+    """`alpha` at each row's last token (log-sum-exp or max semiring). Shape: (num_rows, num_tags)"""
+    alpha = start + logits[:, 0]
+    if logits.size(1) == 1:
+        return alpha
+    product = _tree_product(_step_matrices(logits, mask, transitions), reduce)
+    return reduce(alpha.unsqueeze(2) + product, 1)
+
+
+def _log_partition_scan(logits, mask, transitions, start, end) -> torch.Tensor:
+    """The forward algorithm as a tree of log-sum-exp matrix products. Shape: (num_rows,)"""
+    return torch.logsumexp(_final_scores(logits, mask, transitions, start, _logsumexp) + end, dim=1)
+
+
+def _viterbi_scan(logits, mask, transitions, start, end) -> Tuple[torch.LongTensor, torch.Tensor]:
+    """
+    As `_viterbi`, by a tree of max-plus products: the best score, and the best path as the
+    gradient of that score with respect to the logits (1 at the path's tag of every token,
+    0 elsewhere and past a row's end, where the last tag is repeated).
+    """
+    # Decoding runs under no_grad or inference_mode: a differentiable copy of the inputs.
+    with torch.inference_mode(False), torch.enable_grad():
+        emissions = logits.detach().clone().requires_grad_()
+        mask, transitions, start, end = (t.detach().clone() for t in (mask, transitions, start, end))
+        path_scores = (_final_scores(emissions, mask, transitions, start, _max) + end).max(dim=1).values
+        (on_path,) = torch.autograd.grad(path_scores.sum(), emissions)
+    # Shape: (num_rows, num_tokens)
+    tags = on_path.argmax(dim=2)
+    last = (mask.sum(dim=1) - 1).clamp(min=0)
+    last_tags = tags.gather(1, last.unsqueeze(1))
+    tags = torch.where(mask, tags, last_tags)
+    return tags, path_scores.detach()

@@ -114,6 +114,32 @@ class TestMultiTaskCrfTagger(ModelTestCase):
                 loss_weights={"nope": 1.0},
             )
 
+    def test_scan_crf_equals_the_loop(self):
+        """`crf_algorithm: "scan"` (the GPU path) gives the loop's loss, gradients and tags."""
+        from allennlp.common import Params
+        from allennlp.models import Model
+
+        self.set_up_variant("mtm_cw")
+        params = Params.from_file(self.param_file).pop("model")
+        params["crf_algorithm"] = "scan"
+        scan = Model.from_params(vocab=self.vocab, params=params)
+        assert scan._crf.algorithm == "scan"
+        scan.load_state_dict(self.model.state_dict())
+        batch = Batch(self.instances)
+        batch.index_instances(self.vocab)
+        outputs = []
+        for model in (self.model, scan):
+            model.eval()
+            output = model(**batch.as_tensor_dict())
+            output["loss"].backward()
+            outputs.append((output, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+        (loop_output, loop_grads), (scan_output, scan_grads) = outputs
+        assert scan_output["loss"].item() == pytest.approx(loop_output["loss"].item(), rel=1e-5)
+        assert scan_output["predicted_tags"] == loop_output["predicted_tags"]
+        assert scan_grads.keys() == loop_grads.keys()
+        for name, grad in loop_grads.items():
+            torch.testing.assert_close(scan_grads[name], grad, rtol=1e-4, atol=1e-5)
+
     def test_unknown_dataset_is_a_clear_error(self):
         self.set_up_variant("stm")
         instance = self.reader.text_to_instance(["a", "b"], ["O", "O"], dataset="demo-gene")

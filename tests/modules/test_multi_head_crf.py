@@ -12,9 +12,9 @@ HEAD_LABELS = {
 SIZES = [len(labels) for labels in HEAD_LABELS.values()]
 
 
-def make_heads(include_start_end=True, seed=3):
+def make_heads(include_start_end=True, seed=3, algorithm="loop"):
     torch.manual_seed(seed)
-    heads = MultiHeadCrf(HEAD_LABELS, "BIOUL", include_start_end)
+    heads = MultiHeadCrf(HEAD_LABELS, "BIOUL", include_start_end, algorithm)
     for crf in heads.crfs.values():
         torch.nn.init.normal_(crf.transitions)
         if include_start_end:
@@ -38,10 +38,11 @@ def make_batch(rows, num_tokens, seed=4, scale=1.0):
 ROWS = [(0, 5), (1, 1), (2, 6), (0, 2), (2, 6), (1, 4)]
 
 
+@pytest.mark.parametrize("algorithm", ["loop", "scan"])
 @pytest.mark.parametrize("include_start_end", [True, False])
-def test_equals_each_heads_own_crf(include_start_end):
+def test_equals_each_heads_own_crf(include_start_end, algorithm):
     """One batched pass gives each head's own log-likelihood, gradients and best paths."""
-    heads = make_heads(include_start_end)
+    heads = make_heads(include_start_end, algorithm=algorithm)
     crfs = list(heads.crfs.values())
     logits, tags, mask, head_index = make_batch(ROWS, 6)
 
@@ -127,8 +128,9 @@ def test_long_sentences_stay_finite():
     assert torch.isfinite(left).all() and torch.isfinite(right).all()
 
 
-def test_padded_tags_are_never_decoded():
-    heads = make_heads(seed=13)
+@pytest.mark.parametrize("algorithm", ["loop", "scan"])
+def test_padded_tags_are_never_decoded(algorithm):
+    heads = make_heads(seed=13, algorithm=algorithm)
     # The chemical head has 2 tags; its rows are padded to 9.
     logits, _, mask, head_index = make_batch([(1, 5), (1, 3)], 5, seed=14, scale=5.0)
     best, _ = heads.viterbi_tags(heads.stack_logits(logits), mask, head_index)
@@ -138,3 +140,68 @@ def test_padded_tags_are_never_decoded():
 def test_a_head_without_labels_is_an_error():
     with pytest.raises(ValueError, match="head 'empty' has no labels"):
         MultiHeadCrf({"gene": HEAD_LABELS["gene"], "empty": {}})
+
+
+@pytest.mark.parametrize("num_tokens", [1, 2, 7, 60, 301])
+def test_scan_equals_loop(num_tokens):
+    """The tree (scan) partition function and Viterbi equal the loop's on sentences of every
+    length (odd tree rounds, one-token rows, rows ending early), gradients included: to 1e-9
+    in float64, and in float32 both are within float32 rounding of the float64 loop."""
+    lengths = [num_tokens, max(1, num_tokens // 3), 1, max(1, num_tokens - 1), num_tokens, max(1, num_tokens // 2)]
+    rows = [(head, length) for head, length in zip([0, 1, 2, 0, 2, 1], lengths)]
+    logits, tags, mask, head_index = make_batch(rows, num_tokens, seed=16, scale=3.0)
+
+    def run(algorithm, dtype):
+        heads = make_heads(seed=15, algorithm=algorithm).to(dtype)
+        row_logits = [part.detach().to(dtype).requires_grad_() for part in logits]
+        stacked = heads.stack_logits(row_logits)
+        log_likelihood = heads.log_likelihood(stacked, tags, mask, head_index)
+        grads = torch.autograd.grad(
+            log_likelihood.sum(), [*row_logits, *(crf.transitions for crf in heads.crfs.values())],
+            allow_unused=True,  # one-token sentences use no transition
+        )  # fmt: skip
+        grads = [torch.zeros(()) if grad is None else grad.double() for grad in grads]
+        paths, scores = heads.viterbi_tags(stacked, mask, head_index)
+        return log_likelihood.detach().double(), grads, paths, scores.double()
+
+    reference = run("loop", torch.float64)
+    for dtype, tolerance in ((torch.float64, dict(rtol=1e-9, atol=1e-9)), (torch.float32, dict(rtol=1e-4, atol=1e-2))):
+        log_likelihood, grads, paths, scores = run("scan", dtype)
+        torch.testing.assert_close(log_likelihood, reference[0], **tolerance)
+        for grad, expected in zip(grads, reference[1]):
+            torch.testing.assert_close(grad, expected, **tolerance)
+        assert paths.tolist() == reference[2].tolist()
+        torch.testing.assert_close(scores, reference[3], **tolerance)
+
+
+def test_scan_viterbi_under_inference_mode():
+    heads = make_heads(seed=17, algorithm="scan")
+    logits, _, mask, head_index = make_batch(ROWS, 6, seed=18)
+    stacked = heads.stack_logits(logits).detach()
+    expected = make_heads(seed=17).viterbi_tags(stacked, mask, head_index)[0]
+    with torch.inference_mode():
+        paths, _ = heads.viterbi_tags(stacked, mask, head_index)
+    assert paths.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("algorithm", ["loop", "scan"])
+def test_mixed_precision_runs_the_crf_in_float32(algorithm):
+    """Under bfloat16 autocast the logits arrive in bfloat16; the CRF computes in float32 on
+    those values, exactly as without autocast on the same (rounded) logits."""
+    heads = make_heads(seed=19, algorithm=algorithm)
+    logits, tags, mask, head_index = make_batch(ROWS, 6, seed=20, scale=3.0)
+    half = heads.stack_logits(logits).detach().to(torch.bfloat16)
+    expected = heads.log_likelihood(half.float(), tags, mask, head_index)
+    expected_paths, _ = heads.viterbi_tags(half.float(), mask, head_index)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        log_likelihood = heads.log_likelihood(half, tags, mask, head_index)
+        paths, scores = heads.viterbi_tags(half, mask, head_index)
+        left, _ = heads.span_log_probability_parts(half, mask, paths, head_index)
+    assert log_likelihood.dtype == scores.dtype == torch.float32 and left.dtype == torch.float64
+    torch.testing.assert_close(log_likelihood, expected, rtol=0, atol=0)
+    assert paths.tolist() == expected_paths.tolist()
+
+
+def test_an_unknown_algorithm_is_an_error():
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        MultiHeadCrf(HEAD_LABELS, algorithm="parallel")
