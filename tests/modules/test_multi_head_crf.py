@@ -142,31 +142,38 @@ def test_a_head_without_labels_is_an_error():
         MultiHeadCrf({"gene": HEAD_LABELS["gene"], "empty": {}})
 
 
+# The GPU path's tests run on the GPU too where there is one.
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("num_tokens", [1, 2, 7, 60, 301])
-def test_scan_equals_loop(num_tokens):
+def test_scan_equals_loop(num_tokens, device):
     """The tree (scan) partition function and Viterbi equal the loop's on sentences of every
     length (odd tree rounds, one-token rows, rows ending early), gradients included: to 1e-9
-    in float64, and in float32 both are within float32 rounding of the float64 loop."""
+    in float64, and in float32 both are within float32 rounding of the float64 loop (the
+    reference: the loop in float64 on CPU)."""
     lengths = [num_tokens, max(1, num_tokens // 3), 1, max(1, num_tokens - 1), num_tokens, max(1, num_tokens // 2)]
     rows = [(head, length) for head, length in zip([0, 1, 2, 0, 2, 1], lengths)]
     logits, tags, mask, head_index = make_batch(rows, num_tokens, seed=16, scale=3.0)
 
-    def run(algorithm, dtype):
-        heads = make_heads(seed=15, algorithm=algorithm).to(dtype)
-        row_logits = [part.detach().to(dtype).requires_grad_() for part in logits]
+    def run(algorithm, dtype, device="cpu"):
+        heads = make_heads(seed=15, algorithm=algorithm).to(device, dtype)
+        row_logits = [part.detach().to(device, dtype).requires_grad_() for part in logits]
         stacked = heads.stack_logits(row_logits)
-        log_likelihood = heads.log_likelihood(stacked, tags, mask, head_index)
+        on_device = [tensor.to(device) for tensor in (tags, mask, head_index)]
+        log_likelihood = heads.log_likelihood(stacked, *on_device)
         grads = torch.autograd.grad(
             log_likelihood.sum(), [*row_logits, *(crf.transitions for crf in heads.crfs.values())],
             allow_unused=True,  # one-token sentences use no transition
         )  # fmt: skip
-        grads = [torch.zeros(()) if grad is None else grad.double() for grad in grads]
-        paths, scores = heads.viterbi_tags(stacked, mask, head_index)
-        return log_likelihood.detach().double(), grads, paths, scores.double()
+        grads = [torch.zeros(()) if grad is None else grad.cpu().double() for grad in grads]
+        paths, scores = heads.viterbi_tags(stacked, on_device[1], on_device[2])
+        return log_likelihood.detach().cpu().double(), grads, paths.cpu(), scores.cpu().double()
 
     reference = run("loop", torch.float64)
     for dtype, tolerance in ((torch.float64, dict(rtol=1e-9, atol=1e-9)), (torch.float32, dict(rtol=1e-4, atol=1e-2))):
-        log_likelihood, grads, paths, scores = run("scan", dtype)
+        log_likelihood, grads, paths, scores = run("scan", dtype, device)
         torch.testing.assert_close(log_likelihood, reference[0], **tolerance)
         for grad, expected in zip(grads, reference[1]):
             torch.testing.assert_close(grad, expected, **tolerance)

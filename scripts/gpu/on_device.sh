@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs on the lent GPU machine, in the repository copy, after scripts/gpu/bundle.sh built
+# runs/gpu_bundle here and the call carried it:
+#   run(command="bash scripts/gpu/on_device.sh", carry=["runs/gpu_bundle"], timeout_s=540)
+# Unpacks the packages and the corpora under /tmp, checks that the stack imports and that
+# the CRF's scan equals its loop on the GPU, then runs benchmarks/gpu.py into $OUT/gpu.md.
+set -euo pipefail
+export PYTHONUNBUFFERED=1
+mkdir -p /tmp/bundle/data "$OUT"
+tar -xJf runs/gpu_bundle/site.tar.xz -C /tmp/bundle
+tar -xJf runs/gpu_bundle/data.tar.xz -C /tmp/bundle/data
+export PYTHONPATH=/tmp/bundle/site:$(pwd) BIOMTL_DATA_ROOT=/tmp/bundle/data
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
+python3 -c "import torch, allennlp, biomtl_allennlp; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1 | tee -a "$OUT/device.txt"
+python3 -m pytest -q -p no:cacheprovider tests/modules/test_multi_head_crf.py 2>&1 | tail -3 | tee -a "$OUT/device.txt"
+python3 benchmarks/gpu.py --device cuda:0 --threads 8 --data-root /tmp/bundle/data "$@" 2>"$OUT/gpu.err" | tee "$OUT/gpu.md"
