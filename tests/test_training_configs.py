@@ -2,6 +2,7 @@
 import pathlib
 
 import pytest
+import torch
 from allennlp.commands.train import TrainModel
 from allennlp.common import Params
 
@@ -49,8 +50,14 @@ def test_config_builds(config, tiny_data_root, tmp_path, monkeypatch):
     if distributed is not None:
         assert distributed["ddp_accelerator"]["find_unused_parameters"] is True
         assert len(distributed["cuda_devices"]) >= 2
+    gpu = params["trainer"].get("cuda_device", -1) >= 0
+    if gpu and not torch.cuda.is_available():  # a GPU config, built here with its trainer on CPU
+        assert params["model"]["crf_algorithm"] == "scan" and params["trainer"]["use_amp"] is True
+        params["trainer"]["cuda_device"], params["trainer"]["use_amp"] = -1, False
     train = TrainModel.from_params(
         params=params, serialization_dir=str(tmp_path / "run"), local_rank=0
     )
     assert train.model is not None
     assert train.trainer is not None
+    if gpu:
+        assert train.model._crf.algorithm == "scan"

@@ -115,6 +115,15 @@
     },
   },
 
+  // On a GPU: the CRF as a tree of matrix products (`crf_algorithm: "scan"`: log2 of the
+  // sentence length in steps instead of one kernel launch per token) and mixed precision
+  // (`use_amp`; the CRF itself stays float32). The same model and results up to rounding;
+  // its speed is what benchmarks/gpu.py measures on a GPU (not yet run on one).
+  gpu(cuda_device=0):: {
+    model+: { crf_algorithm: "scan" },
+    trainer+: { cuda_device: cuda_device, use_amp: true },
+  },
+
   config(datasets, private_layers, trainer=$.paper_trainer, batch_size=10):: {
     dataset_reader: $.reader(datasets),
     train_data_path: "train",  // "train+devel" trains on both, as the paper's code did
