@@ -140,6 +140,24 @@ class TestMultiTaskCrfTagger(ModelTestCase):
         for name, grad in loop_grads.items():
             torch.testing.assert_close(scan_grads[name], grad, rtol=1e-4, atol=1e-5)
 
+    @pytest.mark.parametrize("variant", VARIANTS)
+    def test_mixed_precision_forward_and_backward(self, variant):
+        """Under autocast (bfloat16 on CPU; allennlp's `use_amp` is float16 on CUDA) every
+        layer runs, the CRF's loss stays float32, and it is the float32 loss up to the
+        half-precision rounding of the layers below."""
+        self.set_up_variant(variant)
+        self.model.eval()
+        batch = Batch(self.instances)
+        batch.index_instances(self.vocab)
+        tensors = batch.as_tensor_dict()
+        expected = self.model(**tensors)["loss"]
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            loss = self.model(**tensors)["loss"]
+        assert loss.dtype == torch.float32
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in self.model.parameters() if p.grad is not None)
+        assert loss.item() == pytest.approx(expected.item(), rel=0.05)
+
     def test_unknown_dataset_is_a_clear_error(self):
         self.set_up_variant("stm")
         instance = self.reader.text_to_instance(["a", "b"], ["O", "O"], dataset="demo-gene")
