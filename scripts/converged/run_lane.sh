@@ -13,6 +13,15 @@ plan=$1; runs=$2
 mkdir -p "$runs"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 export BIOMTL_DATA_ROOT=${BIOMTL_DATA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/data}
+# The dictionary variants (training_configs/dictionary/) read $BIOMTL_DICTIONARY: the
+# training mentions of the four corpora (as benchmarks/reproduce.py builds it), made once.
+if grep -q "^[^#].*training_configs/dictionary/" "$plan"; then
+  export BIOMTL_DICTIONARY=${BIOMTL_DICTIONARY:-$runs/dictionary/train_mentions.tsv}
+  [ -f "$BIOMTL_DICTIONARY" ] || .venv/bin/python -c 'import sys; from pathlib import Path
+from biomtl_allennlp.experiments.postprocess import build_dictionary
+print("dictionary", sys.argv[2], build_dictionary(Path(sys.argv[1]), ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"], Path(sys.argv[2]), None))' \
+    "$BIOMTL_DATA_ROOT" "$BIOMTL_DICTIONARY"
+fi
 record() {  # the committed record and per-sentence test counts of a finished run
   .venv/bin/python scripts/converged/record_run.py "$runs/$1" --counts-dir docs/significance/counts \
     >> "$runs/$1.log" 2>&1 && echo "$(date -u +%FT%T) recorded $1 in docs/converged_runs/"
