@@ -71,7 +71,7 @@ class Trainer:
         self.amp_dtype = amp_dtype
         self.optimizer = paper_optimizer(self.model)
         scaling = self.amp and amp_dtype == torch.float16 and device.type == "cuda"
-        self.scaler = torch.cuda.amp.GradScaler() if scaling else None
+        self.scaler = torch.amp.GradScaler("cuda") if scaling else None
 
     def autocast(self):
         if not self.amp:
