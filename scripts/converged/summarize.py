@@ -45,6 +45,9 @@ MODELS = {  # run-name prefix (before _s<seed>) -> the name in the tables
     "mtm_cw_uniform": "MTM-CW, one-corpus batches, uniform",
     "mtm_cw_homogeneous": "MTM-CW, one-corpus batches, proportional",
     "mtm_cw_passes": "MTM-CW, one corpus per pass (paper code)",
+    "mtm_cw_b256": "MTM-CW, batches of 256, lr x sqrt(8)",
+    "mtm_cw_dict_feature": "MTM-CW + dictionary feature",
+    "mtm_cw_many": "MTM-CW on 12 corpora",
 }
 # The paper's models under the names the tables module uses, in the paper's column order.
 PAPER_MODELS = {
