@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rebuilds the shipped tagger (biomtl_allennlp/pretrained/mtm_cw/) from a trained MTM-CW run
+# Rebuilds the shipped tagger (models/mtm_cw/model.tar.gz, linked into the package as
+# biomtl_allennlp/pretrained/mtm_cw/model.tar.gz) from a trained MTM-CW run
 # and measures the figures of its model card. Needs the corpora ($BIOMTL_DATA_ROOT or
 # ../shared/data) and the PubTator development files.
 #   scripts/shipped/build.sh RUN_DIR_OR_ARCHIVE [MEASUREMENTS_DIR]
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/../.."
 source=$1; out=${2:-runs/shipped}
 data=${BIOMTL_DATA_ROOT:-$(pwd)/../shared/data}
 export BIOMTL_DATA_ROOT=$data
-model=biomtl_allennlp/pretrained/mtm_cw/model.tar.gz
+model=models/mtm_cw/model.tar.gz  # the file itself, not the package's link to it
 mkdir -p "$out" "$(dirname "$model")"
 allennlp=".venv/bin/allennlp"
 weights=()
