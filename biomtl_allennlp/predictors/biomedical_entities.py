@@ -159,6 +159,9 @@ class BiomedicalEntitiesPredictor(Predictor):
     sentence_batch_size : `int`, optional (default = `64`)
         The sentences of all documents of a `predict_batch_json` call are sorted by length
         and tagged in batches of this many.
+    heads : `List[str]`, optional (default = `None`: all)
+        Only these heads' entities (and CoNLL columns) are output, e.g. `["NCBI-disease"]`
+        for diseases in NCBI's conventions alone. Every head is still computed.
     """
 
     def __init__(
@@ -175,6 +178,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         split_hyphens: bool = True,
         max_sentence_tokens: int = 200,
         sentence_batch_size: int = 64,
+        heads: Optional[List[str]] = None,
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
         if not isinstance(model, MultiTaskCrfTagger):
@@ -200,6 +204,15 @@ class BiomedicalEntitiesPredictor(Predictor):
                 raise ConfigurationError(
                     f"biomedical_entities: {name} must be a positive integer, got {value!r}"
                 )
+        if heads is not None:
+            unknown = [head for head in heads if head not in model.datasets]
+            if not heads or unknown:
+                raise ConfigurationError(
+                    f"biomedical_entities: heads must name some of the model's heads "
+                    f"{sorted(model.datasets)}, got {heads!r}"
+                )
+        # The heads whose entities and CoNLL columns are output, sorted.
+        self.heads = sorted(heads if heads is not None else model.datasets)
         try:
             self._type_mapper = TypeMapper(type_map)
         except ValueError as error:
@@ -323,7 +336,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             logger.warning("biomedical_entities: %s", json.dumps(outputs))
             return ""
         if self.output_format == "conll":
-            return self.format_conll(outputs, heads=sorted(self._model.datasets))
+            return self.format_conll(outputs, heads=self.heads)
         return self.format_pubtator(outputs)
 
     @staticmethod
@@ -514,9 +527,10 @@ class BiomedicalEntitiesPredictor(Predictor):
                 if isinstance(output, str):
                     documents[index].error = output
                     continue
-                raw[index].extend(self._window_entities(documents[index].text, tokens, output))
+                tags = {head: output["tags"][head] for head in self.heads}
+                raw[index].extend(self._window_entities(documents[index].text, tokens, output, tags))
                 if self.output_format == "conll":
-                    sentences[window_id] = ([t.text for t in tokens], dict(output["tags"]))
+                    sentences[window_id] = ([t.text for t in tokens], tags)
             self.tokens_processed += sum(len(windows[i][1]) for i in chunk)
         for window_id in sorted(sentences):  # windows are in text order
             documents[windows[window_id][0]].sentences.append(sentences[window_id])
@@ -542,10 +556,14 @@ class BiomedicalEntitiesPredictor(Predictor):
             return [self._forward([tokens])[0] for tokens in batch]
 
     @staticmethod
-    def _window_entities(text: str, tokens: List[Token], output: Dict[str, Any]) -> List[Entity]:
+    def _window_entities(
+        text: str, tokens: List[Token], output: Dict[str, Any], tags_of_heads: Dict[str, List[str]]
+    ) -> List[Entity]:
+        """The entities of one window's `tags_of_heads` (head -> BIOUL tags), scored by the
+        span posteriors of `output`."""
         entities = []
         parts = output.get("span_score_parts", {})
-        for head, tags in output["tags"].items():
+        for head, tags in tags_of_heads.items():
             left, right = parts.get(head, (None, None))
             for span in bioul_to_spans(tags):
                 start, end = tokens[span.start].idx, tokens[span.end].idx_end

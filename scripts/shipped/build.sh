@@ -38,5 +38,10 @@ $allennlp pubtator-eval "$model" "$data/pubtator/CDR_DevelopmentSet.PubTator.txt
   --output-file "$out/pubtator_cdr_dev.json" > "$out/pubtator_cdr_dev.log" 2>&1
 $allennlp pubtator-eval "$model" "$data/pubtator/NCBIdevelopset_corpus.txt" \
   --output-file "$out/pubtator_ncbi_dev.json" > "$out/pubtator_ncbi_dev.log" 2>&1
+# The same, with only the head trained on that corpus (the predictor's `heads`).
+$allennlp pubtator-eval "$model" "$data/pubtator/CDR_DevelopmentSet.PubTator.txt" --predictor-args '{"heads": ["BC5CDR"]}' \
+  --output-file "$out/pubtator_cdr_dev_own_head.json" > "$out/pubtator_cdr_dev_own_head.log" 2>&1
+$allennlp pubtator-eval "$model" "$data/pubtator/NCBIdevelopset_corpus.txt" --predictor-args '{"heads": ["NCBI-disease"]}' \
+  --output-file "$out/pubtator_ncbi_dev_own_head.json" > "$out/pubtator_ncbi_dev_own_head.log" 2>&1
 .venv/bin/python benchmarks/predict_throughput.py "$model" --threads 2 > "$out/predict_throughput.md" 2>&1
 echo "wrote $model; measurements in $out"

@@ -60,22 +60,23 @@ def main() -> None:
                      pct(test[f"{name}_recall"]), pct(test[f"{name}_f1"]), per_type])
     pubtator_rows = []
     for label, file_name, heads in (
-        ("CDR_DevelopmentSet.PubTator.txt", "pubtator_cdr_dev.json", ["BC5CDR"]),
-        ("NCBIdevelopset_corpus.txt", "pubtator_ncbi_dev.json", ["NCBI-disease"]),
+        ("CDR_DevelopmentSet.PubTator.txt", "pubtator_cdr_dev", ["BC5CDR"]),
+        ("NCBIdevelopset_corpus.txt", "pubtator_ncbi_dev", ["NCBI-disease"]),
     ):
-        metrics = json.loads((measured / file_name).read_text())
-        per_type = ", ".join(f"{t} {pct(m['f1'])}" for t, m in sorted(metrics["per_type"].items()))
         token_level = " / ".join(pct(devel[f"{h}_f1"]) for h in heads)
-        pubtator_rows.append([label, pct(metrics["overall"]["f1"]), per_type, token_level])
+        for suffix, which in (("_own_head", f"{', '.join(heads)} only"), ("", "all, merged")):
+            metrics = json.loads((measured / f"{file_name}{suffix}.json").read_text())
+            per_type = ", ".join(f"{t} {pct(m['f1'])}" for t, m in sorted(metrics["per_type"].items()))
+            pubtator_rows.append([label, which, pct(metrics["overall"]["f1"]), per_type, token_level])
     targets = []
     for name, reference, label in (("BC5CDR", 84.23, "en_ner_bc5cdr_md"), ("JNLPBA", 72.98, "en_ner_jnlpba_md")):
         value = 100 * test[f"{name}_f1"]
         targets.append([f"{name} test F1 >= {reference} (scispaCy {label})", f"{value:.2f}",
                         "met" if value >= reference else f"not met ({value - reference:+.2f})"])
-    for row in pubtator_rows:
-        gap = float(row[3]) - float(row[1])
-        targets.append([f"{row[0]}: character-offset F1 within 1 point of token-level devel F1",
-                        f"{float(row[1]):.2f} vs {row[3]}", "met" if abs(gap) <= 1 else f"not met ({gap:.2f} points)"])
+    for row in pubtator_rows[::2]:  # the target compares the same heads: the corpus's own
+        gap = float(row[4]) - float(row[2])
+        targets.append([f"{row[0]}: character-offset F1 within 1 point of token-level devel F1 (the same head)",
+                        f"{float(row[2]):.2f} vs {row[4]}", "met" if abs(gap) <= 1 else f"not met ({gap:.2f} points)"])
     throughput = (measured / "predict_throughput.md").read_text()
     speed = [line for line in throughput.splitlines() if re.match(r"\| \d+ \|", line)]
     card = f"""# Shipped tagger: MTM-CW on BC2GM, BC5CDR, NCBI-disease, JNLPBA
@@ -110,11 +111,12 @@ Token-level exact span match (`allennlp evaluate`), per corpus with its own head
 
 {markdown_table(["corpus", "devel F1", "test precision", "test recall", "test F1", "test F1 per type"], rows)}
 
-Character-offset exact match on raw PubTator text, all heads at once, entities merged by
-common type (`allennlp pubtator-eval`), against the token-level devel F1 of the head
-trained on that corpus:
+Character-offset exact match on raw PubTator text (`allennlp pubtator-eval`: the predictor's
+own sentence splitting and tokenization), with only the head trained on that corpus
+(`--predictor-args '{{"heads": [...]}}'`) and with all heads at once, entities merged by
+common type, against the token-level devel F1 of the corpus's head:
 
-{markdown_table(["gold file", "F1", "F1 per type", "token-level devel F1"], pubtator_rows)}
+{markdown_table(["gold file", "heads", "F1", "F1 per type", "token-level devel F1"], pubtator_rows)}
 
 Devel F1 by epoch of the training run (macro over the four corpora):
 {", ".join(f"{pct(h['validation_macro_f1'])}" for h in history)}.
@@ -134,7 +136,9 @@ Devel F1 by epoch of the training run (macro over the four corpora):
 - Each head was trained on one corpus that annotates only its own types, so every head
   tags every sentence with its own types: a gene name may come out as Chemical from the
   BC5CDR head and as DNA from the JNLPBA head (`datasets`/`dataset` and `score` say which
-  head and how sure). Filter by `type` and `min_score` for one entity type.
+  head and how sure). Filter by `type` and `min_score` for one entity type, or keep one
+  corpus's conventions with the predictor's `heads` (all heads merged score lower against
+  one corpus's gold: the other heads' entities of the same type follow other guidelines).
 - No external word vectors (the paper used PubMed word2vec); accuracy is below the paper's.
 - English PubMed-style text; sentences over 200 tokens are tagged in windows.
 

@@ -118,6 +118,24 @@ class TestInputs:
         for a, b in zip(entities, entities[1:]):
             assert a["end"] <= b["start"]
 
+    def test_heads_restricts_the_entities(self, make_predictor):
+        """`heads` keeps exactly the entities those heads found (with `keep_all`, the
+        entities of all heads whose `datasets` include them), and only their CoNLL columns."""
+        head = sorted(HEADS)[0]
+        every = make_predictor(overlap_policy="keep_all").predict_json({"text": ABSTRACT})["entities"]
+        one = make_predictor(overlap_policy="keep_all", heads=[head]).predict_json({"text": ABSTRACT})["entities"]
+        assert {e["dataset"] for e in one} <= {head}
+        expected = [(e["start"], e["end"], e["type"]) for e in every if head in e["datasets"]]
+        assert [(e["start"], e["end"], e["type"]) for e in one] == expected
+        conll = make_predictor(output_format="conll", heads=[head])
+        lines = conll.dump_line(conll.predict_json({"text": ABSTRACT})).splitlines()
+        assert lines[1] == f"# columns: token\t{head}"
+
+    @pytest.mark.parametrize("heads", [[], ["no-such-head"]])
+    def test_unknown_heads_are_a_clear_error(self, make_predictor, heads):
+        with pytest.raises(ConfigurationError, match="heads must name some of the model's heads"):
+            make_predictor(heads=heads)
+
     @pytest.mark.parametrize(
         "arguments",
         [
