@@ -2,7 +2,7 @@
 Writes biomtl_allennlp/pretrained/mtm_cw/MODEL_CARD.md from the measurements of
 scripts/shipped/build.sh:
 
-    .venv/bin/python scripts/shipped/model_card.py RUN_DIR [MEASUREMENTS_DIR]
+    .venv/bin/python scripts/shipped/model_card.py RUN_DIR [MEASUREMENTS_DIR [CARD]]
 
 RUN_DIR: the training run the model was exported from (its metrics_epoch_*.json tell the
 epochs trained and the best one). Every figure in the card is read from those files.
@@ -150,8 +150,9 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/mtm_cw_mixed_s1
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/converged/mtm_cw_mixed_s1 runs/shipped
 ```
 """
-    CARD.write_text(card)
-    print(f"wrote {CARD}")
+    out = Path(sys.argv[3]) if len(sys.argv) > 3 else CARD
+    out.write_text(card)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
