@@ -205,7 +205,8 @@ class BiomedicalEntitiesPredictor(Predictor):
                     f"biomedical_entities: {name} must be a positive integer, got {value!r}"
                 )
         if heads is not None:
-            unknown = [head for head in heads if head not in model.datasets]
+            listed = isinstance(heads, (list, tuple))
+            unknown = [head for head in heads if head not in model.datasets] if listed else [heads]
             if not heads or unknown:
                 raise ConfigurationError(
                     f"biomedical_entities: heads must name some of the model's heads "

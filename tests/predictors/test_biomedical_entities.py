@@ -131,7 +131,7 @@ class TestInputs:
         lines = conll.dump_line(conll.predict_json({"text": ABSTRACT})).splitlines()
         assert lines[1] == f"# columns: token\t{head}"
 
-    @pytest.mark.parametrize("heads", [[], ["no-such-head"]])
+    @pytest.mark.parametrize("heads", [[], ["no-such-head"], "demo-gene", 3])
     def test_unknown_heads_are_a_clear_error(self, make_predictor, heads):
         with pytest.raises(ConfigurationError, match="heads must name some of the model's heads"):
             make_predictor(heads=heads)
