@@ -35,8 +35,8 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    DEFAULT_DATASETS,
     DEFAULT_SINGLE_DATASET,
+    PAPER_GRAD_NORM,
     Variant,
     add_common_arguments,
     build_tagger,
@@ -88,9 +88,9 @@ class Trainer:
             clip_and_step(self.model, self.optimizer)
         else:
             self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
+            self.scaler.unscale_(self.optimizer)  # clip_and_step's clipping, before the scaler's step
             torch.nn.utils.clip_grad_norm_(
-                [p for p in self.model.parameters() if p.grad is not None], 5.0
+                [p for p in self.model.parameters() if p.grad is not None], PAPER_GRAD_NORM
             )
             self.scaler.step(self.optimizer)
             self.scaler.update()
