@@ -2,7 +2,8 @@
 """
 Reproduces the experiments of Wang et al. 2019 ("Cross-type biomedical named entity recognition
 with deep multi-task learning") under one declared training budget, and writes the results
-(Tables 2, 3, 4 and Fig. 4) to docs/results.md and docs/results_fig4.png.
+(Tables 2, 3, 4 and Fig. 4) to docs/results_3epoch.md and docs/results_3epoch_fig4.png
+(the converged runs are in docs/results.md, written by scripts/converged/summarize.py).
 
 Runs, each an `allennlp train ... -s RUNDIR` subprocess, one after the other:
 
@@ -49,7 +50,7 @@ the most that the slowest run can finish, with its test evaluation, inside S sec
 comparison under a wall-clock budget still gives every model the same number of epochs.
 
 The metrics and run records of finished runs are also copied to a folder beside the results
-(`docs/results_runs/` for `docs/results.md`), which is committed: `--tables-only` regenerates
+(`docs/results_3epoch_runs/` for `docs/results_3epoch.md`), which is committed: `--tables-only` regenerates
 the results on a fresh checkout, and a later run of the script reuses them instead of training
 again. `--notes FILE` appends a hand-written markdown file to the results, so notes survive
 regeneration.

@@ -38,8 +38,8 @@ from biomtl_allennlp.experiments.store import metrics_complete, restore_from_sto
 SCRIPT = "benchmarks/reproduce.py"
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs" / "reproduce"
-DEFAULT_RESULTS = REPO_ROOT / "docs" / "results.md"
-DEFAULT_FIGURE = REPO_ROOT / "docs" / "results_fig4.png"
+DEFAULT_RESULTS = REPO_ROOT / "docs" / "results_3epoch.md"
+DEFAULT_FIGURE = REPO_ROOT / "docs" / "results_3epoch_fig4.png"
 
 
 def _csv(text: str) -> List[str]:
@@ -50,7 +50,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=SCRIPT,
         description="Train and evaluate every model of Wang et al. 2019 under one budget and "
-        "write docs/results.md.",
+        "write docs/results_3epoch.md.",
     )
     parser.add_argument("--budget-epochs", type=int, default=5, help="epochs per run (default 5)")
     parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch (32)")
@@ -84,7 +84,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--figure", default=str(DEFAULT_FIGURE), help="Fig. 4 PNG to write")
     parser.add_argument("--store", default=None,
                         help="folder for copies of the finished runs' metrics and records "
-                        "(default: beside --results, e.g. docs/results_runs)")
+                        "(default: beside --results, e.g. docs/results_3epoch_runs)")
     parser.add_argument("--notes", default=None,
                         help="markdown file appended to the results (notes that survive "
                         "regeneration)")

@@ -1,6 +1,6 @@
 """
 Finished runs on disk: when a run is complete (and may be reused), what it recorded, and the
-committed store beside the results (`docs/results_runs/` for `docs/results.md`) that a fresh
+committed store beside the results (`docs/results_3epoch_runs/` for `docs/results_3epoch.md`) that a fresh
 checkout restores its runs from.
 """
 import json
