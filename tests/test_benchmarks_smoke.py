@@ -130,3 +130,12 @@ def test_gpu_benchmark_runs_on_cpu(capsys):
     assert "## 2. One epoch of MTM-CW" in output
     prediction = output.split("## 3. Prediction")[1]
     assert "| loop | 4 | 10 |" in prediction and "| scan | 4 | 10 |" in prediction
+
+
+def test_data_loading(capsys):
+    results = load("data_loading").main(DEMO + ["--max-sentences", "30", "--batch-size", "4",
+                                                "--threads", "1", "--workers", "0", "2"])
+    # Every epoch held every training sentence once (checked inside), in and out of process.
+    assert set(results) == {0, 2}
+    assert [row["sentences"] for row in results[0]] == [row["sentences"] for row in results[2]] == [90, 90]
+    assert "2 workers, epochs 1-1: training-process CPU" in capsys.readouterr().out

@@ -119,9 +119,19 @@
   // sentence length in steps instead of one kernel launch per token) and mixed precision
   // (`use_amp`; the CRF itself stays float32). The same model and results up to rounding;
   // its speed is what benchmarks/gpu.py measures on a GPU (not yet run on one).
-  gpu(cuda_device=0):: {
+  // `num_workers` > 0: data loading in worker processes, which with `max_instances_in_memory`
+  // read, index and tensorize every epoch's batches, so the training process only unpickles
+  // them and moves them to the GPU. Measured on 2 CPU cores (benchmarks/data_loading.py,
+  // docs/performance.md): in the training process an epoch of the four corpora costs 1.3 s
+  // (30,000 sentences/s); handing a batch over from a worker costs about 1 ms, so workers
+  // save training-process time only from about 30 sentences per batch (at 64: 0.55x), hence
+  // the default 0. The bound is above any training set here, so each worker batches its
+  // whole share at once and batches still mix the corpora as in memory; the order in which
+  // the workers' batches arrive is not fixed, so such runs are not bit-reproducible.
+  gpu(cuda_device=0, num_workers=0):: {
     model+: { crf_algorithm: "scan" },
     trainer+: { cuda_device: cuda_device, use_amp: true },
+    [if num_workers > 0 then "data_loader"]+: { num_workers: num_workers, max_instances_in_memory: 1000000 },
   },
 
   config(datasets, private_layers, trainer=$.paper_trainer, batch_size=10):: {

@@ -38,6 +38,12 @@ class MultiTaskNerDatasetReader(DatasetReader):
     Files are read by `biomtl_allennlp.data.crichton_tsv.read_sentences`: a bad line raises
     `InputFormatError` naming the file and line.
 
+    Sharding (data-loader worker processes, `"num_workers"`, and distributed training) is
+    done here, on the stream of sentences of all the files in order, before any `Instance`
+    is built: worker / rank `i` of `n` keeps sentences `i, i + n, ...`, the same partition
+    allennlp's automatic sharding makes of the instances, without every worker building
+    all of them first.
+
     Fields: `tokens` (`TextField`), `tags` (`SequenceLabelField`, when labelled) and
     `metadata` (`{"words": [...], "dataset": name}`), so allennlp-models' `crf_tagger` can
     read single-dataset instances as well.
@@ -72,7 +78,9 @@ class MultiTaskNerDatasetReader(DatasetReader):
         max_instances_per_dataset: Optional[Union[int, Dict[str, int]]] = None,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            manual_distributed_sharding=True, manual_multiprocess_sharding=True, **kwargs
+        )
         if not datasets:
             raise ValueError("multitask_ner: 'datasets' must name at least one dataset")
         if label_encoding not in ("auto",) + ENCODINGS:
@@ -117,14 +125,19 @@ class MultiTaskNerDatasetReader(DatasetReader):
             return cap.get(split) if split is not None else None
         return cap
 
-    def _read(self, file_path: str) -> Iterator[Instance]:
+    def _sentences(self, file_path: str) -> Iterator[Tuple[str, List[str], List[str]]]:
+        """(dataset name, words, BIOUL tags) of every sentence of `file_path`'s files."""
         for name, split, path in self._files(file_path):
             sentences = read_sentences(path, self.label_encoding)
             cap = self._cap(split)
             if cap is not None:
                 sentences = itertools.islice(sentences, cap)
             for words, tags in sentences:
-                yield self.text_to_instance(words, tags, dataset=name)
+                yield name, words, tags
+
+    def _read(self, file_path: str) -> Iterator[Instance]:
+        for name, words, tags in self.shard_iterable(self._sentences(file_path)):
+            yield self.text_to_instance(words, tags, dataset=name)
 
     def text_to_instance(  # type: ignore
         self, words: List[str], tags: Optional[List[str]] = None, dataset: Optional[str] = None
@@ -133,7 +146,10 @@ class MultiTaskNerDatasetReader(DatasetReader):
         `tags` are BIOUL tags (as `read_sentences` returns them); `dataset` is required
         with tags. Without tags the instance can be tagged by every head of a model.
         """
-        tokens = TextField([Token(word) for word in words], self._token_indexers)
+        # In a data-loader worker the indexers are left to `apply_token_indexers`, in the
+        # training process (allennlp does not pickle instances with indexers).
+        in_worker = self.get_worker_info() is not None
+        tokens = TextField([Token(word) for word in words], None if in_worker else self._token_indexers)
         fields = {
             "tokens": tokens,
             "metadata": MetadataField({"words": words, "dataset": dataset}),

@@ -14,3 +14,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, allennlp, biomtl_allennlp; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1 | tee -a "$OUT/device.txt"
 python3 -m pytest -q -p no:cacheprovider tests/modules/test_multi_head_crf.py 2>&1 | tail -3 | tee -a "$OUT/device.txt"
 python3 benchmarks/gpu.py --device cuda:0 --threads 8 --data-root /tmp/bundle/data "$@" 2>"$OUT/gpu.err" | tee "$OUT/gpu.md"
+# Data loading on the machine's own cores: training-process time per epoch, 0 / 4 / 8 workers.
+for batch in 10 256; do
+  python3 benchmarks/data_loading.py --workers 0 4 8 --batch-size $batch --threads 8 \
+    --data-root /tmp/bundle/data 2>>"$OUT/data_loading.err" | tee -a "$OUT/data_loading.md"
+done

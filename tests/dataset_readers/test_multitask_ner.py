@@ -131,3 +131,79 @@ def test_a_byte_order_mark_is_not_part_of_the_first_token(tmp_path):
     first = next(iter(reader.read("train")))
     assert first["tokens"].tokens[0].text == "Mutations"
     assert first["metadata"]["words"][0] == "Mutations"
+
+
+def _many_sentences(count, tag):
+    return "".join(f"w{i}\tO\nx{i % 7}\tS-{tag}\n" + "y\tO\n" * (i % 5) + "\n" for i in range(count))
+
+
+@pytest.fixture
+def larger_root(tmp_path):
+    write_dataset(tmp_path, "genes", _many_sentences(37, "GENE"))
+    write_dataset(tmp_path, "chems", _many_sentences(23, "CHEM"))
+    return tmp_path
+
+
+def _key(instance):
+    return instance["metadata"]["dataset"], tuple(instance["metadata"]["words"]), tuple(instance["tags"].labels)
+
+
+def test_worker_and_rank_shards_are_allennlps_partition_of_the_sentences(larger_root, monkeypatch):
+    from allennlp.data.dataset_readers import dataset_reader
+    from allennlp.data.dataset_readers.dataset_reader import WorkerInfo
+
+    reader = MultiTaskNerDatasetReader(["genes", "chems"], data_root=str(larger_root))
+    everything = [_key(instance) for instance in reader.read("train+devel")]
+    assert len(everything) == 2 * (37 + 23)
+    for world_size, num_workers in ((1, 3), (2, 1), (2, 2)):
+        shards = []
+        for rank in range(world_size):
+            # What torch.distributed answers inside rank `rank` of a process group.
+            monkeypatch.setattr(dataset_reader.util, "is_distributed", lambda: world_size > 1)
+            monkeypatch.setattr(dataset_reader.dist, "get_rank", lambda: rank)
+            monkeypatch.setattr(dataset_reader.dist, "get_world_size", lambda: world_size)
+            for worker in range(num_workers):
+                sharded = MultiTaskNerDatasetReader(["genes", "chems"], data_root=str(larger_root))
+                sharded._set_worker_info(WorkerInfo(num_workers, worker))
+                shard = [_key(instance) for instance in sharded.read("train+devel")]
+                # Rank r keeps every world_size-th sentence from r, worker w every
+                # num_workers-th of those from w: allennlp's own islice partition.
+                assert shard == everything[rank::world_size][worker::num_workers]
+                shards += shard
+        assert sorted(shards) == sorted(everything)
+
+
+def test_worker_processes_load_every_sentence_once_per_epoch(larger_root):
+    from allennlp.data import Vocabulary
+    from allennlp.data.data_loaders import MultiProcessDataLoader
+    from allennlp.data.samplers import BucketBatchSampler
+
+    def epochs(**loader_args):
+        reader = MultiTaskNerDatasetReader(["genes", "chems"], data_root=str(larger_root))
+        loader = MultiProcessDataLoader(
+            reader, "train", batch_sampler=BucketBatchSampler(batch_size=4, sorting_keys=["tokens"]),
+            **loader_args,
+        )
+        vocab = Vocabulary.from_instances(reader.read("train"))
+        loader.index_with(vocab)
+        seen = []
+        for _ in range(2):
+            rows = []
+            for batch in loader:
+                for row, metadata in enumerate(batch["metadata"]):
+                    length = len(metadata["words"])
+                    namespace = f"{metadata['dataset']}_labels"
+                    tags = tuple(vocab.get_token_from_index(int(index), namespace)
+                                 for index in batch["tags"][row, :length])
+                    rows.append((metadata["dataset"], tuple(metadata["words"]), tags))
+            seen.append(sorted(rows))
+        return seen
+
+    in_process = epochs()
+    expected = sorted(
+        _key(instance)
+        for instance in MultiTaskNerDatasetReader(["genes", "chems"], data_root=str(larger_root)).read("train")
+    )
+    assert in_process == [expected, expected]
+    assert epochs(num_workers=2, max_instances_in_memory=1000) == in_process
+    assert epochs(num_workers=3, max_instances_in_memory=8) == in_process
