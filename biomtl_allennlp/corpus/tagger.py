@@ -57,7 +57,8 @@ class TaggerWorker:
     threads : `int`
         torch threads of this worker.
     cuda_device : `int`
-        -1 for CPU; with Ray-assigned GPUs (`num_gpus`), 0 is the worker's first GPU.
+        -1 for CPU; with Ray-assigned GPUs (`num_gpus`), 0 is the worker's first GPU. On
+        a GPU the CRF runs as `"scan"` (`biomtl_allennlp.pretrained.archive_overrides`).
     predictor_args : `Dict[str, Any]`
         Further constructor arguments of the predictor (`min_score`, `overlap_policy`, ...).
     """
@@ -74,12 +75,14 @@ class TaggerWorker:
         from allennlp.predictors import Predictor
 
         import biomtl_allennlp  # noqa: F401  (registers the components)
+        from biomtl_allennlp.pretrained import archive_overrides
 
         torch.set_num_threads(threads)
         self.predictor = Predictor.from_path(
             archive,
             "biomedical_entities",
             cuda_device=cuda_device,
+            overrides=archive_overrides(cuda_device),
             output_format="json" if output_format == "jsonl" else output_format,
             **(predictor_args or {}),
         )

@@ -8,8 +8,9 @@ The tagger that ships with the project, by short name, offline:
 Each shipped model is a compact `model.tar.gz` (float16 weights, see `export.py`) in a
 folder of its own beside this file, with its model card (`MODEL_CARD.md`).
 """
+import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 HERE = Path(__file__).resolve().parent
 SHIPPED_MODELS: Dict[str, Path] = {"mtm_cw": HERE / "mtm_cw" / "model.tar.gz"}
@@ -29,16 +30,37 @@ def tagger_path(name: str = DEFAULT_MODEL) -> Path:
     return path
 
 
-def load_tagger(name: str = DEFAULT_MODEL, cuda_device: int = -1, **predictor_args: Any):
+def archive_overrides(cuda_device: int, crf_algorithm: Optional[str] = None) -> str:
+    """
+    `Predictor.from_path` overrides of a `multitask_crf_tagger` archive: the CRF algorithm
+    `crf_algorithm`, or by default the GPU path (`"scan"`) on a GPU and the archive's own
+    (the token loop) on CPU. The same as `allennlp predict ... --overrides`.
+    """
+    if crf_algorithm is None and cuda_device >= 0:
+        crf_algorithm = "scan"
+    return json.dumps({"model.crf_algorithm": crf_algorithm}) if crf_algorithm else ""
+
+
+def load_tagger(
+    name: str = DEFAULT_MODEL,
+    cuda_device: int = -1,
+    crf_algorithm: Optional[str] = None,
+    **predictor_args: Any,
+):
     """
     The `biomedical_entities` predictor of the shipped model `name`, loaded from the
-    package (no network). `predictor_args` are the predictor's constructor arguments
-    (`output_format`, `overlap_policy`, `min_score`, ...).
+    package (no network). On a GPU (`cuda_device` >= 0) the CRF runs as `"scan"` unless
+    `crf_algorithm` says otherwise (see `archive_overrides`). `predictor_args` are the
+    predictor's constructor arguments (`output_format`, `overlap_policy`, `min_score`, ...).
     """
     from allennlp.predictors import Predictor
 
     import biomtl_allennlp  # noqa: F401  (registers the components)
 
     return Predictor.from_path(
-        str(tagger_path(name)), "biomedical_entities", cuda_device=cuda_device, **predictor_args
+        str(tagger_path(name)),
+        "biomedical_entities",
+        cuda_device=cuda_device,
+        overrides=archive_overrides(cuda_device, crf_algorithm),
+        **predictor_args,
     )

@@ -31,6 +31,25 @@ def test_load_tagger_tags_text_offline():
         assert 0.0 < entity["score"] <= 1.0
 
 
+def test_the_gpu_crf_path_tags_the_shipped_abstracts_as_the_loop_does():
+    """On a GPU `load_tagger` runs the CRF as "scan" (`archive_overrides`); here on CPU, the
+    scan and the archive's loop give the same entities and scores on the shipped abstracts."""
+    from biomtl_allennlp.pretrained import archive_overrides
+
+    assert archive_overrides(-1) == "" and json.loads(archive_overrides(0)) == {"model.crf_algorithm": "scan"}
+    assert json.loads(archive_overrides(0, "loop")) == {"model.crf_algorithm": "loop"}
+    loop, scan = load_tagger(), load_tagger(crf_algorithm="scan")
+    assert (loop._model._crf.algorithm, scan._model._crf.algorithm) == ("loop", "scan")
+    documents = [json.loads(line) for line in (PROJECT_ROOT / "fixtures/pubmed/abstracts.jsonl").open()]
+    expected, got = loop.predict_batch_json(documents), scan.predict_batch_json(documents)
+    assert sum(len(output["entities"]) for output in expected) > 50
+    for a, b in zip(expected, got):
+        assert [(e["start"], e["end"], e["type"]) for e in a["entities"]] == [
+            (e["start"], e["end"], e["type"]) for e in b["entities"]
+        ]
+        assert [e["score"] for e in a["entities"]] == pytest.approx([e["score"] for e in b["entities"]], abs=1e-4)
+
+
 def test_unknown_names_are_clear_errors():
     with pytest.raises(ValueError, match=r"no shipped model 'nope'; known: \['mtm_cw'\]"):
         load_tagger("nope")
