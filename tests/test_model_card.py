@@ -4,15 +4,23 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT
 
 
-def test_model_card_from_measurements(tmp_path):
-    run, measured, card = tmp_path / "run", tmp_path / "measured", tmp_path / "MODEL_CARD.md"
+@pytest.mark.parametrize("train_data", ["train", "train+devel"])
+def test_model_card_from_measurements(tmp_path, train_data):
+    run, measured, card = tmp_path / "mtm_cw_run", tmp_path / "measured", tmp_path / "MODEL_CARD.md"
     run.mkdir()
     measured.mkdir()
-    for epoch, macro in enumerate([0.70, 0.75]):
-        (run / f"metrics_epoch_{epoch}.json").write_text(json.dumps({"validation_macro_f1": macro}))
+    on_devel = train_data == "train+devel"
+    (run / "config.json").write_text(json.dumps(
+        {"train_data_path": train_data, "validation_data_path": None if on_devel else "devel"}
+    ))
+    for epoch, (macro, loss) in enumerate([(0.70, 9.5), (0.75, 4.25)]):
+        metrics = {"training_loss": loss} if on_devel else {"validation_macro_f1": macro, "training_loss": loss}
+        (run / f"metrics_epoch_{epoch}.json").write_text(json.dumps(metrics))
     (run / "metrics.json").write_text("{}")
     files = {
         "source.json": {"run": str(run), "epochs_finished": 2, "epoch": 1, "weights": "w"},
@@ -34,6 +42,15 @@ def test_model_card_from_measurements(tmp_path):
         check=True, capture_output=True,
     )  # fmt: skip
     text = card.read_text()
+    assert "`mtm_cw_run`" in text
+    if on_devel:  # no held-out devel split: every devel figure says so, the history is the loss
+        assert "| corpus | devel F1 (trained on) | test precision |" in text
+        assert "training data of this model" in text and "Training loss by epoch: 9.500, 4.250." in text
+        assert "model after epoch 1 (counting from 0) of 2" in text and "No model selection" in text
+        assert "training_configs/shipped/mtm_cw_train_devel.jsonnet --include-package" in text
+    else:
+        assert "| corpus | devel F1 | test precision |" in text and "(trained on)" not in text
+        assert "70.00, 75.00." in text and "best devel epoch (1, counting from 0) of 2" in text
     assert "| CDR_DevelopmentSet.PubTator.txt | BC5CDR only | 80.50 | Disease 80.50 | 81.00 |" in text
     assert "| CDR_DevelopmentSet.PubTator.txt | all, merged | 79.00 | Disease 79.00 | 81.00 |" in text
     assert "| NCBIdevelopset_corpus.txt | NCBI-disease only | 79.50 | Disease 79.50 | 80.00 |" in text

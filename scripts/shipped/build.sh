@@ -4,7 +4,8 @@
 # and measures the figures of its model card. Needs the corpora ($BIOMTL_DATA_ROOT or
 # ../shared/data) and the PubTator development files.
 #   scripts/shipped/build.sh RUN_DIR_OR_ARCHIVE [MEASUREMENTS_DIR]
-# RUN_DIR_OR_ARCHIVE: e.g. the mtm_cw_mixed_s1 run of scripts/converged/lane_a.plan.
+# RUN_DIR_OR_ARCHIVE: e.g. a run of training_configs/shipped/mtm_cw_train_devel.jsonnet (the
+# shipped recipe) or the mtm_cw_mixed_s1 run of scripts/converged/lane_a.plan.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source=$1; out=${2:-runs/shipped}
@@ -23,8 +24,11 @@ from biomtl_allennlp.pretrained.export import epoch_weights
 run, record = sys.argv[1], sys.argv[2]
 history = {int(re.findall(r"\d+", f.rsplit("/", 1)[1])[0]): json.load(open(f))
            for f in glob.glob(f"{run}/metrics_epoch_*.json")}
-best = max(history, key=lambda e: history[e]["validation_macro_f1"])
-json.dump({"run": run, "epochs_finished": len(history), "epoch": best,
+# A run with a devel split: its best devel epoch; one trained on train+devel (no validation):
+# its last epoch.
+selected = all("validation_macro_f1" in metrics for metrics in history.values())
+best = max(history, key=lambda e: history[e]["validation_macro_f1"]) if selected else max(history)
+json.dump({"run": run, "epochs_finished": len(history), "epoch": best, "selected_on_devel": selected,
            "weights": str(epoch_weights(run, best))}, open(record, "w"), indent=2)
 PY
   weights=(--weights "$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights"])' "$out/source.json")")
