@@ -122,6 +122,11 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} 
 ```"""
     throughput = (measured / "predict_throughput.md").read_text()
     speed = [line for line in throughput.splitlines() if re.match(r"\| \d+ \|", line)]
+    load = re.search(r"load average at start: ([\d.]+), ([\d.]+), ([\d.]+)", throughput)
+    load_line = (f"Load average when the measurement started: {load.group(1)} (1 min), {load.group(2)} (5 min); "
+                 + ("nothing else was running." if float(load.group(1)) < 0.5 else
+                    "other processes shared the 2 cores, so these figures are lower than on an idle machine.")
+                 + "\n" if load else "")
     card = f"""# Shipped tagger: MTM-CW on BC2GM, BC5CDR, NCBI-disease, JNLPBA
 
 `model.tar.gz` here: the paper's MTM-CW (Wang et al. 2019; shared char-stream BiLSTM and
@@ -163,7 +168,9 @@ common type, against the token-level devel F1 of the corpus's head. {offsets_not
 
 {markdown_table(["target", "measured", "verdict"], targets)}
 
-## Speed (2 CPU threads, nothing else running, `benchmarks/predict_throughput.py`, 500 CDR development abstracts)
+## Speed (2 CPU threads, `benchmarks/predict_throughput.py`, 500 CDR development abstracts)
+
+{load_line}
 
 | batch size (documents) | tokens | seconds | tokens/s | documents/s |
 |---|---|---|---|---|
