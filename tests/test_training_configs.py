@@ -83,3 +83,20 @@ def test_gpu_path_trains_with_data_loader_workers(tiny_data_root, tmp_path, monk
     assert metrics["epoch"] == 1 and metrics["training_loss"] > 0
     assert 0 <= metrics["validation_macro_f1"] <= 1
     assert model._crf.algorithm == "scan"
+
+
+def test_the_vocabulary_counts_training_words_only(tiny_data_root, tmp_path, monkeypatch):
+    """Words frequent only in the devel or test split stay out of the vocabulary (they map to
+    OOV, as the paper's rule says), for the paper's configs and the baselines alike."""
+    monkeypatch.chdir(PROJECT_ROOT)
+    folder = tiny_data_root / "NCBI-disease-IOBES"
+    for split, word in (("devel", "zzdevelword"), ("test", "zztestword")):
+        path = folder / f"{split}.tsv"
+        path.write_text(path.read_text() + "".join(f"{word}\tO\n\n" for _ in range(6)))
+    (folder / "train.tsv").write_text((folder / "train.tsv").read_text() + "".join("zztrainword\tO\n\n" for _ in range(6)))
+    for config in ("stm.jsonnet", "baselines/lample.jsonnet"):
+        params = Params.from_file(str(PROJECT_ROOT / "training_configs" / config))
+        params["dataset_reader"]["datasets"] = ["NCBI-disease"]
+        train = TrainModel.from_params(params=params, serialization_dir=str(tmp_path / config), local_rank=0)
+        words = train.model.vocab.get_token_to_index_vocabulary("tokens")
+        assert "zztrainword" in words and "zzdevelword" not in words and "zztestword" not in words

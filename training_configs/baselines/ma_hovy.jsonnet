@@ -43,6 +43,7 @@ local sizes = {
   test_data_path: "test",
   evaluate_on_test: false,
   vocabulary: biomtl.vocabulary,
+  datasets_for_vocab_creation: biomtl.vocab_datasets,
   data_loader: biomtl.data_loader(10),
   model: {
     type: "multitask_crf_tagger",
