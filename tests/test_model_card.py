@@ -50,6 +50,8 @@ def test_model_card_from_measurements(tmp_path, train_data):
         assert "training data of this model" in text and "Training loss by epoch: 9.500, 4.250." in text
         assert "model after epoch 1 (counting from 0) of 2" in text and "No model selection" in text
         assert "training_configs/shipped/mtm_cw_train_devel.jsonnet --include-package" in text
+        # A run without `datasets_for_vocab_creation` counted every split: said, and rebuilt so.
+        assert '"datasets_for_vocab_creation": null}' in text and "test included" in text
     else:
         assert "| corpus | devel F1 | test precision |" in text and "(trained on)" not in text
         assert "70.00, 75.00." in text and "best devel epoch (1, counting from 0) of 2" in text

@@ -50,6 +50,16 @@ def main() -> None:
     config = json.loads((run_dir / "config.json").read_text())
     on_devel = "devel" in config["train_data_path"].split("+")
     finished = (run_dir / "metrics.json").is_file()
+    # Runs before the vocabulary default became train-only counted every split read.
+    vocab_all_splits = config.get("datasets_for_vocab_creation") is None
+    vocab_override = ', "datasets_for_vocab_creation": null' if vocab_all_splits else ""
+    vocab_limit = (
+        "\n- The vocabulary was counted over every split the training run read, test included "
+        "(allennlp's default, the project's until 2026-12-04): a word frequent only in the test text "
+        "has its own untrained vector instead of the unknown word's. No labels are involved; "
+        "configs now count the training data only (the rebuild command keeps the old rule)."
+        if vocab_all_splits else ""
+    )
     export = json.loads((measured / "export.json").read_text())
     devel = json.loads((measured / "devel.json").read_text())
     test = json.loads((measured / "test.json").read_text())
@@ -101,7 +111,7 @@ def main() -> None:
         rebuild = f"""```
 .venv/bin/allennlp train training_configs/shipped/mtm_cw_train_devel.jsonnet --include-package biomtl_allennlp \\
     -s ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} \\
-    -o '{{"random_seed": 1, "numpy_seed": 1, "pytorch_seed": 1, "trainer.checkpointer": {{"keep_most_recent_by_count": null}}}}'
+    -o '{{"random_seed": 1, "numpy_seed": 1, "pytorch_seed": 1, "trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
 scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped          # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped
 ```"""
@@ -185,7 +195,7 @@ common type, against the token-level devel F1 of the corpus's head. {offsets_not
   corpus's conventions with the predictor's `heads` (all heads merged score lower against
   one corpus's gold: the other heads' entities of the same type follow other guidelines).
 - No external word vectors (the paper used PubMed word2vec); accuracy is below the paper's.
-- English PubMed-style text; sentences over 200 tokens are tagged in windows.
+- English PubMed-style text; sentences over 200 tokens are tagged in windows.{vocab_limit}
 
 ## Rebuild
 
