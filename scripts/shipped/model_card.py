@@ -130,13 +130,14 @@ scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_alle
 scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped         # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped
 ```"""
-    throughput = (measured / "predict_throughput.md").read_text()
+    throughput_file = measured / "predict_throughput.md"
+    throughput = throughput_file.read_text() if throughput_file.is_file() else ""
     speed = [line for line in throughput.splitlines() if re.match(r"\| \d+ \|", line)]
     load = re.search(r"load average at start: ([\d.]+), ([\d.]+), ([\d.]+)", throughput)
     load_line = (f"Load average when the measurement started: {load.group(1)} (1 min), {load.group(2)} (5 min); "
                  + ("nothing else was running." if float(load.group(1)) < 0.5 else
                     "other processes shared the 2 cores, so these figures are lower than on an idle machine.")
-                 + "\n" if load else "")
+                 + "\n" if load and speed else "")
     card = f"""# Shipped tagger: MTM-CW on BC2GM, BC5CDR, NCBI-disease, JNLPBA
 
 `model.tar.gz` here: the paper's MTM-CW (Wang et al. 2019; shared char-stream BiLSTM and
@@ -156,7 +157,7 @@ biomtl_allennlp`; no network is needed.
 
 Token-level versions of Crichton et al. 2017 (`cambridgeltl/MTL-Bioinformatics-2016`),
 {splits}. Vocabulary: {export['vocabulary']['tokens']:,}
-words (seen at least 5 times in the training data), {export['vocabulary']['char_stream']}
+words (seen at least 5 times in {'every split the run read; see the known limits' if vocab_all_splits else 'the training data'}), {export['vocabulary']['char_stream']}
 characters.
 
 ## Accuracy (measured on the exported float16 model)
@@ -182,9 +183,11 @@ common type, against the token-level devel F1 of the corpus's head. {offsets_not
 
 {load_line}
 
-| batch size (documents) | tokens | seconds | tokens/s | documents/s |
-|---|---|---|---|---|
-""" + "\n".join(speed) + f"""
+""" + ("| batch size (documents) | tokens | seconds | tokens/s | documents/s |\n|---|---|---|---|---|\n"
+       + "\n".join(speed) if speed else
+       "Not measured for this export (the measurement of `build.sh` did not finish); `.venv/bin/python "
+       "benchmarks/predict_throughput.py models/mtm_cw/model.tar.gz --threads 2` measures it, and "
+       "`docs/performance.md` (section 4) has the prediction speed of this architecture.") + f"""
 
 ## Known limits
 
