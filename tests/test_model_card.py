@@ -37,7 +37,8 @@ def test_model_card_from_measurements(tmp_path, train_data):
     for name, content in files.items():
         (measured / name).write_text(json.dumps(content))
     (measured / "predict_throughput.md").write_text(
-        "- torch 2, threads 2; load average at start: 1.52, 1.98, 2.01\n| 64 | 1,000 | 1.0 | 1,000 | 5.0 |\n"
+        "- torch 2, threads 2; load average at start: 1.52, 1.98, 2.01\n- documents: 100 from /d/NCBIdevelopset_corpus.txt\n"
+        "| 64 | 1,000 | 1.0 | 1,000 | 5.0 |\n"
     )
     subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "scripts" / "shipped" / "model_card.py"), str(run), str(measured), str(card)],
@@ -61,4 +62,5 @@ def test_model_card_from_measurements(tmp_path, train_data):
     # Targets: own head; 80.50 vs 81.00 is within a point, 79.50 vs 80.00 too.
     assert "80.50 vs 81.00 | met |" in text and "79.50 vs 80.00 | met |" in text
     assert "| 64 | 1,000 | 1.0 | 1,000 | 5.0 |" in text
+    assert "`benchmarks/predict_throughput.py`, 100 abstracts of `NCBIdevelopset_corpus.txt`)" in text
     assert "Load average when the measurement started: 1.52 (1 min), 1.98 (5 min); other processes shared" in text

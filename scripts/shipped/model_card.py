@@ -133,6 +133,8 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} 
     throughput_file = measured / "predict_throughput.md"
     throughput = throughput_file.read_text() if throughput_file.is_file() else ""
     speed = [line for line in throughput.splitlines() if re.match(r"\| \d+ \|", line)]
+    documents = re.search(r"- documents: (\d+) from (\S+)", throughput)
+    speed_data = f", {documents.group(1)} abstracts of `{Path(documents.group(2)).name}`" if documents and speed else ""
     load = re.search(r"load average at start: ([\d.]+), ([\d.]+), ([\d.]+)", throughput)
     load_line = (f"Load average when the measurement started: {load.group(1)} (1 min), {load.group(2)} (5 min); "
                  + ("nothing else was running." if float(load.group(1)) < 0.5 else
@@ -179,7 +181,7 @@ common type, against the token-level devel F1 of the corpus's head. {offsets_not
 
 {markdown_table(["target", "measured", "verdict"], targets)}
 
-## Speed (2 CPU threads, `benchmarks/predict_throughput.py`, 500 CDR development abstracts)
+## Speed (2 CPU threads, `benchmarks/predict_throughput.py`{speed_data})
 
 {load_line}
 
