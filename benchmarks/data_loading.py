@@ -51,23 +51,22 @@ def time_epochs(
     rows = []
     for epoch in range(epochs):
         counts: collections.Counter = collections.Counter()
-        batches = tokens = 0
+        batches = 0
         wall, cpu = time.perf_counter(), time.process_time()
         for batch in data_loader:
             batches += 1
-            tokens += sum(len(metadata["words"]) for metadata in batch["metadata"])
             counts.update(metadata["dataset"] for metadata in batch["metadata"])
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if dict(counts) != expected:
             raise SystemExit(f"epoch {epoch} with {loader['num_workers']} workers gave {dict(counts)} "
                              f"sentences per corpus, not {expected}")
         rows.append({"epoch": epoch, "batches": batches, "sentences": sum(counts.values()),
-                     "tokens": tokens, "wall_s": wall, "cpu_s": cpu})
+                     "wall_s": wall, "cpu_s": cpu})
     return rows
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[int, List[Dict]]:
-    """Per `--workers` value, a row per epoch (batches, sentences, tokens, wall_s, cpu_s)."""
+    """Per `--workers` value, a row per epoch (batches, sentences, wall_s, cpu_s)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, batch_size=10, num_batches=None)
     parser.add_argument("--config", default="gpu/mtm_cw.jsonnet",

@@ -50,6 +50,7 @@ def main() -> None:
     config = json.loads((run_dir / "config.json").read_text())
     on_devel = "devel" in config["train_data_path"].split("+")
     finished = (run_dir / "metrics.json").is_file()
+    seed = config["random_seed"]
     # Runs before the vocabulary default became train-only counted every split read.
     vocab_all_splits = config.get("datasets_for_vocab_creation") is None
     vocab_override = ', "datasets_for_vocab_creation": null' if vocab_all_splits else ""
@@ -99,7 +100,7 @@ def main() -> None:
                   "the converged reproduction's budget (Adam 0.002, batches of 32 mixing the corpora) on the train and "
                   f"devel splits for a fixed {config.get('trainer', {}).get('num_epochs', len(history))} epochs (about the epochs the "
                   "train-only runs' early stopping chose), as the "
-                  "paper's code trained; seed 1. No model selection (no held-out devel split): the test splits were "
+                  f"paper's code trained; seed {seed}. No model selection (no held-out devel split): the test splits were "
                   "scored once, at the end.")
         splits = "train and devel splits (no model selection)"
         offsets_note = ("These development abstracts are training data of this model, so the offset rows check the raw-text "
@@ -111,7 +112,7 @@ def main() -> None:
         rebuild = f"""```
 .venv/bin/allennlp train training_configs/shipped/mtm_cw_train_devel.jsonnet --include-package biomtl_allennlp \\
     -s ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} \\
-    -o '{{"random_seed": 1, "numpy_seed": 1, "pytorch_seed": 1, "trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
+    -o '{{"random_seed": {seed}, "numpy_seed": {seed}, "pytorch_seed": {seed}, "trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
 scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped          # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped
 ```"""
@@ -120,7 +121,7 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs
                   f"of {len(history)} epochs of the run `{run_dir.name}` of the converged reproduction"
                   + (" (early stopping on devel, patience 5: the run has finished)" if finished
                      else ", exported while that run was still training")
-                  + " (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed 1).")
+                  + f" (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed {seed}).")
         splits = "train splits; devel for model selection"
         offsets_note = ""
         history_line = ("Devel F1 by epoch of the training run (macro over the four corpora):\n"
