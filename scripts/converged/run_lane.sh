@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Issue 11, converged runs: train the runs of one lane (a plan file) one after the other,
 # 1 torch thread, early stopping on devel. Resumable: a finished run (metrics.json) is
-# skipped (recorded first if docs/converged_runs/ has none of it), an unfinished one is
-# resumed with `allennlp train --recover`.
+# skipped (recorded first if docs/converged_runs/ has none of it), and so is a run recorded
+# in docs/converged_runs/ whose folder is not on this machine (run folders live outside the
+# checkout and do not move between machines); an unfinished one is resumed with
+# `allennlp train --recover`.
 #   scripts/converged/run_lane.sh PLAN RUNS_DIR
 # PLAN lines: NAME CONFIG PATIENCE MAX_EPOCHS SEED EXTRA_OVERRIDES_JSON_OBJECT_BODY
 # (see scripts/converged/*.plan). Every epoch's weights are kept (per-corpus selection).
@@ -33,7 +35,11 @@ while read -r name config patience epochs seed extra; do
     [ -f "docs/converged_runs/$name.json" ] || record "$name"
     continue
   fi
-  overrides="{\"trainer.num_epochs\": $epochs, \"trainer.patience\": $patience,
+  [ -f "docs/converged_runs/$name.json" ] && continue  # finished on another machine
+  # Every lane run builds its vocabulary from all splits, allennlp's default, which the runs
+  # before 2026-12-04 used (the project's configs now count the training split only): the
+  # lanes stay comparable with their earlier runs.
+  overrides="{\"datasets_for_vocab_creation\": null, \"trainer.num_epochs\": $epochs, \"trainer.patience\": $patience,
     \"trainer.checkpointer\": {\"keep_most_recent_by_count\": null},
     \"evaluate_on_test\": true, \"random_seed\": $seed, \"numpy_seed\": $seed, \"pytorch_seed\": $seed
     ${extra:+, $extra}}"
