@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 from biomtl_allennlp.common.markdown import markdown_table  # noqa: E402
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
 
+# allennlp's TrainModel defaults, used by a config that sets no seeds.
+ALLENNLP_DEFAULT_SEEDS = {"random_seed": 13370, "numpy_seed": 1337, "pytorch_seed": 133}
 CARD = ROOT / "biomtl_allennlp" / "pretrained" / "mtm_cw" / "MODEL_CARD.md"
 TYPES = {
     "BC2GM": "GENE -> Gene/Protein",
@@ -50,7 +52,14 @@ def main() -> None:
     config = json.loads((run_dir / "config.json").read_text())
     on_devel = "devel" in config["train_data_path"].split("+")
     finished = (run_dir / "metrics.json").is_file()
-    seed = config["random_seed"]
+    # The seeds the run used: its config's, or allennlp's defaults where it sets none.
+    seeds = {key: config.get(key, default) for key, default in ALLENNLP_DEFAULT_SEEDS.items()}
+    if len(set(seeds.values())) == 1:
+        seed = str(seeds["random_seed"])
+    else:
+        seed = " / ".join(f"{key} {value}" for key, value in seeds.items())
+        seed += " (allennlp's defaults)" if seeds == ALLENNLP_DEFAULT_SEEDS else ""
+    seed_override = "".join(f'"{key}": {value}, ' for key, value in seeds.items() if key in config)
     # Runs before the vocabulary default became train-only counted every split read.
     vocab_all_splits = config.get("datasets_for_vocab_creation") is None
     vocab_override = ', "datasets_for_vocab_creation": null' if vocab_all_splits else ""
@@ -112,7 +121,7 @@ def main() -> None:
         rebuild = f"""```
 .venv/bin/allennlp train training_configs/shipped/mtm_cw_train_devel.jsonnet --include-package biomtl_allennlp \\
     -s ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} \\
-    -o '{{"random_seed": {seed}, "numpy_seed": {seed}, "pytorch_seed": {seed}, "trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
+    -o '{{{seed_override}"trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
 scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped          # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped
 ```"""
