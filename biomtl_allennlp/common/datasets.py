@@ -11,10 +11,9 @@ from typing import Optional
 
 DATA_ROOT_ENV = "BIOMTL_DATA_ROOT"
 
-# The public repository's `data/` folder, read through `cached_path` when no root is given.
-DEFAULT_DATA_ROOT = (
-    "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data"
-)
+# Where the corpora can be fetched (named in the error for a missing root; never read
+# implicitly: nothing downloads at run time unless a config names a URL itself).
+PUBLIC_DATA_URL = "https://github.com/cambridgeltl/MTL-Bioinformatics-2016/tree/master/data"
 
 # JNLPBA uses the BIO `JNLPBA` folder: the public `JNLPBA-IOBES` files have sentence
 # boundaries shifted by one token.
@@ -39,22 +38,32 @@ def is_url(path: str) -> bool:
     return bool(_URL.match(path))
 
 
-def resolve_data_root(data_root: Optional[str] = None) -> str:
-    """The `data_root` parameter, else `$BIOMTL_DATA_ROOT`, else the public repository."""
-    root = data_root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
+def resolve_data_root(data_root: Optional[str] = None) -> Optional[str]:
+    """The `data_root` parameter, else `$BIOMTL_DATA_ROOT`, else `None` (no root)."""
+    root = data_root or os.environ.get(DATA_ROOT_ENV)
+    if not root:
+        return None
     return root if is_url(root) else os.path.expanduser(root)
 
 
-def dataset_folder(entry: str, data_root: str) -> str:
+def dataset_folder(entry: str, data_root: Optional[str]) -> str:
     """
     The folder (path or URL) of a dataset entry.
 
     Built-in names map to their folder under the root; an absolute path, a path starting
-    with `.` or `~`, or a URL is used as it is; any other entry is a folder under the root.
+    with `.` or `~`, or a URL is used as it is; any other entry is a folder under the root,
+    and with no root (`None`) it is an error that says how to give one.
     """
     if is_url(entry) or os.path.isabs(entry) or entry.startswith((".", "~")):
         return os.path.expanduser(entry)
     folder = BUILTIN_DATASETS.get(entry, entry)
+    if data_root is None:
+        raise ValueError(
+            f"dataset {entry!r} is a name under the data root, and no data root is set: "
+            f"set ${DATA_ROOT_ENV} or the reader's 'data_root' to a folder holding "
+            f"{folder}/train.tsv, devel.tsv and test.tsv (the corpora of {PUBLIC_DATA_URL}), "
+            f"or give the dataset as a path"
+        )
     if is_url(data_root):
         return data_root.rstrip("/") + "/" + folder
     return os.path.join(data_root, folder)

@@ -58,8 +58,9 @@ class MultiTaskNerDatasetReader(DatasetReader):
         `test.tsv`. The dataset's name (namespace, head, metric prefix) is the entry, or
         the last component of a path.
     data_root : `str`, optional
-        Folder or URL against which names resolve. Defaults to `$BIOMTL_DATA_ROOT`, else
-        the public repository's `data/` folder (downloaded through `cached_path`).
+        Folder or URL against which names resolve. Defaults to `$BIOMTL_DATA_ROOT`; with
+        neither, reading a dataset given by name raises an error that says so (nothing is
+        downloaded unless a path or root given here is a URL).
     label_encoding : `str`, optional (default = `"auto"`)
         `"IOBES"`, `"BIO"`, or `"auto"` to detect it per file (IOBES if any `E-`/`S-` tag).
     token_indexers : `Dict[str, TokenIndexer]`, optional

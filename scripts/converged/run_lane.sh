@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 11, converged runs: train the runs of one lane (a plan file) one after the other,
-# 1 torch thread, early stopping on devel. Resumable: a finished run (metrics.json) is
-# skipped (recorded first if docs/converged_runs/ has none of it), and so is a run recorded
+# 1 torch thread (BIOMTL_LANE_THREADS=2 for a lane alone on the 2 cores), early stopping on
+# devel. Resumable: a finished run (metrics.json) is skipped (recorded first if docs/converged_runs/ has none of it), and so is a run recorded
 # in docs/converged_runs/ whose folder is not on this machine (run folders live outside the
 # checkout and do not move between machines); an unfinished one is resumed with
 # `allennlp train --recover`.
@@ -13,7 +13,8 @@
 set -u
 plan=$1; runs=$2
 mkdir -p "$runs"
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+threads=${BIOMTL_LANE_THREADS:-1}
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export BIOMTL_DATA_ROOT=${BIOMTL_DATA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/data}
 # The dictionary variants (training_configs/dictionary/) read $BIOMTL_DICTIONARY: the
 # training mentions of the four corpora (as benchmarks/reproduce.py builds it), made once.

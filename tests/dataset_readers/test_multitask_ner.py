@@ -86,12 +86,29 @@ def test_data_root_from_environment_and_paths(root, monkeypatch, tmp_path):
 
 
 def test_builtin_names_resolve_to_their_folders(monkeypatch):
-    from biomtl_allennlp.common.datasets import dataset_folder, DEFAULT_DATA_ROOT
+    from biomtl_allennlp.common.datasets import dataset_folder
 
     assert dataset_folder("BC5CDR", "/data") == "/data/BC5CDR-IOBES"
     assert dataset_folder("JNLPBA", "/data") == "/data/JNLPBA"
-    assert dataset_folder("NCBI-disease", DEFAULT_DATA_ROOT).endswith("/data/NCBI-disease-IOBES")
+    assert dataset_folder("NCBI-disease", "https://host/data/") == (
+        "https://host/data/NCBI-disease-IOBES"
+    )
     assert dataset_folder("AnatEM-IOBES", "/data") == "/data/AnatEM-IOBES"
+
+
+def test_a_name_with_no_data_root_is_a_clear_error_not_a_download(monkeypatch, tmp_path):
+    # No root: reading a dataset given by name says how to set one (it used to fall back to
+    # downloading the public repository at run time).
+    monkeypatch.delenv("BIOMTL_DATA_ROOT", raising=False)
+    reader = MultiTaskNerDatasetReader(["BC5CDR"])  # building it needs no data (predict)
+    with pytest.raises(ValueError, match=r"'BC5CDR'.*BIOMTL_DATA_ROOT.*BC5CDR-IOBES/train.tsv"):
+        list(reader.read("train"))
+    # A dataset given as a path needs no root.
+    folder = tmp_path / "genes"
+    folder.mkdir()
+    (folder / "devel.tsv").write_text("BRCA1\tS-Gene\n\n", encoding="utf-8")
+    (instance,) = MultiTaskNerDatasetReader([str(folder)]).read("devel")
+    assert instance["metadata"]["words"] == ["BRCA1"]
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "JNLPBA").exists(), reason="shared data not present")
