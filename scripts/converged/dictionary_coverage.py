@@ -6,17 +6,22 @@ dictionary indexer's default matching), found among the training mentions of the
     BIOMTL_DATA_ROOT=../shared/data .venv/bin/python scripts/converged/dictionary_coverage.py
 """
 import argparse
+import sys
+from pathlib import Path
 
-from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to_spans
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
-from biomtl_allennlp.common.datasets import (
+from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to_spans  # noqa: E402
+
+from biomtl_allennlp.common.datasets import (  # noqa: E402
     BENCHMARK_DATASETS,
     SPLITS,
     dataset_folder,
     resolve_data_root,
     split_file,
 )
-from biomtl_allennlp.data.crichton_tsv import read_sentences
+from biomtl_allennlp.data.crichton_tsv import read_sentences  # noqa: E402
 
 
 def mentions(dataset: str, split: str, data_root: str):
