@@ -17,6 +17,9 @@ STAND_INS = {
     "BC5CDR-IOBES": "demo-disease",
     "NCBI-disease-IOBES": "demo-disease",
     "JNLPBA": "demo-chemical",
+    # The other corpora of the 12-corpus configs.
+    **{name: "demo-gene" for name in ("AnatEM-IOBES", "BioNLP09-IOBES", "BioNLP11EPI-IOBES", "BioNLP11ID-IOBES",
+                                      "BioNLP13GE-IOBES", "BioNLP13PC-IOBES", "CRAFT-IOBES", "Ex-PTM-IOBES")},
 }
 
 
