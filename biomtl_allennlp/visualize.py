@@ -30,6 +30,7 @@ TYPE_COLORS: Dict[str, str] = {
     "CellType": "#bfe1d9",
     "DNA": "#aa9cfc",
     "RNA": "#e4e7d2",
+    "Organism": "#bfeeb7",
 }
 _PALETTE = ("#ddd", "#f0d0ff", "#ffeb80", "#9cc9cc", "#bfeeb7", "#e1c8a8", "#f7a8b8", "#a8d1f7")
 _DOCUMENT_TITLE_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")

@@ -41,6 +41,16 @@ DEFAULT_TYPE_MAP: Dict[str, str] = {
     "cellline": "CellLine",
     "cell_type": "CellType",
     "celltype": "CellType",
+    # The other corpora of Crichton et al.: BioNLP13PC's Simple_chemical (its
+    # Gene_or_gene_product is above), CRAFT's ontology-named classes (GGP: genes and gene
+    # products, CHEBI: chemicals, CL: cell types of the Cell Ontology, Taxon: organisms);
+    # their other types (Anatomy, Organism, Complex, Cellular_component, GO, SO, ...) are
+    # kept as they are.
+    "simple_chemical": "Chemical",
+    "chebi": "Chemical",
+    "ggp": "Gene/Protein",
+    "cl": "CellType",
+    "taxon": "Organism",
 }
 
 OVERLAP_POLICIES = ("keep_all", "longest", "highest_score")

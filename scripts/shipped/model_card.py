@@ -29,13 +29,36 @@ TYPES = {
     "BC5CDR": "Chemical, Disease",
     "NCBI-disease": "Disease (SpecificDisease, DiseaseClass, Modifier, CompositeMention)",
     "JNLPBA": "protein -> Gene/Protein, DNA, RNA, cell_line -> CellLine, cell_type -> CellType",
+    "AnatEM-IOBES": "Anatomy",
+    "BioNLP09-IOBES": "Protein -> Gene/Protein",
+    "BioNLP11EPI-IOBES": "Protein -> Gene/Protein",
+    "BioNLP11ID-IOBES": "Organism, Protein -> Gene/Protein, Chemical, Regulon-operon",
+    "BioNLP13GE-IOBES": "Protein -> Gene/Protein",
+    "BioNLP13PC-IOBES": "Gene_or_gene_product -> Gene/Protein, Simple_chemical -> Chemical, Complex, Cellular_component",
+    "CRAFT-IOBES": "GGP -> Gene/Protein, CHEBI -> Chemical, CL -> CellType, Taxon -> Organism, GO, SO",
+    "Ex-PTM-IOBES": "Protein -> Gene/Protein",
 }
 LICENCES = {
     "BC2GM": "BioCreative II gene mention corpus (Smith et al. 2008), research use",
     "BC5CDR": "BioCreative V CDR corpus (Li et al. 2016), research use",
     "NCBI-disease": "NCBI disease corpus (Doğan et al. 2014), public release",
     "JNLPBA": "JNLPBA 2004 shared task corpus (Kim et al. 2004, from GENIA), research use",
+    "AnatEM-IOBES": "AnatEM corpus (Pyysalo & Ananiadou 2014), terms of its release",
+    "BioNLP09-IOBES": "BioNLP 2009 shared task, GENIA event data (Kim et al. 2009), terms of its release",
+    "BioNLP11EPI-IOBES": "BioNLP 2011 Epigenetics and Post-translational Modifications task (Ohta et al. 2011), terms of its release",
+    "BioNLP11ID-IOBES": "BioNLP 2011 Infectious Diseases task (Pyysalo et al. 2011), terms of its release",
+    "BioNLP13GE-IOBES": "BioNLP 2013 GENIA event task (Kim et al. 2013), terms of its release",
+    "BioNLP13PC-IOBES": "BioNLP 2013 Pathway Curation task (Ohta et al. 2013), terms of its release",
+    "CRAFT-IOBES": "Colorado Richly Annotated Full-Text corpus (Bada et al. 2012), terms of its release",
+    "Ex-PTM-IOBES": "Exhaustive PTM corpus (Pyysalo et al. 2011), terms of its release",
 }
+# The shipped recipes (train+devel), by the corpora they train on.
+RECIPES = {
+    frozenset(["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]): "training_configs/shipped/mtm_cw_train_devel.jsonnet",
+    frozenset(["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA", *[d for d in TYPES if d.endswith("-IOBES")]]):
+        "training_configs/shipped/mtm_cw_many_train_devel.jsonnet",
+}
+NUMBERS = {4: "four", 12: "12"}
 
 
 def pct(value: float) -> str:
@@ -74,6 +97,8 @@ def main() -> None:
     devel = json.loads((measured / "devel.json").read_text())
     test = json.loads((measured / "test.json").read_text())
     datasets = sorted(datasets_in(devel))
+    recipe = RECIPES.get(frozenset(datasets), "training_configs/shipped/mtm_cw_train_devel.jsonnet")
+    corpora = NUMBERS.get(len(datasets), str(len(datasets)))
     rows = []
     for name in datasets:
         types = sorted(
@@ -105,7 +130,7 @@ def main() -> None:
     devel_f1 = "devel F1 (trained on)" if on_devel else "devel F1"
     if on_devel:
         status = (f"**Status: {'trained' if finished else 'interim'}.** It is the model after epoch {best} (counting from 0) "
-                  f"of {len(history)} of the run `{run_dir.name}`: `training_configs/shipped/mtm_cw_train_devel.jsonnet`, "
+                  f"of {len(history)} of the run `{run_dir.name}`: `{recipe}`, "
                   "the converged reproduction's budget (Adam 0.002, batches of 32 mixing the corpora) on the train and "
                   f"devel splits for a fixed {config.get('trainer', {}).get('num_epochs', len(history))} epochs (about the epochs the "
                   "train-only runs' early stopping chose), as the "
@@ -119,7 +144,7 @@ def main() -> None:
                         "\"The shipped model: train+devel\").")
         history_line = ("Training loss by epoch: " + ", ".join(f"{h['training_loss']:.3f}" for h in history) + ".")
         rebuild = f"""```
-.venv/bin/allennlp train training_configs/shipped/mtm_cw_train_devel.jsonnet --include-package biomtl_allennlp \\
+.venv/bin/allennlp train {recipe} --include-package biomtl_allennlp \\
     -s ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} \\
     -o '{{{seed_override}"trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
 scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped          # export + measurements
@@ -133,7 +158,7 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs
                   + f" (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed {seed}).")
         splits = "train splits; devel for model selection"
         offsets_note = ""
-        history_line = ("Devel F1 by epoch of the training run (macro over the four corpora):\n"
+        history_line = (f"Devel F1 by epoch of the training run (macro over the {corpora} corpora):\n"
                         + ", ".join(f"{pct(h['validation_macro_f1'])}" for h in history) + ".")
         rebuild = f"""```
 scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
@@ -150,10 +175,12 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} 
                  + ("nothing else was running." if float(load.group(1)) < 0.5 else
                     "other processes shared the 2 cores, so these figures are lower than on an idle machine.")
                  + "\n" if load and speed else "")
-    card = f"""# Shipped tagger: MTM-CW on BC2GM, BC5CDR, NCBI-disease, JNLPBA
+    paper_first = [d for d in ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA") if d in datasets]
+    names = ", ".join(paper_first + [d for d in datasets if d not in paper_first])
+    card = f"""# Shipped tagger: MTM-CW on {names}
 
 `model.tar.gz` here: the paper's MTM-CW (Wang et al. 2019; shared char-stream BiLSTM and
-word BiLSTM, one CRF per corpus) trained on the four public corpora, without external word
+word BiLSTM, one CRF per corpus) trained on the {corpora} public corpora, without external word
 vectors, {export['parameters']:,} parameters stored as float16 ({export['bytes'] / 2**20:.1f} MiB).
 Load it with `biomtl_allennlp.load_tagger()`, `Predictor.from_path(...)` or `allennlp
 predict biomtl_allennlp/pretrained/mtm_cw/model.tar.gz INPUT --include-package

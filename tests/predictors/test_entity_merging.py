@@ -31,6 +31,11 @@ class TestTypeMapper:
         # DNA / RNA keep their own types (documented choice).
         assert mapper("DNA") == "DNA" and mapper("RNA") == "RNA"
         assert mapper("Species") == "Species"  # unknown: kept as it is
+        # The 12 corpora's other names for the same types.
+        assert [mapper(t) for t in ("Simple_chemical", "CHEBI", "GGP", "Gene_or_gene_product", "CL", "Taxon")] == [
+            "Chemical", "Chemical", "Gene/Protein", "Gene/Protein", "CellType", "Organism"
+        ]  # fmt: skip
+        assert [mapper(t) for t in ("Anatomy", "Organism", "GO", "SO")] == ["Anatomy", "Organism", "GO", "SO"]
 
     def test_user_entries_override_case_insensitively(self):
         mapper = TypeMapper({"dna": "Gene/Protein", "Species": "Organism"})
