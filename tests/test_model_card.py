@@ -13,8 +13,12 @@ SEEDS_7 = {"random_seed": 7, "numpy_seed": 7, "pytorch_seed": 7}
 
 
 # A lane run sets its seeds; the shipped recipe's run set none (allennlp's defaults).
-@pytest.mark.parametrize("train_data,seeds", [("train", SEEDS_7), ("train+devel", SEEDS_7), ("train+devel", {})])
-def test_model_card_from_measurements(tmp_path, train_data, seeds):
+# The last case: the exported weights are the mean of epochs 0-1 (build.sh's AVERAGE_LAST=2).
+@pytest.mark.parametrize(
+    "train_data,seeds,averaged",
+    [("train", SEEDS_7, None), ("train+devel", SEEDS_7, None), ("train+devel", {}, None), ("train+devel", {}, [0, 1])],
+)
+def test_model_card_from_measurements(tmp_path, train_data, seeds, averaged):
     run, measured, card = tmp_path / "mtm_cw_run", tmp_path / "measured", tmp_path / "MODEL_CARD.md"
     run.mkdir()
     measured.mkdir()
@@ -27,7 +31,8 @@ def test_model_card_from_measurements(tmp_path, train_data, seeds):
         (run / f"metrics_epoch_{epoch}.json").write_text(json.dumps(metrics))
     (run / "metrics.json").write_text("{}")
     files = {
-        "source.json": {"run": str(run), "epochs_finished": 2, "epoch": 1, "weights": "w"},
+        "source.json": {"run": str(run), "epochs_finished": 2, "epoch": 1, "weights": ["w"],
+                        **({"averaged_epochs": averaged} if averaged else {})},
         "export.json": {"parameters": 1000, "bytes": 2**20, "vocabulary": {"tokens": 50, "char_stream": 9}},
         "devel.json": {f"{name}_{measure}": value for name, value in (("BC5CDR", 0.81), ("NCBI-disease", 0.80),
                        ("JNLPBA", 0.77)) for measure in ("precision", "recall", "f1")},
@@ -57,13 +62,21 @@ def test_model_card_from_measurements(tmp_path, train_data, seeds):
     if on_devel:  # no held-out devel split: every devel figure says so, the history is the loss
         assert "| corpus | devel F1 (trained on) | test precision |" in text
         assert "training data of this model" in text and "Training loss by epoch: 9.500, 4.250." in text
-        assert "model after epoch 1 (counting from 0) of 2" in text and "No model selection" in text
+        if averaged:
+            assert "the mean of the weights after epochs 0-1 (counting from 0; checkpoint averaging" in text
+            assert "\nAVERAGE_LAST=2 scripts/shipped/build.sh " in text
+        else:
+            assert "model after epoch 1 (counting from 0) of 2" in text
+            assert "\nAVERAGE_LAST=1 scripts/shipped/build.sh " in text
+        assert "No model selection" in text
         assert "training_configs/shipped/mtm_cw_train_devel.jsonnet --include-package" in text
         # A run without `datasets_for_vocab_creation` counted every split: said, and rebuilt so.
         assert '"datasets_for_vocab_creation": null}' in text and "test included" in text
         # The rebuild command sets the seeds the run set, and no others.
+        # Three corpora, no shipped recipe's set: the four-corpus recipe, told the corpora.
         seed_override = '"random_seed": 7, "numpy_seed": 7, "pytorch_seed": 7, ' if seeds else ""
-        assert "-o '{" + seed_override + '"trainer.checkpointer"' in text
+        datasets_override = '"dataset_reader.datasets": ["BC5CDR", "JNLPBA", "NCBI-disease"], '
+        assert "-o '{" + datasets_override + seed_override + '"trainer.checkpointer"' in text
     else:
         assert "| corpus | devel F1 | test precision |" in text and "(trained on)" not in text
         assert "70.00, 75.00." in text and "best devel epoch (1, counting from 0) of 2" in text
@@ -74,4 +87,4 @@ def test_model_card_from_measurements(tmp_path, train_data, seeds):
     assert "80.50 vs 81.00 | met |" in text and "79.50 vs 80.00 | met |" in text
     assert "| 64 | 1,000 | 1.0 | 1,000 | 5.0 |" in text
     assert "`benchmarks/predict_throughput.py`, 100 abstracts of `NCBIdevelopset_corpus.txt`)" in text
-    assert "Load average when the measurement started: 1.52 (1 min), 1.98 (5 min); other processes shared" in text
+    assert "Load average when the measurement started: 1.52 (1 min), 1.98 (5 min); a load above 0.5" in text

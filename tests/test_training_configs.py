@@ -66,6 +66,39 @@ def test_config_builds(config, tiny_data_root, tmp_path, monkeypatch):
         assert train.model._crf.algorithm == "scan"
 
 
+def plan_lines():
+    """(plan, name, config, overrides) of each run line of scripts/converged/*.plan, with the
+    overrides `run_lane.sh` gives it."""
+    for plan in sorted((PROJECT_ROOT / "scripts" / "converged").glob("*.plan")):
+        for line in plan.read_text().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            name, config, patience, epochs, seed, *extra = line.split(None, 5)
+            overrides = (
+                f'{{"datasets_for_vocab_creation": null, "trainer.num_epochs": {epochs}, '
+                f'"trainer.patience": {patience}, "trainer.checkpointer": {{"keep_most_recent_by_count": null}}, '
+                f'"evaluate_on_test": true, "random_seed": {seed}, "numpy_seed": {seed}, "pytorch_seed": {seed}'
+                + (f", {extra[0]}" if extra else "") + "}"
+            )
+            yield pytest.param(config, overrides, id=f"{plan.stem}/{name}")
+
+
+@pytest.mark.parametrize("config, overrides", list(plan_lines()))
+def test_lane_plan_run_builds(config, overrides, tiny_data_root, tmp_path, monkeypatch):
+    """Each run of the converged-run lanes builds with its overrides (a typo in a plan would
+    otherwise show only when the lane reaches it, hours later)."""
+    import json
+
+    from allennlp.common.util import prepare_environment
+
+    json.loads(overrides)  # the line's overrides are one JSON object
+    monkeypatch.chdir(PROJECT_ROOT)
+    params = Params.from_file(config, params_overrides=overrides)
+    prepare_environment(params)  # as `allennlp train`: takes the seeds out
+    train = TrainModel.from_params(params=params, serialization_dir=str(tmp_path / "run"), local_rank=0)
+    assert train.model is not None and train.trainer is not None
+
+
 def test_gpu_path_trains_with_data_loader_workers(tiny_data_root, tmp_path, monkeypatch):
     """`biomtl.gpu(num_workers=N)`: batches built in worker processes, every epoch (here on
     CPU, mixed precision off); the model trains and validates as with the in-process loader."""

@@ -21,14 +21,18 @@ class ExportTagger(Subcommand):
         the weights in float16 (loaded back into float32 parameters), the config without
         its training-only keys (data paths, trainer), and the vocabulary. SOURCE is a
         model.tar.gz or a serialization directory (its best.th, or --weights), so the
-        best epoch of a run still training can be exported. The result loads with
+        best epoch of a run still training can be exported. Several --weights files (e.g.
+        a run's last epochs) are exported as their element-wise mean. The result loads with
         Predictor.from_path and `allennlp predict`."""
         subparser = parser.add_parser(
             self.name, description=description, help="Write a compact archive for shipping."
         )
         subparser.add_argument("source", help="model.tar.gz or serialization directory")
         subparser.add_argument("-o", "--output", required=True, help="archive to write")
-        subparser.add_argument("--weights", default=None, help="weights file to export")
+        subparser.add_argument(
+            "--weights", nargs="+", default=None,
+            help="weights file to export; several: their mean (checkpoint averaging)",
+        )
         subparser.add_argument(
             "--full-precision", action="store_true", help="keep float32 weights"
         )
@@ -38,9 +42,18 @@ class ExportTagger(Subcommand):
 
 @exits_on_input_error
 def export_from_args(args: argparse.Namespace) -> None:
-    from biomtl_allennlp.pretrained.export import export_tagger
+    import tempfile
+    from pathlib import Path
 
-    summary = export_tagger(
-        args.source, args.output, weights_file=args.weights, half=not args.full_precision
-    )
+    from biomtl_allennlp.pretrained.export import average_weights, export_tagger
+
+    with tempfile.TemporaryDirectory() as scratch:
+        weights = args.weights or [None]
+        if len(weights) > 1:
+            weights = [average_weights(weights, Path(scratch) / "mean.th")]
+        summary = export_tagger(
+            args.source, args.output, weights_file=weights[0], half=not args.full_precision
+        )
+    if args.weights and len(args.weights) > 1:
+        summary["averaged_weights"] = list(args.weights)
     print(json.dumps(summary, indent=2))

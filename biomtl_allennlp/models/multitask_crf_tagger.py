@@ -20,6 +20,9 @@ from biomtl_allennlp.training.metrics.distributed_span_f1 import DistributedSpan
 
 logger = logging.getLogger(__name__)
 
+# What the weighted sum of a batch's sentence NLLs is divided by (`loss_normalization`).
+LOSS_NORMALIZATIONS = ("sentence", "token", "sum")
+
 
 @dataclass
 class HeadRows:
@@ -81,8 +84,9 @@ class MultiTaskCrfTagger(Model):
     may mix datasets: layers shared by all heads run once over the batch; below a private
     layer, each head's rows are stacked, so one encoder pass (MTM-W) and one CRF loop (all
     variants, `MultiHeadCrf`) serve every head. The loss is
-    `sum_i loss_weights[dataset_i] * NLL_i / batch_size`, the paper's weighted sum of
-    per-dataset negative log-likelihoods, averaged per sentence.
+    `sum_i loss_weights[dataset_i] * NLL_i`, the paper's weighted sum of per-dataset
+    negative log-likelihoods, divided by the batch's sentences (default), its tokens, or
+    nothing (`loss_normalization`).
 
     Instances without a dataset (raw text at prediction time) are tagged by every head.
 
@@ -105,6 +109,12 @@ class MultiTaskCrfTagger(Model):
         Heads to build; default: every `*_labels` namespace of the vocabulary.
     loss_weights : `Dict[str, float]`, optional
         lambda per dataset (default 1).
+    loss_normalization : `str`, optional (default = `"sentence"`)
+        What the weighted sum of the batch's sentence NLLs is divided by: `"sentence"` (the
+        number of sentences in the batch), `"token"` (the number of tokens in the batch) or
+        `"sum"` (nothing; the paper code's CRF loss sums over its batch). With Adam the
+        choice matters mostly through gradient-norm clipping and through how much weight
+        batches of long sentences get.
     dropout : `float`, optional (default = `0.5`)
         Dropout on the embeddings and on the encoder output.
     label_encoding : `str`, optional (default = `"BIOUL"`)
@@ -132,6 +142,7 @@ class MultiTaskCrfTagger(Model):
         private_encoder: Optional[Lazy[Seq2SeqEncoder]] = None,
         datasets: Optional[List[str]] = None,
         loss_weights: Optional[Dict[str, float]] = None,
+        loss_normalization: str = "sentence",
         dropout: float = 0.5,
         label_encoding: str = "BIOUL",
         include_start_end_transitions: bool = True,
@@ -156,6 +167,12 @@ class MultiTaskCrfTagger(Model):
         if unknown:
             raise ValueError(f"loss_weights names datasets without a head: {unknown}")
         self._loss_weights = {name: float(loss_weights.get(name, 1.0)) for name in self.datasets}
+        if loss_normalization not in LOSS_NORMALIZATIONS:
+            raise ConfigurationError(
+                f"multitask_crf_tagger: loss_normalization must be one of "
+                f"{list(LOSS_NORMALIZATIONS)}, not {loss_normalization!r}"
+            )
+        self._loss_normalization = loss_normalization
         self._training_metrics = training_metrics
 
         # Shared and private layers.
@@ -422,12 +439,18 @@ class MultiTaskCrfTagger(Model):
         row_mask: torch.BoolTensor,
         rows: HeadRows,
     ) -> torch.Tensor:
-        """`sum_i lambda_i * NLL_i / batch_size` over the stacked rows."""
+        """`sum_i lambda_i * NLL_i` over the stacked rows, divided as `loss_normalization`
+        says (the rows of a sentence tagged by several heads count once per head)."""
         # Shape: (num_rows,)
         log_likelihood = self._crf.log_likelihood(logits, row_tags, row_mask, rows.heads)
         weights = logits.new_tensor([self._loss_weights[name] for name in self.datasets])
         weights = weights.index_select(0, rows.heads)
-        return -(weights * log_likelihood).sum() / rows.batch_size
+        loss = -(weights * log_likelihood).sum()
+        if self._loss_normalization == "sentence":
+            return loss / rows.batch_size
+        if self._loss_normalization == "token":
+            return loss / row_mask.sum()
+        return loss
 
     def _span_score_parts(
         self,

@@ -8,7 +8,7 @@ import os
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 from allennlp.common import Params
@@ -46,6 +46,51 @@ def epoch_weights(run_dir: PathLike, epoch: int) -> Path:
             "with trainer.checkpointer.keep_most_recent_by_count = null)"
         )
     return path
+
+
+def average_weights(weights_files: Sequence[PathLike], output: PathLike) -> Path:
+    """
+    Writes the element-wise mean of several weights files of one model (e.g. the last
+    epochs of a run, `epoch_weights`) to `output`, for `export_tagger(weights_file=...)` or
+    `allennlp evaluate --weights-file`. Floating-point tensors are averaged in float64 and
+    stored in their own dtype; any other tensor (none in our models) must be equal in every
+    file. Raises `InputFormatError` naming the file whose parameter names or shapes differ
+    from the first's.
+    """
+    if not weights_files:
+        raise InputFormatError("average_weights: no weights files given")
+    paths = [Path(path) for path in weights_files]
+    for path in paths:
+        if not path.is_file():
+            raise InputFormatError("weights file not found", path=path)
+    first = torch.load(paths[0], map_location="cpu")
+    sums = {name: tensor.double() if tensor.is_floating_point() else tensor for name, tensor in first.items()}
+    for path in paths[1:]:
+        state = torch.load(path, map_location="cpu")
+        if set(state) != set(first):
+            raise InputFormatError(
+                f"parameter names differ from {paths[0]}: "
+                f"{sorted(set(state) ^ set(first))[:5]}",
+                path=path,
+            )
+        for name, tensor in state.items():
+            if tensor.shape != first[name].shape:
+                raise InputFormatError(
+                    f"{name} has shape {tuple(tensor.shape)}, {tuple(first[name].shape)} in {paths[0]}",
+                    path=path,
+                )
+            if tensor.is_floating_point():
+                sums[name] = sums[name] + tensor.double()
+            elif not torch.equal(tensor, first[name]):
+                raise InputFormatError(f"{name} (not floating point) differs from {paths[0]}", path=path)
+    mean = {
+        name: (total / len(paths)).to(first[name].dtype) if first[name].is_floating_point() else total
+        for name, total in sums.items()
+    }
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(mean, output)
+    return output
 
 
 def export_tagger(

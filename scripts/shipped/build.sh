@@ -3,9 +3,12 @@
 # biomtl_allennlp/pretrained/mtm_cw/model.tar.gz) from a trained MTM-CW run
 # and measures the figures of its model card. Needs the corpora ($BIOMTL_DATA_ROOT or
 # ../shared/data) and the PubTator development files.
-#   scripts/shipped/build.sh RUN_DIR_OR_ARCHIVE [MEASUREMENTS_DIR]
-# RUN_DIR_OR_ARCHIVE: e.g. a run of training_configs/shipped/mtm_cw_train_devel.jsonnet (the
-# shipped recipe) or the mtm_cw_mixed_s1 run of scripts/converged/lane_a.plan.
+#   [AVERAGE_LAST=K] scripts/shipped/build.sh RUN_DIR_OR_ARCHIVE [MEASUREMENTS_DIR]
+# RUN_DIR_OR_ARCHIVE: e.g. a run of training_configs/shipped/mtm_cw_many_train_devel.jsonnet (the
+# shipped recipe) or a run of scripts/converged/lane_a.plan.
+# AVERAGE_LAST (default 3, the shipped model's): for a run directory, export the mean of the
+# weights of the last K epochs up to the selected one (checkpoint averaging; measured on devel
+# in docs/converged.md, "Checkpoint averaging"); 1 exports the selected epoch alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source=$1; out=${2:-runs/shipped}
@@ -16,22 +19,28 @@ mkdir -p "$out" "$(dirname "$model")"
 allennlp=".venv/bin/allennlp"
 weights=()
 if [ -d "$source" ]; then
-  # The best devel epoch so far (a run may still be training): its own weights file, and a
-  # record of what was exported for the model card.
-  .venv/bin/python - "$source" "$out/source.json" <<'PY'
+  # The best devel epoch so far (a run may still be training) and the epochs before it that
+  # are averaged with it: their weights files, and a record of what was exported for the
+  # model card.
+  .venv/bin/python - "$source" "$out/source.json" "${AVERAGE_LAST:-3}" <<'PY'
 import glob, json, re, sys
 from biomtl_allennlp.pretrained.export import epoch_weights
-run, record = sys.argv[1], sys.argv[2]
+run, record, last = sys.argv[1], sys.argv[2], int(sys.argv[3])
 history = {int(re.findall(r"\d+", f.rsplit("/", 1)[1])[0]): json.load(open(f))
            for f in glob.glob(f"{run}/metrics_epoch_*.json")}
 # A run with a devel split: its best devel epoch; one trained on train+devel (no validation):
 # its last epoch.
 selected = all("validation_macro_f1" in metrics for metrics in history.values())
 best = max(history, key=lambda e: history[e]["validation_macro_f1"]) if selected else max(history)
+if not 1 <= last <= best + 1:
+    sys.exit(f"AVERAGE_LAST={last}: the selected epoch is {best} (counting from 0), so 1 to {best + 1} epochs can be averaged")
+epochs = list(range(best - last + 1, best + 1))
 json.dump({"run": run, "epochs_finished": len(history), "epoch": best, "selected_on_devel": selected,
-           "weights": str(epoch_weights(run, best))}, open(record, "w"), indent=2)
+           "averaged_epochs": epochs, "weights": [str(epoch_weights(run, e)) for e in epochs]},
+          open(record, "w"), indent=2)
 PY
-  weights=(--weights "$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights"])' "$out/source.json")")
+  mapfile -t files < <(.venv/bin/python -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["weights"]))' "$out/source.json")
+  weights=(--weights "${files[@]}")
 fi
 $allennlp export-tagger "$source" -o "$model" "${weights[@]}" > "$out/export.json" 2> "$out/export.log"
 for split in devel test; do

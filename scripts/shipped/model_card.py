@@ -97,7 +97,12 @@ def main() -> None:
     devel = json.loads((measured / "devel.json").read_text())
     test = json.loads((measured / "test.json").read_text())
     datasets = sorted(datasets_in(devel))
+    # A corpus set of no shipped recipe: the four-corpus recipe, told the run's corpora.
     recipe = RECIPES.get(frozenset(datasets), "training_configs/shipped/mtm_cw_train_devel.jsonnet")
+    datasets_override = (
+        "" if frozenset(datasets) in RECIPES
+        else '"dataset_reader.datasets": [' + ", ".join(f'"{d}"' for d in datasets) + "], "
+    )
     corpora = NUMBERS.get(len(datasets), str(len(datasets)))
     rows = []
     for name in datasets:
@@ -128,8 +133,15 @@ def main() -> None:
         targets.append([f"{row[0]}: character-offset F1 within 1 point of token-level devel F1 (the same head)",
                         f"{float(row[2]):.2f} vs {row[4]}", "met" if abs(gap) <= 1 else f"not met ({gap:.2f} points)"])
     devel_f1 = "devel F1 (trained on)" if on_devel else "devel F1"
+    averaged = source.get("averaged_epochs", [best])
+    average_last = f"AVERAGE_LAST={len(averaged)} "
+    if len(averaged) > 1:
+        model_is = (f"the mean of the weights after epochs {averaged[0]}-{averaged[-1]} (counting from 0; checkpoint "
+                    "averaging, chosen on devel: `docs/converged.md`, \"Checkpoint averaging\")")
+    else:
+        model_is = f"the model after epoch {best} (counting from 0)"
     if on_devel:
-        status = (f"**Status: {'trained' if finished else 'interim'}.** It is the model after epoch {best} (counting from 0) "
+        status = (f"**Status: {'trained' if finished else 'interim'}.** It is {model_is} "
                   f"of {len(history)} of the run `{run_dir.name}`: `{recipe}`, "
                   "the converged reproduction's budget (Adam 0.002, batches of 32 mixing the corpora) on the train and "
                   f"devel splits for a fixed {config.get('trainer', {}).get('num_epochs', len(history))} epochs (about the epochs the "
@@ -146,13 +158,15 @@ def main() -> None:
         rebuild = f"""```
 .venv/bin/allennlp train {recipe} --include-package biomtl_allennlp \\
     -s ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} \\
-    -o '{{{seed_override}"trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
-scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped          # export + measurements
+    -o '{{{datasets_override}{seed_override}"trainer.checkpointer": {{"keep_most_recent_by_count": null}}{vocab_override}}}'
+{average_last}scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped          # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs/shipped
 ```"""
     else:
         status = (f"**Status: {'converged' if finished else 'interim'}.** It is the best devel epoch ({best}, counting from 0) "
-                  f"of {len(history)} epochs of the run `{run_dir.name}` of the converged reproduction"
+                  + (f"averaged with the {len(averaged) - 1} before it (checkpoint averaging, `docs/converged.md`) "
+                     if len(averaged) > 1 else "")
+                  + f"of {len(history)} epochs of the run `{run_dir.name}` of the converged reproduction"
                   + (" (early stopping on devel, patience 5: the run has finished)" if finished
                      else ", exported while that run was still training")
                   + f" (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed {seed}).")
@@ -162,7 +176,7 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/extra/{run_dir.name} runs
                         + ", ".join(f"{pct(h['validation_macro_f1'])}" for h in history) + ".")
         rebuild = f"""```
 scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
-scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped         # export + measurements
+{average_last}scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped         # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped
 ```"""
     throughput_file = measured / "predict_throughput.md"
@@ -173,7 +187,8 @@ scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} 
     load = re.search(r"load average at start: ([\d.]+), ([\d.]+), ([\d.]+)", throughput)
     load_line = (f"Load average when the measurement started: {load.group(1)} (1 min), {load.group(2)} (5 min); "
                  + ("nothing else was running." if float(load.group(1)) < 0.5 else
-                    "other processes shared the 2 cores, so these figures are lower than on an idle machine.")
+                    "a load above 0.5 means other work ran in the minutes before (in `build.sh`, its own "
+                    "evaluations) or shared the 2 cores; on an idle machine the figures may be higher.")
                  + "\n" if load and speed else "")
     paper_first = [d for d in ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA") if d in datasets]
     names = ", ".join(paper_first + [d for d in datasets if d not in paper_first])

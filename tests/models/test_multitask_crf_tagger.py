@@ -114,6 +114,45 @@ class TestMultiTaskCrfTagger(ModelTestCase):
                 loss_weights={"nope": 1.0},
             )
 
+    def test_loss_normalization(self):
+        """The weighted NLL sum divided by the batch's sentences, its tokens, or nothing,
+        against a hand sum of each sentence's NLL (alone, unweighted) times its weight."""
+        from allennlp.common import Params
+        from allennlp.models import Model
+
+        self.set_up_variant("mtm_cw")
+
+        def built(**overrides):
+            params = Params.from_file(self.param_file).pop("model")
+            for key, value in overrides.items():
+                params[key] = value
+            model = Model.from_params(vocab=self.vocab, params=params)
+            model.load_state_dict(self.model.state_dict())
+            return model.eval()
+
+        def loss(model, instances):
+            batch = Batch(instances)
+            batch.index_instances(self.vocab)
+            return model(**batch.as_tensor_dict())["loss"].item()
+
+        weights = {"demo-chemical": 0.5, "demo-disease": 2.0, "demo-gene": 1.0}
+        unweighted_sum = built(loss_normalization="sum")
+        expected_sum = sum(
+            weights[instance["metadata"]["dataset"]] * loss(unweighted_sum, [instance])
+            for instance in self.instances
+        )
+        tokens = sum(len(instance["tokens"]) for instance in self.instances)
+        losses = {
+            normalization: loss(built(loss_weights=weights, loss_normalization=normalization), self.instances)
+            for normalization in ("sentence", "token", "sum")
+        }
+        assert losses["sum"] == pytest.approx(expected_sum, rel=1e-5)
+        assert losses["sentence"] == pytest.approx(expected_sum / len(self.instances), rel=1e-5)
+        assert losses["token"] == pytest.approx(expected_sum / tokens, rel=1e-5)
+        assert loss(built(loss_weights=weights), self.instances) == losses["sentence"]
+        with pytest.raises(Exception, match="loss_normalization must be one of"):
+            built(loss_normalization="mean")
+
     def test_scan_crf_equals_the_loop(self):
         """`crf_algorithm: "scan"` (the GPU path) gives the loop's loss, gradients and tags."""
         from allennlp.common import Params

@@ -9,6 +9,7 @@ from allennlp.predictors import Predictor
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.pretrained.export import (
     TRAINING_ONLY_KEYS,
+    average_weights,
     epoch_weights,
     export_tagger,
     read_config,
@@ -100,3 +101,59 @@ def test_epoch_weights_names_the_checkpoint_after_that_epoch(tmp_path):
     assert epoch_weights(tmp_path, 2) == tmp_path / "model_state_e3_b0.th"
     with pytest.raises(InputFormatError, match=r"model_state_e2_b0\.th: not found .*epoch 1"):
         epoch_weights(tmp_path, 1)
+
+
+def test_average_weights_is_the_element_wise_mean(tmp_path):
+    files = []
+    for k, (a, b) in enumerate([([1.0, 2.0], [[0.5]]), ([3.0, 6.0], [[1.5]]), ([2.0, 1.0], [[-2.0]])]):
+        files.append(tmp_path / f"w{k}.th")
+        torch.save({"a": torch.tensor(a), "b": torch.tensor(b), "steps": torch.tensor([4])}, files[-1])
+    averaged = torch.load(average_weights(files, tmp_path / "mean.th"))
+    assert torch.equal(averaged["a"], torch.tensor([2.0, 3.0]))
+    assert torch.equal(averaged["b"], torch.tensor([[0.0]]))
+    assert averaged["a"].dtype == torch.float32 and torch.equal(averaged["steps"], torch.tensor([4]))
+    # The mean of one model is that model: an averaged tiny tagger predicts as the original.
+    model_dir = tmp_path / "run"
+    with tarfile.open(tiny_archive_path()) as tar:
+        tar.extractall(model_dir)
+    same = average_weights([model_dir / "weights.th"] * 2, tmp_path / "same.th")
+    original = torch.load(model_dir / "weights.th")
+    assert all(torch.allclose(torch.load(same)[name], tensor) for name, tensor in original.items())
+
+
+def test_average_weights_refuses_files_of_other_models(tmp_path):
+    torch.save({"a": torch.zeros(2)}, tmp_path / "a.th")
+    torch.save({"a": torch.zeros(3)}, tmp_path / "b.th")
+    torch.save({"c": torch.zeros(2)}, tmp_path / "c.th")
+    torch.save({"a": torch.zeros(2), "n": torch.tensor([1])}, tmp_path / "n1.th")
+    torch.save({"a": torch.zeros(2), "n": torch.tensor([2])}, tmp_path / "n2.th")
+    with pytest.raises(InputFormatError, match=r"b\.th: a has shape \(3,\), \(2,\) in"):
+        average_weights([tmp_path / "a.th", tmp_path / "b.th"], tmp_path / "out.th")
+    with pytest.raises(InputFormatError, match=r"c\.th: parameter names differ"):
+        average_weights([tmp_path / "a.th", tmp_path / "c.th"], tmp_path / "out.th")
+    with pytest.raises(InputFormatError, match=r"n2\.th: n \(not floating point\) differs"):
+        average_weights([tmp_path / "n1.th", tmp_path / "n2.th"], tmp_path / "out.th")
+    with pytest.raises(InputFormatError, match=r"missing\.th: weights file not found"):
+        average_weights([tmp_path / "a.th", tmp_path / "missing.th"], tmp_path / "out.th")
+    with pytest.raises(InputFormatError, match="no weights files"):
+        average_weights([], tmp_path / "out.th")
+
+
+def test_export_tagger_subcommand_averages_several_weights_files(tmp_path, capsys):
+    from biomtl_allennlp.commands import run_as_allennlp_command
+
+    run = tmp_path / "run"
+    with tarfile.open(tiny_archive_path()) as tar:
+        tar.extractall(run)
+    original = torch.load(run / "weights.th")
+    torch.save({name: 3 * tensor if tensor.is_floating_point() else tensor for name, tensor in original.items()},
+               run / "tripled.th")
+    output = tmp_path / "mean.tar.gz"
+    run_as_allennlp_command("export-tagger", [str(tiny_archive_path()), "-o", str(output), "--full-precision",
+                                              "--weights", str(run / "weights.th"), str(run / "tripled.th")])
+    assert json.loads(capsys.readouterr().out)["averaged_weights"] == [str(run / "weights.th"), str(run / "tripled.th")]
+    with tarfile.open(output) as tar:
+        tar.extractall(tmp_path / "exported")
+    exported = torch.load(tmp_path / "exported" / "weights.th")
+    for name, tensor in original.items():  # (1 + 3) / 2 = 2 times the original
+        assert torch.allclose(exported[name], 2 * tensor if tensor.is_floating_point() else tensor)
