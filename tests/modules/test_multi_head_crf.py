@@ -212,3 +212,22 @@ def test_mixed_precision_runs_the_crf_in_float32(algorithm):
 def test_an_unknown_algorithm_is_an_error():
     with pytest.raises(ValueError, match="algorithm must be one of"):
         MultiHeadCrf(HEAD_LABELS, algorithm="parallel")
+
+
+def test_span_scores_by_tag_count_equal_the_padded_computation():
+    """Rows run grouped by their head's tag count; the same over all rows padded to the
+    largest label set (the simple path) gives the same parts."""
+    from biomtl_allennlp.modules.multi_head_crf import _span_parts
+
+    heads = make_heads(seed=15)
+    rows = [(0, 7), (1, 3), (2, 9), (2, 1), (0, 9), (1, 9)]
+    logits, _, mask, head_index = make_batch(rows, 9, seed=16, scale=3.0)
+    stacked = heads.stack_logits(logits)
+    best, _ = heads.viterbi_tags(stacked, mask, head_index)
+    left, right = heads.span_log_probability_parts(stacked, mask, best, head_index)
+    potentials = (p.double() for p in heads._row_potentials(head_index, constrained=True))
+    padded_left, padded_right = _span_parts(stacked.detach().double(), mask, best, *potentials)
+    inside = mask.to(torch.bool)
+    torch.testing.assert_close(left[inside], padded_left[inside], rtol=0, atol=1e-9)
+    torch.testing.assert_close(right[inside], padded_right[inside], rtol=0, atol=1e-9)
+    assert [size for size, _ in heads._rows_by_tag_count(head_index)] == sorted(set(SIZES))
