@@ -17,14 +17,20 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 def _restore_global_logging():
     """In-process `allennlp train` (`prepare_global_logging`) replaces the root logger's handlers
     with ones bound to the test's captured stdout/stderr and sets `sys.excepthook`; put them
-    back so later tests do not log into closed streams ("--- Logging error ---")."""
+    back so later tests do not log into closed streams ("--- Logging error ---"). It also
+    gives allennlp's tqdm logger the run's `out.log` handler: restored too, or a later
+    progress bar reopens that closed file in a deleted temporary folder (FileNotFoundError)."""
+    from allennlp.common.tqdm import logger as tqdm_logger
+
     root = logging.getLogger()
     handlers, level, excepthook = list(root.handlers), root.level, sys.excepthook
+    tqdm_handlers = list(tqdm_logger.handlers)
     yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
+    for logger, kept in ((root, handlers), (tqdm_logger, tqdm_handlers)):
+        for handler in logger.handlers:
+            if handler not in kept:
+                handler.close()
+        logger.handlers[:] = kept
     root.setLevel(level)
     sys.excepthook = excepthook
 
