@@ -5,8 +5,9 @@ head, evaluated as one batch.
 A multi-task batch has rows of several datasets, each scored by its own CRF with its own
 label set. Run head by head, a CRF's loop over time steps runs once per head; here the
 heads' potentials are stacked, padded to a common number of tags, and gathered per row,
-so the forward algorithm (log-likelihood), Viterbi and forward-backward (span posteriors)
-run one loop over time steps for the whole batch. Padded tags score -10000, so they carry
+so the forward algorithm (log-likelihood) and Viterbi run one loop over time steps for the
+whole batch, and the forward-backward (span posteriors, the costliest) one loop per size of
+label set, over that size's tags only. Padded tags score -10000, so they carry
 no probability mass and are never decoded. Results equal those of each head's own
 `ConditionalRandomField.forward` and `viterbi_tags` (see the tests).
 
