@@ -13,7 +13,6 @@ and adds its rows to RUN_DIR/checkpoint_average.json.
 """
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,20 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
 from biomtl_allennlp.pretrained.export import average_weights, epoch_weights  # noqa: E402
+from evaluate_weights import evaluate_weights  # noqa: E402
 
 PAPER_CORPORA = ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA")
-
-
-def evaluate(run_dir: Path, weights: Path, split: str, output: Path) -> dict:
-    done = subprocess.run(
-        [str(ROOT / ".venv/bin/allennlp"), "evaluate", str(run_dir), split,
-         "--weights-file", str(weights), "--include-package", "biomtl_allennlp",
-         "--output-file", str(output)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    if done.returncode != 0:
-        sys.exit(f"allennlp evaluate of {weights} failed:\n{done.stderr[-3000:]}")
-    return json.loads(output.read_text())
 
 
 def means(scores: dict, datasets) -> dict:
@@ -64,12 +52,12 @@ def main() -> int:
         datasets = datasets_in(k[len("validation_"):] for k in history if k.startswith("validation_"))
         single = {d: history[f"validation_{d}_f1"] for d in datasets}
         if args.check:
-            again = evaluate(run_dir, epoch_weights(run_dir, end), args.split,
-                             run_dir / f"average_check_e{end}_{args.split}.json")
+            again = evaluate_weights(run_dir, epoch_weights(run_dir, end), args.split,
+                                     run_dir / f"average_check_e{end}_{args.split}.json")
             single_again = {d: again[f"{d}_f1"] for d in datasets}
         averaged = average_weights([epoch_weights(run_dir, e) for e in epochs],
                                    run_dir / f"average_e{epochs[0]}-{end}.th")
-        scores = evaluate(run_dir, averaged, args.split, run_dir / f"average_e{epochs[0]}-{end}_{args.split}.json")
+        scores = evaluate_weights(run_dir, averaged, args.split, run_dir / f"average_e{epochs[0]}-{end}_{args.split}.json")
         mean = {d: scores[f"{d}_f1"] for d in datasets}
         row = {"epochs": epochs, "single": single, "averaged": mean,
                "single_means": means(single, datasets), "averaged_means": means(mean, datasets)}

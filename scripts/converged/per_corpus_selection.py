@@ -15,7 +15,6 @@ import argparse
 import glob
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
 from biomtl_allennlp.pretrained.export import epoch_weights  # noqa: E402
+from evaluate_weights import evaluate_weights  # noqa: E402
 
 
 def epoch_metrics(run_dir: Path):
@@ -37,12 +37,7 @@ def evaluate(run_dir: Path, epoch: int, dataset: str, split: str, cache: dict) -
     if key not in cache:
         weights = epoch_weights(run_dir, epoch)
         output = run_dir / f"selection_{dataset}_e{epoch}_{split}.json"
-        subprocess.run(
-            [str(ROOT / ".venv/bin/allennlp"), "evaluate", str(run_dir), split,
-             "--weights-file", str(weights), "--include-package", "biomtl_allennlp",
-             "--output-file", str(output), "-o", json.dumps({"dataset_reader.datasets": [dataset]})],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        evaluate_weights(run_dir, weights, split, output, {"dataset_reader.datasets": [dataset]})
         cache[key] = json.loads(output.read_text())[f"{dataset}_f1"]
     return cache[key]
 
