@@ -57,6 +57,7 @@ MODELS = {  # every model's run-name prefix -> the name in the tables
     "mtm_cw_homogeneous": "MTM-CW, one-corpus batches, proportional",
     "mtm_cw_passes": "MTM-CW, one corpus per pass (paper code)",
     "mtm_cw_b256": "MTM-CW, batches of 256, lr x sqrt(8)",
+    "mtm_cw_sgd": "MTM-CW, SGD at the paper's settings",
     "mtm_cw_sumloss": "MTM-CW, loss summed over the batch (paper code)",
     "mtm_cw_tokenloss": "MTM-CW, loss divided by the batch's tokens",
     "mtm_cw_dict_feature": "MTM-CW + dictionary feature",
@@ -321,7 +322,7 @@ def main() -> int:
             + command + "` from the committed run records (`docs/converged_runs/`), git commit "
             f"`{commit or 'unknown'}`, {datetime.now(timezone.utc):%Y-%m-%dT%H:%M}Z; do not edit by hand. Every run: "
             "early stopping on devel (patience 5, at most 50 epochs), model selection by devel macro F1, test "
-            "scored once; Adam 2e-3, batches of 32, no external word vectors, 1 CPU thread (the `stm_sgd_` runs: "
+            "scored once; Adam 2e-3, batches of 32, no external word vectors, 1 CPU thread (the `_sgd_` runs: "
             "the paper's SGD settings, `training_configs/stm.jsonnet`, patience 10, at most 100 epochs). The analysis is "
             "[`converged.md`](converged.md); the earlier 3-epoch budget tables of every model are "
             "[`results_3epoch.md`](results_3epoch.md).\n\n"
