@@ -323,7 +323,7 @@ def main() -> int:
             f"`{commit or 'unknown'}`, {datetime.now(timezone.utc):%Y-%m-%dT%H:%M}Z; do not edit by hand. Every run: "
             "early stopping on devel (patience 5, at most 50 epochs), model selection by devel macro F1, test "
             "scored once; Adam 2e-3, batches of 32, no external word vectors, 1 CPU thread (the `_sgd_` runs: "
-            "the paper's SGD settings, `training_configs/stm.jsonnet`, patience 10, at most 100 epochs). The analysis is "
+            "the paper's SGD settings of `training_configs/stm.jsonnet` and `mtm_cw.jsonnet`, patience 10, at most 100 epochs). The analysis is "
             "[`converged.md`](converged.md); the earlier 3-epoch budget tables of every model are "
             "[`results_3epoch.md`](results_3epoch.md).\n\n"
         )
