@@ -37,8 +37,8 @@ def evaluate(run_dir: Path, epoch: int, dataset: str, split: str, cache: dict) -
     if key not in cache:
         weights = epoch_weights(run_dir, epoch)
         output = run_dir / f"selection_{dataset}_e{epoch}_{split}.json"
-        evaluate_weights(run_dir, weights, split, output, {"dataset_reader.datasets": [dataset]})
-        cache[key] = json.loads(output.read_text())[f"{dataset}_f1"]
+        scores = evaluate_weights(run_dir, weights, split, output, {"dataset_reader.datasets": [dataset]})
+        cache[key] = scores[f"{dataset}_f1"]
     return cache[key]
 
 
