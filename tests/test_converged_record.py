@@ -6,17 +6,14 @@ import subprocess
 import sys
 
 import pytest
-from allennlp.commands.train import train_model_from_file
 
 from biomtl_allennlp.evaluation.significance import load_counts, f1_of_sums
-from tests.conftest import FIXTURES, PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT
 
 
 @pytest.mark.usefixtures("demo_data_root")
-def test_record_of_a_finished_run(tmp_path):
-    run = tmp_path / "fixture_run"
-    overrides = {"trainer.num_epochs": 2, "evaluate_on_test": True, "random_seed": 7}
-    train_model_from_file(FIXTURES / "configs" / "mtm_cw.jsonnet", run, overrides=json.dumps(overrides))
+def test_record_of_a_finished_run(tmp_path, finished_fixture_run):
+    run = finished_fixture_run
     subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "scripts" / "converged" / "record_run.py"), str(run),
          "--out-dir", str(tmp_path / "records"), "--counts-dir", str(tmp_path / "counts")],
@@ -24,7 +21,7 @@ def test_record_of_a_finished_run(tmp_path):
     )  # fmt: skip
     record = json.loads((tmp_path / "records" / "fixture_run.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
-    assert record["settings"]["seed"] == 7 and record["epochs_trained"] == 2
+    assert record["settings"]["seed"] == 7 and record["epochs_trained"] == 3
     assert record["best_epoch"] == metrics["best_epoch"]
     assert record["training_sentences"] == {"demo-gene": 8, "demo-chemical": 8, "demo-disease": 8}
     for epoch in record["epochs"]:

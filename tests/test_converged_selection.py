@@ -1,27 +1,15 @@
-"""`scripts/converged/per_corpus_selection.py` and `checkpoint_average.py` on a finished
-fixture run with every epoch's weights kept: what they score with `allennlp evaluate`
-(through `evaluate_weights.py`) equals what the trainer measured on the same weights."""
+"""`scripts/converged/per_corpus_selection.py` and `checkpoint_average.py` on the finished
+fixture run (`finished_fixture_run`, every epoch's weights kept): what they score with
+`allennlp evaluate` (through `evaluate_weights.py`) equals what the trainer measured on the same weights."""
 import json
 import subprocess
 import sys
 
 import pytest
-from allennlp.commands.train import train_model_from_file
 
-from tests.conftest import DEMO_DATA, FIXTURES, PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT
 
 SCRIPTS = PROJECT_ROOT / "scripts" / "converged"
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("selection") / "run"
-    overrides = {"trainer.num_epochs": 3, "trainer.checkpointer": {"keep_most_recent_by_count": None},
-                 "evaluate_on_test": True, "random_seed": 3}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BIOMTL_DATA_ROOT", str(DEMO_DATA))
-        train_model_from_file(FIXTURES / "configs" / "mtm_cw.jsonnet", run, overrides=json.dumps(overrides))
-    return run
 
 
 def run_script(name, *args):
@@ -30,11 +18,11 @@ def run_script(name, *args):
 
 
 @pytest.mark.usefixtures("demo_data_root")
-def test_per_corpus_selection(finished_run):
-    run_script("per_corpus_selection.py", finished_run)
-    rows = json.loads((finished_run / "per_corpus_selection.json").read_text())
-    metrics = json.loads((finished_run / "metrics.json").read_text())
-    history = [json.loads((finished_run / f"metrics_epoch_{e}.json").read_text()) for e in range(3)]
+def test_per_corpus_selection(finished_fixture_run):
+    run_script("per_corpus_selection.py", finished_fixture_run)
+    rows = json.loads((finished_fixture_run / "per_corpus_selection.json").read_text())
+    metrics = json.loads((finished_fixture_run / "metrics.json").read_text())
+    history = [json.loads((finished_fixture_run / f"metrics_epoch_{e}.json").read_text()) for e in range(3)]
     assert [row["dataset"] for row in rows] == ["demo-chemical", "demo-disease", "demo-gene"]
     for row in rows:
         dataset = row["dataset"]
@@ -46,11 +34,11 @@ def test_per_corpus_selection(finished_run):
 
 
 @pytest.mark.usefixtures("demo_data_root")
-def test_checkpoint_average_of_one_epoch_is_that_epoch(finished_run):
+def test_checkpoint_average_of_one_epoch_is_that_epoch(finished_fixture_run):
     """The mean of one epoch's weights (`--last 1`) is that epoch's model: `evaluate` of it,
     and of the epoch's own weights (`--check`), give the trainer's validation scores."""
-    run_script("checkpoint_average.py", finished_run, "--at", 2, "--last", 1, "--check")
-    (row,) = json.loads((finished_run / "checkpoint_average.json").read_text())
+    run_script("checkpoint_average.py", finished_fixture_run, "--at", 2, "--last", 1, "--check")
+    (row,) = json.loads((finished_fixture_run / "checkpoint_average.json").read_text())
     assert row["epochs"] == [2]
     for dataset, f1 in row["single"].items():
         assert row["averaged"][dataset] == pytest.approx(f1, abs=1e-9)
