@@ -8,7 +8,7 @@ import os
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from allennlp.common import Params
@@ -46,6 +46,27 @@ def epoch_weights(run_dir: PathLike, epoch: int) -> Path:
             "with trainer.checkpointer.keep_most_recent_by_count = null)"
         )
     return path
+
+
+def epoch_metrics(run_dir: PathLike) -> List[Dict[str, Any]]:
+    """
+    The per-epoch metrics allennlp's trainer writes to a serialization directory
+    (`metrics_epoch_<epoch>.json`), in epoch order: item `e` holds epoch `e`'s. Raises
+    `InputFormatError` when there are none or an epoch between is missing (so that a list
+    index is always the epoch that `epoch_weights` takes).
+    """
+    by_epoch = {}
+    for path in Path(run_dir).glob("metrics_epoch_*.json"):
+        suffix = path.stem[len("metrics_epoch_"):]
+        if suffix.isdigit():
+            by_epoch[int(suffix)] = json.loads(path.read_text())
+    missing = sorted(set(range(max(by_epoch, default=-1) + 1)) - set(by_epoch))
+    if not by_epoch or missing:
+        raise InputFormatError(
+            f"{run_dir}: " + (f"metrics_epoch_{missing[0]}.json missing" if missing else "no metrics_epoch_*.json")
+            + " (is this an allennlp serialization directory?)"
+        )
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
 def average_weights(weights_files: Sequence[PathLike], output: PathLike) -> Path:

@@ -12,9 +12,7 @@ epoch's weights (`epoch_weights`: `model_state_e<N+1>_b0.th` after epoch N). Pri
 RUN_DIR/per_corpus_selection.json.
 """
 import argparse
-import glob
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -22,14 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
-from biomtl_allennlp.pretrained.export import epoch_weights  # noqa: E402
+from biomtl_allennlp.pretrained.export import epoch_metrics, epoch_weights  # noqa: E402
 from evaluate_weights import evaluate_weights  # noqa: E402
-
-
-def epoch_metrics(run_dir: Path):
-    files = glob.glob(str(run_dir / "metrics_epoch_*.json"))
-    by_epoch = {int(re.findall(r"\d+", Path(f).name)[0]): json.loads(Path(f).read_text()) for f in files}
-    return [by_epoch[e] for e in sorted(by_epoch)]
 
 
 def evaluate(run_dir: Path, epoch: int, dataset: str, split: str, cache: dict) -> float:

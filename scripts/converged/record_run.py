@@ -15,10 +15,8 @@ paired bootstrap tests can pool this seed without the model archive.
 import argparse
 import collections
 import datetime
-import glob
 import json
 import platform
-import re
 import sys
 from pathlib import Path
 
@@ -26,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
+from biomtl_allennlp.pretrained.export import epoch_metrics  # noqa: E402
 
 
 def seconds(duration: str) -> float:
@@ -43,11 +42,8 @@ def percent(value: float) -> float:
 
 
 def epoch_records(run_dir: Path, datasets):
-    files = glob.glob(str(run_dir / "metrics_epoch_*.json"))
-    by_epoch = {int(re.findall(r"\d+", Path(f).name)[0]): json.loads(Path(f).read_text()) for f in files}
     records = []
-    for epoch in sorted(by_epoch):
-        metrics = by_epoch[epoch]
+    for epoch, metrics in enumerate(epoch_metrics(run_dir)):
         records.append({
             "epoch": epoch,
             "training_duration_s": round(seconds(metrics["training_duration"]), 1),
