@@ -60,6 +60,8 @@ MODELS = {  # every model's run-name prefix -> the name in the tables
     "mtm_cw_sgd": "MTM-CW, SGD at the paper's settings",
     "mtm_cw_sumloss": "MTM-CW, loss summed over the batch (paper code)",
     "mtm_cw_tokenloss": "MTM-CW, loss divided by the batch's tokens",
+    "mtm_cw_pair": "MTM-CW on BC5CDR + NCBI-disease only",
+    "mtm_cw_sgd_pair": "MTM-CW on BC5CDR + NCBI-disease only, SGD at the paper's settings",
     "mtm_cw_dict_feature": "MTM-CW + dictionary feature",
     "mtm_cw_many": "MTM-CW on 12 corpora",
 }
@@ -192,10 +194,12 @@ def variants_table(runs):
     ]
     for key in sorted(key for key in runs if key.startswith("mtm_cw_")):
         run = runs[key]
-        devel = " / ".join(f"{run['validation_f1'][name]:.2f}" for name in DATASETS)
-        test = " / ".join(f"{run['test_f1'][name]:.2f}" for name in DATASETS)
+        devel = " / ".join(f"{run['validation_f1'][name]:.2f}" if name in run["validation_f1"] else "-" for name in DATASETS)
+        test = " / ".join(f"{run['test_f1'][name]:.2f}" if name in run["test_f1"] else "-" for name in DATASETS)
         macro = f"{run['validation_macro_f1']:.2f}"
-        if len(run["validation_f1"]) != len(DATASETS):  # selected on more corpora: the four's mean beside
+        if set(run["validation_f1"]) < set(DATASETS):  # selected on fewer corpora
+            macro = f"{macro} (over its {len(run['validation_f1'])} corpora)"
+        elif len(run["validation_f1"]) != len(DATASETS):  # selected on more corpora: the four's mean beside
             four = statistics.mean(run["validation_f1"][name] for name in DATASETS)
             macro = f"{four:.2f} (over its {len(run['validation_f1'])} corpora: {macro})"
         lines.append(f"| {key} | {run['best_epoch']} | {devel} | {macro} | {test} |")
