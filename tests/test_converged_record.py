@@ -48,13 +48,20 @@ def test_summary_of_the_committed_records(tmp_path):
         if run["run"].startswith(("stm_", "mtm_cw_mixed_")):
             for f1 in run["test_f1"].values():
                 assert f"{f1:.2f}" in result.stdout
-    first_table = result.stdout.split("\n## ")[0]  # STM vs MTM-CW: one row per dataset
-    rows = {line.split(" | ")[0][2:]: line for line in first_table.splitlines() if line.startswith("| ")}
+    # The first two tables, STM vs MTM-CW on the four corpora and on BC5CDR + NCBI-disease
+    # alone (`docs/significance/pair/`): one row per dataset.
+    four, pair = result.stdout.split("\n## ")[:2]
+    rows = {
+        table: {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
+        for table, text in (("four", four), ("pair", pair))
+    }  # fmt: skip
+    assert "only (`mtm_cw_pair`)" in pair.splitlines()[0] and set(rows["pair"]) == {"dataset", "BC5CDR", "NCBI-disease"}
     for path in (PROJECT_ROOT / "docs" / "significance").glob("**/*.json"):
         if path.stem in ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"):  # MTM-CW vs STM: in its dataset's row
             result_of_path = json.loads(path.read_text())
             seeds = "+".join(re.search(r"_s(\d+)", a).group(1) for a in result_of_path["a"])
-            assert f"{seeds}: {result_of_path['difference']:+.2f}, p " in rows[result_of_path["dataset"]]
+            table = "pair" if "pair" in path.relative_to(PROJECT_ROOT / "docs" / "significance").parts else "four"
+            assert f"{seeds}: {result_of_path['difference']:+.2f}, p " in rows[table][result_of_path["dataset"]]
     # Table 2 holds each full record's test P / R / F1 (seed 3 of STM BC5CDR here).
     stm = json.loads((records / "stm_BC5CDR_s3.json").read_text())["test"]["BC5CDR"]
     table2 = result.stdout.split("## Table 2")[1].split("## Table 3")[0]
