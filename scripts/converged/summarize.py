@@ -63,6 +63,7 @@ MODELS = {  # every model's run-name prefix -> the name in the tables
     "mtm_cw_tokenloss": "MTM-CW, loss divided by the batch's tokens",
     "mtm_cw_pair": "MTM-CW on BC5CDR + NCBI-disease only",
     "mtm_cw_sgd_pair": "MTM-CW on BC5CDR + NCBI-disease only, SGD at the paper's settings",
+    "mtm_cw_gene_pair": "MTM-CW on BC2GM + JNLPBA only",
     "mtm_cw_dict_feature": "MTM-CW + dictionary feature",
     "mtm_cw_many": "MTM-CW on 12 corpora",
 }
