@@ -67,6 +67,16 @@ def test_summary_of_the_committed_records(tmp_path):
     table2 = result.stdout.split("## Table 2")[1].split("## Table 3")[0]
     for measure, label in (("precision", "P"), ("recall", "R"), ("f1", "F1")):
         assert f"| BC5CDR | {label} | {stm[measure]:.2f} |" in table2
+    # The time line of the two-corpus MTM-CW against its seed's two STMs, from the records.
+    def to_best(run):
+        record = json.loads((records / f"{run}.json").read_text())
+        return record["epochs"][record["best_epoch"]]["training_duration_s"]
+
+    stms = to_best("stm_BC5CDR_s3") + to_best("stm_NCBI-disease_s3")
+    assert (
+        f"Seed 3: MTM-CW on BC5CDR + NCBI-disease to its best epoch {to_best('mtm_cw_pair_s3') / 60:.1f} min vs the "
+        f"same seed's 2 STMs to theirs {stms / 60:.1f} min ({to_best('mtm_cw_pair_s3') / stms - 1:+.1%})"
+    ) in result.stdout
     assert page.read_text().endswith(result.stdout)
     for png in (curves, figure4):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
