@@ -119,10 +119,7 @@ def test_table(runs, significance: Path, mtm: str = MTM_CW, datasets=DATASETS):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in datasets:
-        seeds = sorted(
-            run["seed"] for key, run in runs.items()
-            if re.fullmatch(re.escape(mtm) + r"_s\d+", key) and f"stm_{name}_s{run['seed']}" in runs
-        )  # fmt: skip
+        seeds = sorted(run["seed"] for run in model_runs(runs, mtm) if f"stm_{name}_s{run['seed']}" in runs)
         if not seeds:
             continue
         stm = [runs[f"stm_{name}_s{seed}"]["test_f1"][name] for seed in seeds]
@@ -239,16 +236,16 @@ def time_against_stms(timed, mtm: str, datasets, label: str):
     """One line per seed of the runs `mtm`_s<seed>: their time to the best epoch and whole
     run against the same seed's STMs on `datasets` together (the paper: MTM-CW +5.1%)."""
     lines = []
-    for key in sorted(k for k in timed if re.fullmatch(re.escape(mtm) + r"_s\d+", k)):
-        seed = timed[key]["seed"]
+    for run in model_runs(timed, mtm):
+        seed = run["seed"]
         stms = [timed.get(f"stm_{name}_s{seed}") for name in datasets]
         if all(stms):
             to_best, whole = sum(map(time_to_best, stms)), sum(run["training_duration_s"] for run in stms)
             lines.append(
-                f"Seed {seed}: {label} to its best epoch {time_to_best(timed[key]) / 60:.1f} min vs the same seed's "
-                f"{len(stms)} STMs to theirs {to_best / 60:.1f} min ({time_to_best(timed[key]) / to_best - 1:+.1%}); "
-                f"whole runs {timed[key]['training_duration_s'] / 60:.1f} vs {whole / 60:.1f} min "
-                f"({timed[key]['training_duration_s'] / whole - 1:+.1%})."
+                f"Seed {seed}: {label} to its best epoch {time_to_best(run) / 60:.1f} min vs the same seed's "
+                f"{len(stms)} STMs to theirs {to_best / 60:.1f} min ({time_to_best(run) / to_best - 1:+.1%}); "
+                f"whole runs {run['training_duration_s'] / 60:.1f} vs {whole / 60:.1f} min "
+                f"({run['training_duration_s'] / whole - 1:+.1%})."
             )
     return lines
 
