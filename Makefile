@@ -16,8 +16,13 @@ demo: setup
 demo-train: setup
 	@bash scripts/demo_train.sh
 
+# The autocast tests run a second time with oneDNN held to AVX2 (a CPU without AVX-512), so
+# both LSTM paths of biomtl_allennlp/nn/autocast.py are tested on every machine.
+AUTOCAST_TESTS := mixed_precision or autocast or gpu_benchmark
+
 test: setup
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
+	ONEDNN_MAX_CPU_ISA=AVX2 $(VENV)/bin/python -m pytest -q -p no:cacheprovider -k "$(AUTOCAST_TESTS)" tests
 
 clean-demo:
 	rm -rf runs/demo runs/demo.log runs/demo_tagged

@@ -12,8 +12,15 @@ setup(
     # models/mtm_cw/model.tar.gz, linked into the package; a built package holds a copy.
     package_data={"biomtl_allennlp.pretrained": ["*/model.tar.gz", "*/MODEL_CARD.md"]},
     python_requires=">=3.9",
-    # The tested stack is pinned in requirements.txt (allennlp itself is installed with
-    # --no-deps, see requirements-nodeps.txt and scripts/setup_env.sh).
-    install_requires=[],
+    # What the plugin imports at run time, besides allennlp and allennlp-models: their declared
+    # pins cannot install on Python 3.11, so they are installed with --no-deps on the stack
+    # pinned in requirements.txt (README, "Install into your own environment"). The tested
+    # versions are the pins of requirements.txt.
+    install_requires=["torch>=2.0", "numpy>=1.21", "spacy>=3.7,<4"],
+    extras_require={
+        # `tag-corpus --workers N` (N > 1) and the figures of `allennlp tables`.
+        "ray": ["ray>=2.9"],
+        "plots": ["matplotlib>=3.7"],
+    },
     entry_points={"console_scripts": []},
 )

@@ -8,6 +8,7 @@ from allennlp.common.testing import ModelTestCase
 from allennlp.data import Batch
 
 from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader
+from biomtl_allennlp.nn.autocast import cpu_bfloat16_lstm_supported
 from tests.conftest import FIXTURES
 
 VARIANTS = ["stm", "mtm_c", "mtm_w", "mtm_cw"]
@@ -190,9 +191,21 @@ class TestMultiTaskCrfTagger(ModelTestCase):
         batch.index_instances(self.vocab)
         tensors = batch.as_tensor_dict()
         expected = self.model(**tensors)["loss"]
+        lstm_dtypes = []
+        hooks = [
+            module.register_forward_hook(lambda _, __, out: lstm_dtypes.append(out[0].dtype))
+            for module in self.model.modules()
+            if isinstance(module, torch.nn.LSTM)
+        ]
         with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
             loss = self.model(**tensors)["loss"]
+        for hook in hooks:
+            hook.remove()
         assert loss.dtype == torch.float32
+        # The LSTMs run in bfloat16 where this CPU has the kernel, else in float32
+        # (`biomtl_allennlp.nn.autocast.run_lstm`).
+        lstm_dtype = torch.bfloat16 if cpu_bfloat16_lstm_supported() else torch.float32
+        assert lstm_dtypes and set(lstm_dtypes) == {lstm_dtype}
         loss.backward()
         assert all(torch.isfinite(p.grad).all() for p in self.model.parameters() if p.grad is not None)
         assert loss.item() == pytest.approx(expected.item(), rel=0.05)

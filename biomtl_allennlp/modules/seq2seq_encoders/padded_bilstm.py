@@ -1,6 +1,7 @@
 import torch
 from allennlp.modules.seq2seq_encoders.seq2seq_encoder import Seq2SeqEncoder
 
+from biomtl_allennlp.nn.autocast import run_lstm
 from biomtl_allennlp.nn.padded import gather_rows, reversal_indices
 
 
@@ -74,8 +75,8 @@ class PaddedBiLstm(Seq2SeqEncoder):
         ):
             if layer > 0:
                 outputs = self._dropout(outputs)
-            forward_states, _ = forward_lstm(outputs)
-            reversed_states, _ = backward_lstm(gather_rows(outputs, reverse))
+            forward_states, _ = run_lstm(forward_lstm, outputs)
+            reversed_states, _ = run_lstm(backward_lstm, gather_rows(outputs, reverse))
             # Shape: (batch_size, num_tokens, 2 * hidden_size)
             outputs = torch.cat([forward_states, gather_rows(reversed_states, reverse)], dim=-1)
         return outputs * mask.unsqueeze(-1)

@@ -2,6 +2,7 @@ import torch
 from allennlp.data.vocabulary import Vocabulary
 from allennlp.modules.token_embedders.token_embedder import TokenEmbedder
 
+from biomtl_allennlp.nn.autocast import run_lstm
 from biomtl_allennlp.nn.padded import gather_rows, reversal_indices
 
 
@@ -96,8 +97,8 @@ class CharStreamEmbedder(TokenEmbedder):
         embedded = self._dropout(self._embedding(chars))
         reversed_embedded = gather_rows(embedded, reverse)
         # Shape: (batch_size, num_chars, hidden_size)
-        forward_states, _ = self._forward_lstm(embedded)
-        backward_states, _ = self._backward_lstm(reversed_embedded)
+        forward_states, _ = run_lstm(self._forward_lstm, embedded)
+        backward_states, _ = run_lstm(self._backward_lstm, reversed_embedded)
 
         # The backward state at stream position p sits at reversed position length-1-p.
         reversed_starts = (lengths.unsqueeze(1) - 1 - word_starts).clamp(min=0)
