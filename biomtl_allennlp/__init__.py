@@ -5,6 +5,7 @@ as an AllenNLP plugin.
 Importing the package registers every component, so both `--include-package
 biomtl_allennlp` and a `.allennlp_plugins` file work.
 """
+from biomtl_allennlp.common.archives import install_default_tar_filter
 from biomtl_allennlp.data.token_indexers.char_stream_indexer import CharStreamIndexer
 from biomtl_allennlp.data.vocabularies.word2vec_vocabulary import Word2VecVocabulary
 from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader
@@ -33,3 +34,7 @@ from biomtl_allennlp.commands.significance import Significance
 from biomtl_allennlp.data.samplers.dataset_bucket_batch_sampler import DatasetBucketBatchSampler
 from biomtl_allennlp.pretrained import load_tagger
 from biomtl_allennlp.commands.tag_corpus import TagCorpus
+
+# allennlp's own `load_archive` (`allennlp predict`, `allennlp evaluate`, ...) unpacks with
+# tarfile's "data" filter from here on (see `biomtl_allennlp.common.archives`).
+install_default_tar_filter()

@@ -69,8 +69,7 @@ def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
 
 @exits_on_input_error
 def pubtator_eval_from_args(args: argparse.Namespace) -> None:
-    from allennlp.predictors import Predictor
-
+    from biomtl_allennlp.common.archives import predictor_from_path
     from biomtl_allennlp.data.pubtator import read_pubtator
     from biomtl_allennlp.evaluation.pubtator_eval import evaluate
 
@@ -81,7 +80,7 @@ def pubtator_eval_from_args(args: argparse.Namespace) -> None:
     if type_map:
         predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
     gold_documents = list(read_pubtator(args.gold))
-    predictor = Predictor.from_path(
+    predictor = predictor_from_path(
         args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
     )
     metrics = evaluate(

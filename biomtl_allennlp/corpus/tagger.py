@@ -72,13 +72,13 @@ class TaggerWorker:
         predictor_args: Optional[Dict[str, Any]] = None,
     ) -> None:
         import torch
-        from allennlp.predictors import Predictor
 
         import biomtl_allennlp  # noqa: F401  (registers the components)
+        from biomtl_allennlp.common.archives import predictor_from_path
         from biomtl_allennlp.pretrained import archive_overrides
 
         torch.set_num_threads(threads)
-        self.predictor = Predictor.from_path(
+        self.predictor = predictor_from_path(
             archive,
             "biomedical_entities",
             cuda_device=cuda_device,

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import numpy
-from allennlp.models.archival import load_archive
 
+from biomtl_allennlp.common.archives import load_archive_safely
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.common.tags import bioul_to_spans
 
@@ -53,7 +53,7 @@ def scored_sentences(
     `sentence_counts` and the fingerprint of the scored sentences (a SHA-1 over their tokens
     and gold tags, in order): two models' counts can be paired only when it is the same.
     """
-    archive = load_archive(archive_file, cuda_device=cuda_device)
+    archive = load_archive_safely(archive_file, cuda_device=cuda_device)
     model, reader = archive.model, archive.dataset_reader
     if dataset not in model.datasets:
         raise InputFormatError(f"{archive_file}: the model has no head for {dataset!r}; its heads: {model.datasets}")

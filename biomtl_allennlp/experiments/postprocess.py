@@ -98,13 +98,12 @@ def evaluate_postprocessing(
 
     `(metrics with post-processing, metrics without)`, keys `test_<dataset>_<measure>`.
     """
-    from allennlp.models.archival import load_archive
-
+    from biomtl_allennlp.common.archives import load_archive_safely
     from biomtl_allennlp.dictionary import EntityDictionary, postprocess_tags
 
     # forward_on_instances warns that the batch loss cannot be split per instance.
     logging.getLogger("allennlp.models.model").setLevel(logging.ERROR)
-    archive = load_archive(str(archive_path), cuda_device=cuda_device)
+    archive = load_archive_safely(str(archive_path), cuda_device=cuda_device)
     model = archive.model
     model.eval()
     reader = archive.validation_dataset_reader

@@ -53,11 +53,10 @@ def load_tagger(
     `crf_algorithm` says otherwise (see `archive_overrides`). `predictor_args` are the
     predictor's constructor arguments (`output_format`, `overlap_policy`, `min_score`, ...).
     """
-    from allennlp.predictors import Predictor
-
     import biomtl_allennlp  # noqa: F401  (registers the components)
+    from biomtl_allennlp.common.archives import predictor_from_path
 
-    return Predictor.from_path(
+    return predictor_from_path(
         str(tagger_path(name)),
         "biomedical_entities",
         cuda_device=cuda_device,

@@ -13,8 +13,9 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 from allennlp.common import Params
 from allennlp.data import Vocabulary
-from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, load_archive
+from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME
 
+from biomtl_allennlp.common.archives import load_archive_safely
 from biomtl_allennlp.common.errors import InputFormatError
 
 PathLike = Union[str, os.PathLike]
@@ -148,7 +149,7 @@ def export_tagger(
         weights_file = source / "best.th"
     if weights_file is not None and not Path(weights_file).is_file():
         raise InputFormatError("weights file not found", path=weights_file)
-    archive = load_archive(
+    archive = load_archive_safely(
         str(source), weights_file=None if weights_file is None else str(weights_file)
     )
     model = archive.model

@@ -7,6 +7,7 @@ from allennlp.data.token_indexers.token_indexer import IndexedTokenList, TokenIn
 from allennlp.data.tokenizers import Token
 from allennlp.data.vocabulary import Vocabulary
 
+from biomtl_allennlp.common.archives import check_remote_allowed
 from biomtl_allennlp.dictionary import EntityDictionary
 
 
@@ -39,6 +40,9 @@ class DictionaryFeaturesIndexer(TokenIndexer):
 
     dictionary_path : `str`
         A `term<TAB>type` TSV (see `biomtl_allennlp.dictionary.EntityDictionary.from_file`).
+        A URL is fetched only when `$BIOMTL_ALLOW_REMOTE_FILES` is `1` (the indexer is
+        built whenever its config is loaded, an archive's included, so fetching is
+        opt-in); otherwise it is an error that says so.
     entity_types : `List[str]`, optional (default = all types in the file, sorted)
         The types to compute features for, in feature-block order. Types absent from the file give
         all-zero blocks.
@@ -62,6 +66,7 @@ class DictionaryFeaturesIndexer(TokenIndexer):
         if max_window < 1:
             raise ConfigurationError(f"max_window must be at least 1, got {max_window}")
         self._dictionary_path = dictionary_path
+        check_remote_allowed(dictionary_path, "dictionary_features: dictionary_path")
         self._dictionary = EntityDictionary.from_file(
             cached_path(dictionary_path), lowercase=lowercase, max_window=max_window
         )
