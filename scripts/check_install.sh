@@ -18,8 +18,9 @@ start=$(date +%s)
 env -u VIRTUAL_ENV PATH="$(dirname "$(command -v "$PYTHON_FOR_BLOCK")"):$PATH" \
   bash -euo pipefail -x "$work/readme_block.sh"
 echo "== $(( $(date +%s) - start )) s; tagged.jsonl:"
+cd ../my-project
 cat tagged.jsonl
-. biomtl-env/bin/activate
+. ../checkout/biomtl-env/bin/activate
 python - <<'PY'
 import json
 import biomtl_allennlp

@@ -5,8 +5,9 @@ overlapping ones, on `Entity` objects (`biomtl_allennlp.data.entity`). Used by t
 `biomedical_entities` predictor, the visualiser and `biomtl_allennlp.evaluation.pubtator_eval`;
 registers nothing.
 """
+import bisect
 import dataclasses
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from biomtl_allennlp.data.entity import Entity
 
@@ -55,6 +56,11 @@ DEFAULT_TYPE_MAP: Dict[str, str] = {
 
 OVERLAP_POLICIES = ("keep_all", "longest", "highest_score")
 OVERLAP_SCOPES = ("type", "all")
+MERGE_RULES = ("consensus", "union")
+
+# The consensus rule's minimum support per common type (see `consensus_merge`), chosen on the
+# leave-corpora-out protocol of docs/new_text.md; `"*"` is every other type.
+DEFAULT_MIN_SUPPORT: Dict[str, float] = {"*": 0.5}
 
 
 class TypeMapper:
@@ -91,6 +97,44 @@ def _overlaps(a: Entity, b: Entity) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+class _DisjointSpans:
+    """
+    A set of pairwise non-overlapping character spans, sorted by start (so also by end):
+    whether a new span overlaps one of them is a binary search, O(log n), and adding one is a
+    list insertion (a memmove). Greedy overlap resolution over n entities is O(n log n)
+    comparisons instead of the O(n^2) of testing every kept entity.
+    """
+
+    def __init__(self) -> None:
+        self._starts: List[int] = []
+        self._ends: List[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        # The kept span with the largest start before `end` has the largest end of those
+        # starting before `end`: it overlaps [start, end) iff any of them does.
+        index = bisect.bisect_left(self._starts, end)
+        return index > 0 and self._ends[index - 1] > start
+
+    def add(self, start: int, end: int) -> None:
+        index = bisect.bisect_left(self._starts, start)
+        self._starts.insert(index, start)
+        self._ends.insert(index, end)
+
+
+def greedy_disjoint(entities: Iterable[Entity], rank: Callable[[Entity], Any]) -> List[Entity]:
+    """
+    Keeps entities in the order of `rank` (smallest first), each one unless it overlaps an
+    entity already kept. O(n log n).
+    """
+    kept: List[Entity] = []
+    spans = _DisjointSpans()
+    for entity in sorted(entities, key=rank):
+        if not spans.overlaps(entity.start, entity.end):
+            spans.add(entity.start, entity.end)
+            kept.append(entity)
+    return kept
+
+
 def merge_identical(entities: Iterable[Entity]) -> List[Entity]:
     """
     Merges entities with the same `start`, `end` and `type`: the result has the maximum
@@ -123,7 +167,7 @@ def resolve_overlaps(
     - `"highest_score"`: the same, by score first (ties: longer, then earlier).
 
     With `scope="type"` only entities of the same type compete; with `"all"` every pair of
-    overlapping entities does. Returned sorted by `(start, end, type)`.
+    overlapping entities does. Returned sorted by `(start, end, type)`. O(n log n).
     """
     if policy not in OVERLAP_POLICIES:
         raise ValueError(f"overlap_policy must be one of {OVERLAP_POLICIES}, got {policy!r}")
@@ -142,13 +186,7 @@ def resolve_overlaps(
                 return (-length, -entity.score, entity.start, entity.type)
             return (-entity.score, -length, entity.start, entity.type)
 
-        kept = []
-        for group in groups.values():
-            chosen: List[Entity] = []
-            for entity in sorted(group, key=rank):
-                if not any(_overlaps(entity, other) for other in chosen):
-                    chosen.append(entity)
-            kept.extend(chosen)
+        kept = [entity for group in groups.values() for entity in greedy_disjoint(group, rank)]
     return sorted(kept, key=lambda e: (e.start, e.end, e.type))
 
 
@@ -165,3 +203,107 @@ def merge_entities(
     if type_mapper is not None:
         entities = [dataclasses.replace(entity, type=type_mapper(entity.type)) for entity in entities]
     return resolve_overlaps(merge_identical(entities), overlap_policy, overlap_scope)
+
+
+def heads_per_type(
+    types_of_head: Mapping[str, Iterable[str]], type_mapper: Optional[TypeMapper] = None
+) -> Dict[str, int]:
+    """Common type -> number of heads that produce it, from each head's entity types."""
+    counts: Dict[str, int] = {}
+    for types in types_of_head.values():
+        for common in {type_mapper(t) if type_mapper else t for t in types}:
+            counts[common] = counts.get(common, 0) + 1
+    return counts
+
+
+def support_threshold(min_support: Mapping[str, float], entity_type: str) -> float:
+    return float(min_support.get(entity_type, min_support.get("*", 0.0)))
+
+
+def consensus_merge(
+    entities: Iterable[Entity],
+    heads_of_type: Mapping[str, int],
+    min_support: Mapping[str, float] = DEFAULT_MIN_SUPPORT,
+    overlap_policy: str = "highest_score",
+    overlap_scope: str = "type",
+) -> List[Entity]:
+    """
+    Merges the (type-mapped) entities of several heads into one reading per mention:
+
+    1. **Support.** A span's support for a common type is the sum, over the heads that
+       found that span with that type, of their scores (span posteriors), divided by the
+       number of heads that can produce the type (`heads_of_type`): 1.0 when every such head
+       found it with certainty. Spans below `min_support` of their type are dropped, unless
+       a single head produces the type (one head is never overruled by a vote: its own
+       output stays as it is, so `heads=[one head]` gives that head's output).
+    2. **One type per span.** When heads of different types claim the same span (`WT1` as
+       Gene/Protein by nine gene heads and as Chemical by one chemical head), the type with
+       the highest support keeps it (ties: higher score, then type name).
+    3. **Overlaps** as `resolve_overlaps` with `overlap_policy` and `overlap_scope`, ranked
+       by support first for `"highest_score"` (two heads' competing extents of one mention:
+       the extent more heads found wins).
+
+    Why support and not agreement counts: a count threshold that helps a type with nine
+    heads removes most entities of a type with two, while the fraction of the type's heads
+    (weighted by their confidence) means the same for both. The merged entity's `score` is
+    the best head's, `datasets` the heads that agree. O(n log n).
+
+    # Parameters
+
+    entities : `Iterable[Entity]`
+        Every head's entities, types already mapped to common types.
+    heads_of_type : `Mapping[str, int]`
+        Common type -> number of heads that can produce it (types missing: 1).
+    min_support : `Mapping[str, float]`, optional (default = `DEFAULT_MIN_SUPPORT`)
+        Common type -> minimum support; `"*"` for the other types.
+    overlap_policy : `str`, optional (default = `"highest_score"`)
+    overlap_scope : `str`, optional (default = `"type"`)
+    """
+    if overlap_policy not in OVERLAP_POLICIES:
+        raise ValueError(f"overlap_policy must be one of {OVERLAP_POLICIES}, got {overlap_policy!r}")
+    if overlap_scope not in OVERLAP_SCOPES:
+        raise ValueError(f"overlap_scope must be one of {OVERLAP_SCOPES}, got {overlap_scope!r}")
+    # (start, end, type) -> head -> its best score for that span and type
+    scores: Dict[Tuple[int, int, str], Dict[str, float]] = {}
+    entities = list(entities)
+    for entity in entities:
+        by_head = scores.setdefault((entity.start, entity.end, entity.type), {})
+        for head in entity.datasets or (entity.dataset,):
+            by_head[head] = max(by_head.get(head, 0.0), entity.score)
+    support = {
+        key: sum(by_head.values()) / max(heads_of_type.get(key[2], 1), 1)
+        for key, by_head in scores.items()
+    }
+
+    def key_of(entity: Entity) -> Tuple[int, int, str]:
+        return (entity.start, entity.end, entity.type)
+
+    kept = [
+        entity
+        for entity in merge_identical(entities)
+        if heads_of_type.get(entity.type, 1) <= 1
+        or support[key_of(entity)] >= support_threshold(min_support, entity.type)
+    ]
+    # One type per span.
+    best_of_span: Dict[Tuple[int, int], Entity] = {}
+    for entity in kept:
+        span = (entity.start, entity.end)
+        current = best_of_span.get(span)
+        if current is None or (support[key_of(entity)], entity.score, current.type) > (
+            support[key_of(current)], current.score, entity.type
+        ):
+            best_of_span[span] = entity
+    kept = list(best_of_span.values())
+    if overlap_policy != "keep_all":
+        groups: Dict[Optional[str], List[Entity]] = {}
+        for entity in kept:
+            groups.setdefault(entity.type if overlap_scope == "type" else None, []).append(entity)
+
+        def rank(entity: Entity):
+            length = entity.end - entity.start
+            if overlap_policy == "longest":
+                return (-length, -support[key_of(entity)], -entity.score, entity.start, entity.type)
+            return (-support[key_of(entity)], -entity.score, -length, entity.start, entity.type)
+
+        kept = [entity for group in groups.values() for entity in greedy_disjoint(group, rank)]
+    return sorted(kept, key=lambda e: (e.start, e.end, e.type))
