@@ -22,5 +22,9 @@ setup(
         "ray": ["ray>=2.9"],
         "plots": ["matplotlib>=3.7"],
     },
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [],
+        # spaCy finds the `biomtl_ner` pipeline component here (no import of the plugin needed).
+        "spacy_factories": ["biomtl_ner = biomtl_allennlp.pipelines.spacy_component:make_biomtl_ner"],
+    },
 )
