@@ -34,6 +34,7 @@ from biomtl_allennlp.commands.significance import Significance
 from biomtl_allennlp.data.samplers.dataset_bucket_batch_sampler import DatasetBucketBatchSampler
 from biomtl_allennlp.pretrained import load_tagger
 from biomtl_allennlp.commands.tag_corpus import TagCorpus
+from biomtl_allennlp.commands.tag_file import TagFile
 
 # allennlp's own `load_archive` (`allennlp predict`, `allennlp evaluate`, ...) unpacks with
 # tarfile's "data" filter from here on (see `biomtl_allennlp.common.archives`).

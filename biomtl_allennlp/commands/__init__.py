@@ -1,6 +1,7 @@
 """
 The plugin's `allennlp` subcommands, one `Subcommand` per file: `pubtator-eval`,
-`visualize`, `dictionary`, `bc2gm-eval`, `export-tagger`, `tag-corpus` (and `tables`).
+`visualize`, `dictionary`, `bc2gm-eval`, `export-tagger`, `tag-corpus`, `tag-file` (and
+`tables`).
 
 How allennlp finds them: `allennlp` parses the subcommand name before it imports the
 packages named by `--include-package`, so a plugin subcommand must already be registered at

@@ -95,10 +95,16 @@ class BiomedicalEntitiesPredictor(Predictor):
     confidence: the CRF posterior probability that its tokens carry exactly the predicted
     tags (B-..I-..L- or U-), by forward-backward on the head's constrained CRF.
 
-    A bad input (invalid JSON, not an object, missing keys, non-string values, empty or
-    whitespace-only text) gives `{"error": ..., "line": ...}` (plus its ids when known)
-    instead, and the other inputs are processed as usual. A UTF-8 byte-order mark at the
-    start of the first line given to `load_line` (the start of the input file) is removed.
+    A bad input (invalid JSON, a JSON value that is not an object, missing keys,
+    non-string values, empty or whitespace-only text, a line that is not UTF-8 given to
+    `load_bytes`) gives `{"error": ..., "line": ...}` (plus its ids when known) instead,
+    and the other inputs are processed as usual. A UTF-8 byte-order mark at the start of
+    the first line given to `load_line` (the start of the input file) is removed. JSON
+    lines are read as JSON says: control characters (a carriage return, a tab, ...) inside
+    a string must be escaped, a raw one makes the line an error line; between values they
+    are whitespace. `allennlp predict` reads its input as text and splits it at carriage
+    returns too, and dies on bytes that are not UTF-8: `allennlp tag-file` reads files as
+    bytes, split at line feeds only, and gives such a line an error output naming it.
 
     Overlapping entities: identical spans of the same common type from several heads are
     always merged. The default `overlap_policy="highest_score"` with
@@ -124,9 +130,10 @@ class BiomedicalEntitiesPredictor(Predictor):
     frozen : `bool`, optional (default = `True`)
     input_format : `str`, optional (default = `"auto"`)
         How `load_line` reads a line: `"json"`, `"pubtator"`, `"text"`, or `"auto"`: a line
-        starting with `{` is JSON, one matching `^\\d+\\|[ta]\\|` is PubTator (and, after
-        one, lines matching `^\\d+\\t` are its mention lines, ignored), anything else is
-        plain text.
+        starting with `{` or `[`, or that is a whole JSON value (a string, number, `true`,
+        `false`, `null`), is JSON (and an error line unless it is an object), one matching
+        `^\\d+\\|[ta]\\|` is PubTator (and, after one, lines matching `^\\d+\\t` are its
+        mention lines, ignored), anything else is plain text.
     output_format : `str`, optional (default = `"json"`)
         How `dump_line` writes a result: `"json"` (one JSON object per line, non-ASCII
         characters escaped as `\\uXXXX`) or `"pubtator"`: `PMID<TAB>start<TAB>end<TAB>
@@ -253,10 +260,12 @@ class BiomedicalEntitiesPredictor(Predictor):
         raw = raw[:-1] if raw.endswith("\r") else raw
         kind = self.input_format
         if kind == "auto":
-            if raw.lstrip().startswith("{"):
+            if raw.lstrip(_JSON_WHITESPACE).startswith(("{", "[")):
                 kind = "json"
             elif looks_like_pubtator(raw, after_pubtator_lines=self._seen_pubtator):
                 kind = "pubtator"
+            elif _is_json_scalar(raw):
+                kind = "json"
             else:
                 kind = "text"
         if kind == "json":
@@ -278,6 +287,41 @@ class BiomedicalEntitiesPredictor(Predictor):
             return self._load_pubtator_line(raw)
         self._drop_pending_title()
         return {"text": raw, _LINE_KEY: {"line": raw}}
+
+    def load_bytes(self, data: bytes) -> JsonDict:
+        """
+        `load_line` for a line read as bytes (`allennlp tag-file` reads files so). A line
+        that is not valid UTF-8 gives an error output naming the first bad byte, with the
+        line shown with that byte escaped (`\\xe4`); the others go to `load_line`.
+        """
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self._at_first_line = False
+            self._drop_pending_title()
+            shown = data.rstrip(b"\r\n").decode("utf-8", errors="backslashreplace")
+            return self.error_input(
+                f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte {error.start + 1} "
+                "of the line (the file must be UTF-8)",
+                line=shown,
+            )
+        return self.load_line(line)
+
+    @staticmethod
+    def error_input(
+        message: str, line: Optional[str] = None, ids: Optional[Mapping[str, Any]] = None
+    ) -> JsonDict:
+        """
+        An input that `predict_json` and `predict_batch_json` answer with the error output
+        `{**ids, "error": message, "line": line}`, tagging nothing: for inputs found bad
+        before the predictor (a line that is not UTF-8, a document over a size limit).
+        """
+        info: Dict[str, Any] = {"error": message}
+        if line is not None:
+            info["line"] = line
+        if ids:
+            info["ids"] = dict(ids)
+        return {_LINE_KEY: info}
 
     def _drop_pending_title(self) -> None:
         if self._pending_title is not None:
@@ -583,6 +627,23 @@ class BiomedicalEntitiesPredictor(Predictor):
                     )
                 )
         return entities
+
+
+# The whitespace of JSON (RFC 8259): space, tab, line feed, carriage return.
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def _is_json_scalar(line: str) -> bool:
+    """Whether `line` is one JSON string, number, `true`, `false` or `null` (a JSON value
+    that is not an object: an error line, not plain text)."""
+    stripped = line.strip(_JSON_WHITESPACE)
+    if not stripped or stripped[0] not in '"-0123456789tfn':
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
 
 
 def _ids(json_dict: Mapping[str, Any]) -> Dict[str, Any]:

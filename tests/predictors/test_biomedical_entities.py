@@ -255,8 +255,10 @@ class TestLines:
         assert predictor.load_line('  {"text": "x"}\n')["text"] == "x"
         assert predictor.load_line("plain text line\r\n")["text"] == "plain text line"
         assert "error" in predictor.predict_json(predictor.load_line("{not json\n"))
-        # Only a line starting with "{" is JSON.
-        assert predictor.load_line("[1, 2]\n")["text"] == "[1, 2]"
+        # A line starting with "[" is JSON too, and an error line (issue 41).
+        assert predictor.predict_json(predictor.load_line("[1, 2]\n")) == {
+            "error": "expected a JSON object, got list", "line": "[1, 2]",
+        }  # fmt: skip
         # Before any PubTator line, a tab-separated line is plain text.
         assert predictor.load_line("12\tsome\ttext\n")["text"] == "12\tsome\ttext"
 
