@@ -15,6 +15,14 @@ leading and trailing whitespace, and nothing else in the text is changed.
 
 For each `DeleteCitation` of an update file a `MedlineDeletion` with its PMIDs.
 
+An entity reference that expat cannot resolve (`&foo;` in a file whose DOCTYPE names an
+external DTD, which is not read: PubMed XML uses only the predefined entities and character
+references) inside a title or abstract is left out of the text, as expat does, and reported
+in the citation's `warnings` (`path:line: XML entity &foo; is not defined ...`), which
+`tag-corpus` writes to the input's errors file. External entities (`<!ENTITY x SYSTEM
+"...">`) and DTDs are never fetched; a reference to one is reported the same way. Without a DOCTYPE naming a DTD, expat
+itself rejects an undefined entity (`not well-formed XML: undefined entity`).
+
 Bad input raises `InputFormatError` naming the file and line: XML that is not well formed
 (`path:line: not well-formed XML: ...`), a root element other than `PubmedArticleSet`, an
 article without a PMID, a gzip file that is truncated or corrupt. Records are yielded as the
@@ -39,13 +47,15 @@ _ARTICLES = {"PubmedArticle": "MedlineCitation", "PubmedBookArticle": "BookDocum
 
 @dataclass
 class MedlineCitation:
-    """One citation: `pmid`, `title`, `abstract` (`""` when it has none), and `line`, the
-    line of its `PubmedArticle` element in the file."""
+    """One citation: `pmid`, `title`, `abstract` (`""` when it has none), `line`, the line
+    of its `PubmedArticle` element in the file, and `warnings` (`path:line: message`, e.g.
+    an unresolved entity left out of the text)."""
 
     pmid: str
     title: str
     abstract: str
     line: int
+    warnings: List[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -75,6 +85,7 @@ class _Article:
     title: Optional[str] = None
     book_title: Optional[str] = None
     abstract_parts: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
 
 
 class _Handler:
@@ -136,6 +147,28 @@ class _Handler:
         if self.text is not None:
             self.text.append(data)
 
+    def skipped_entity(self, name: str, is_parameter_entity: bool) -> None:
+        """An entity reference expat could not resolve (its DTD is not read): reported when
+        it falls inside a field of the text (elsewhere it changes nothing we read)."""
+        if not is_parameter_entity:
+            self._warn(f"XML entity &{name}; is not defined (the DTD is not read)")
+
+    def external_entity(
+        self, context: str, base: Optional[str], system_id: Optional[str], public_id: Optional[str]
+    ) -> int:
+        """An external entity (`<!ENTITY x SYSTEM "...">`) referenced: never fetched,
+        reported like an unresolved one."""
+        self._warn(f"XML entity &{context}; is external ({system_id!r}) and not fetched")
+        return 1  # go on without it
+
+    def _warn(self, problem: str) -> None:
+        if self.text is None or self.article is None:
+            return
+        self.article.warnings.append(
+            f"{self.name}:{self.parser.CurrentLineNumber}: {problem}; it is left out of the "
+            f"text of <{self.path[self.text_depth - 1]}>"
+        )
+
     def end(self, tag: str) -> None:
         depth = len(self.path)
         if self.text is not None and depth == self.text_depth:
@@ -175,6 +208,7 @@ class _Handler:
             title=title,
             abstract=" ".join(article.abstract_parts),
             line=article.line,
+            warnings=article.warnings,
         )
 
 
@@ -213,6 +247,8 @@ def read_medline(path: PathLike) -> Iterator[MedlineRecord]:
     parser.StartElementHandler = handler.start
     parser.EndElementHandler = handler.end
     parser.CharacterDataHandler = handler.characters
+    parser.SkippedEntityHandler = handler.skipped_entity
+    parser.ExternalEntityRefHandler = handler.external_entity
     parser.buffer_text = True
     with _open_binary(name) as handle:
         while True:

@@ -76,3 +76,52 @@ def test_truncated_gzip_is_an_error_naming_the_file(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputFormatError, match=r"cut\.xml\.gz: cannot be read"):
         list(read_medline(path))
+
+
+def test_an_unresolved_entity_is_reported_not_silently_dropped(tmp_path):
+    """issue 41: with a DOCTYPE naming the (unread) PubMed DTD, expat skips `&foo;`."""
+    article = STRUCTURED.replace("Renal failure &amp;", "Renal &beta; failure &amp;").replace(
+        "<CommentsCorrectionsList>", "<Note>&ignored;</Note><CommentsCorrectionsList>"
+    )
+    path = write(tmp_path / "entity.xml", article_set(article, TITLE_ONLY))
+    first, second = read_medline(path)
+    assert first.abstract.startswith("Renal  failure & Töxicity")  # left out, as expat does ...
+    assert first.warnings == [  # ... and reported with file and line
+        f"{path}:10: XML entity &beta; is not defined (the DTD is not read); it is left out of "
+        "the text of <AbstractText>"
+    ]  # fmt: skip
+    assert second.warnings == []  # an entity outside the text (<Note>) changes nothing read
+    # Without a DOCTYPE naming a DTD, expat rejects it outright.
+    bare = write(tmp_path / "bare.xml", "<PubmedArticleSet>\n" + article + "\n</PubmedArticleSet>\n")
+    with pytest.raises(InputFormatError, match=r"bare\.xml:8: not well-formed XML: undefined entity"):
+        list(read_medline(bare))
+
+
+def test_entity_expansion_bomb_stops_at_expats_limit(tmp_path):
+    levels = "".join(f'<!ENTITY e{i} "{"&e%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    bomb = (
+        '<?xml version="1.0"?>\n<!DOCTYPE PubmedArticleSet [<!ENTITY e0 "lol">' + levels + "]>\n"
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>"
+        "&e9;</ArticleTitle></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>\n"
+    )
+    path = write(tmp_path / "bomb.xml", bomb)
+    with pytest.raises(InputFormatError, match=r"bomb\.xml:3: not well-formed XML: limit on input amplification"):
+        list(read_medline(path))
+
+
+def test_external_entities_and_dtds_are_not_fetched(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET")
+    external = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE PubmedArticleSet SYSTEM "{tmp_path / "evil.dtd"}" '
+        f'[<!ENTITY leak SYSTEM "file://{secret}">]>\n'
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>"
+        "A &leak; B</ArticleTitle></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>\n"
+    )
+    (tmp_path / "evil.dtd").write_text('<!ENTITY leak2 "DTD READ">')
+    (citation,) = read_medline(write(tmp_path / "external.xml", external))
+    assert citation.title == "A  B" and "SECRET" not in citation.title
+    assert citation.warnings == [
+        f"{tmp_path / 'external.xml'}:3: XML entity &leak; is external ('file://{secret}') and not "
+        "fetched; it is left out of the text of <ArticleTitle>"
+    ]  # fmt: skip
