@@ -25,6 +25,7 @@ from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPre
 from biomtl_allennlp.commands.bc2gm_eval import Bc2gmEval
 from biomtl_allennlp.commands.dictionary import Dictionary
 from biomtl_allennlp.commands.pubtator_eval import PubtatorEval
+from biomtl_allennlp.commands.corpus_eval import CorpusEval
 from biomtl_allennlp.commands.visualize import Visualize
 from biomtl_allennlp.training.callbacks.epoch_gate import EpochGate
 from biomtl_allennlp.training.metrics.distributed_span_f1 import DistributedSpanBasedF1Measure

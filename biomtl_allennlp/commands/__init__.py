@@ -1,6 +1,6 @@
 """
 The plugin's `allennlp` subcommands, one `Subcommand` per file: `pubtator-eval`,
-`visualize`, `dictionary`, `bc2gm-eval`, `export-tagger`, `tag-corpus`, `tag-file` (and
+`corpus-eval`, `visualize`, `dictionary`, `bc2gm-eval`, `export-tagger`, `tag-corpus`, `tag-file` (and
 `tables`).
 
 How allennlp finds them: `allennlp` parses the subcommand name before it imports the

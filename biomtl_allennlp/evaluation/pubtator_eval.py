@@ -90,7 +90,7 @@ def score_mentions(
 
 
 def predict_documents(
-    predictor, documents: Sequence[PubtatorDocument], batch_size: int = 64
+    predictor, documents: Sequence[PubtatorDocument], batch_size: int = 64, field: str = "entities"
 ) -> Tuple[Dict[str, List[Entity]], Dict[str, float]]:
     """
     Runs a `biomedical_entities` predictor on the raw text of `documents`,
@@ -98,8 +98,9 @@ def predict_documents(
 
     # Returns
 
-    `(predictions, throughput)`: document id -> `Entity`s, and `{"documents", "tokens",
-    "seconds", "tokens_per_second"}` of the prediction calls.
+    `(predictions, throughput)`: document id -> `Entity`s of the output's `field`
+    (`"entities"`, or `"alternatives"` for every head's reading), and `{"documents",
+    "tokens", "seconds", "tokens_per_second"}` of the prediction calls.
     """
     predictions: Dict[str, List[Entity]] = {}
     tokens_before = predictor.tokens_processed
@@ -116,7 +117,7 @@ def predict_documents(
             if output["text"] != document.text:
                 raise ValueError(f"PMID {document.pmid}: the predictor changed the text")
             predictions.setdefault(document.pmid, []).extend(
-                Entity.from_json(entity) for entity in output["entities"]
+                Entity.from_json(entity) for entity in output[field]
             )
     tokens = predictor.tokens_processed - tokens_before
     throughput = {

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import logging
 import math
@@ -31,10 +32,16 @@ from biomtl_allennlp.data.tokenizers import (
     BiomedicalTokenizer,
     tokenize_document,
 )
+from biomtl_allennlp.common.datasets import label_namespace
+from biomtl_allennlp.common.tags import split_tag
 from biomtl_allennlp.predictors.entity_merging import (
+    DEFAULT_MIN_SUPPORT,
+    MERGE_RULES,
     OVERLAP_POLICIES,
     OVERLAP_SCOPES,
     TypeMapper,
+    consensus_merge,
+    heads_per_type,
     merge_entities,
 )
 
@@ -57,6 +64,8 @@ class _Document:
     title: Optional[str] = None
     abstract: Optional[str] = None
     entities: List[Entity] = field(default_factory=list)
+    # Every head's entities (common types, after `min_score`), for `alternatives=True`.
+    alternatives: List[Entity] = field(default_factory=list)
     error: Optional[str] = None
     # Per window, in text order: (tokens, {head: BIOUL tags}) (for the CoNLL output).
     sentences: List[Tuple[List[str], Dict[str, List[str]]]] = field(default_factory=list)
@@ -105,6 +114,18 @@ class BiomedicalEntitiesPredictor(Predictor):
     are whitespace. `allennlp predict` reads its input as text and splits it at carriage
     returns too, and dies on bytes that are not UTF-8: `allennlp tag-file` reads files as
     bytes, split at line feeds only, and gives such a line an error output naming it.
+
+    Merging the heads (`merge`): every head tags every sentence with its own corpus's types,
+    so one mention may come out of several heads, with one type or several (`WT1` as a gene
+    by the gene heads and as a chemical by a chemical head). The default
+    `merge="consensus"` (`entity_merging.consensus_merge`) gives one reading per mention: a
+    span is kept for a type when the heads producing that type support it enough (the sum
+    of their scores over their number, at least `min_support`; a type only one head
+    produces is kept as that head gives it), and of several types claiming the same span
+    the best-supported one keeps it. `merge="union"` keeps every head's entities (identical
+    spans of one type merged). Chosen on the leave-corpora-out protocol of
+    `docs/new_text.md`, where the union is below the best head on new text. With
+    `alternatives=True` the output also lists every head's reading.
 
     Overlapping entities: identical spans of the same common type from several heads are
     always merged. The default `overlap_policy="highest_score"` with
@@ -168,7 +189,16 @@ class BiomedicalEntitiesPredictor(Predictor):
         and tagged in batches of this many.
     heads : `List[str]`, optional (default = `None`: all)
         Only these heads' entities (and CoNLL columns) are output, e.g. `["NCBI-disease"]`
-        for diseases in NCBI's conventions alone. Every head is still computed.
+        for diseases in NCBI's conventions alone. Every head is still computed. One head's
+        output is that head's entities whatever `merge` is.
+    merge : `str`, optional (default = `"consensus"`)
+        `"consensus"` or `"union"`, see above.
+    min_support : `Dict[str, float]`, optional (default = `None`: `DEFAULT_MIN_SUPPORT`)
+        The consensus rule's minimum support per common type (`"*"`: other types), from 0
+        (every head's entities, one type per span) to 1 (every head of the type, certain).
+    alternatives : `bool`, optional (default = `False`)
+        Add `"alternatives"` to each output: every selected head's entities (common types,
+        `dataset` the head), before merging, so no reading is lost.
     """
 
     def __init__(
@@ -186,6 +216,9 @@ class BiomedicalEntitiesPredictor(Predictor):
         max_sentence_tokens: int = 200,
         sentence_batch_size: int = 64,
         heads: Optional[List[str]] = None,
+        merge: str = "consensus",
+        min_support: Optional[Dict[str, float]] = None,
+        alternatives: bool = False,
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
         if not isinstance(model, MultiTaskCrfTagger):
@@ -198,6 +231,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             ("output_format", output_format, OUTPUT_FORMATS),
             ("overlap_policy", overlap_policy, OVERLAP_POLICIES),
             ("overlap_scope", overlap_scope, OVERLAP_SCOPES),
+            ("merge", merge, MERGE_RULES),
         ):
             if value not in allowed:
                 raise ConfigurationError(
@@ -225,6 +259,30 @@ class BiomedicalEntitiesPredictor(Predictor):
             self._type_mapper = TypeMapper(type_map)
         except ValueError as error:
             raise ConfigurationError(f"biomedical_entities: {error}") from None
+        if min_support is None:
+            min_support = DEFAULT_MIN_SUPPORT
+        if not isinstance(min_support, Mapping) or not all(
+            isinstance(key, str) and isinstance(value, (int, float)) and 0 <= value <= 1
+            for key, value in min_support.items()
+        ):
+            raise ConfigurationError(
+                "biomedical_entities: min_support must map common types (or '*') to "
+                f"numbers from 0 to 1, got {min_support!r}"
+            )
+        self.merge = merge
+        self.min_support = dict(min_support)
+        self.alternatives = bool(alternatives)
+        # Each head's entity types (from its label namespace).
+        self.types_of_head = {
+            head: sorted(
+                {
+                    split_tag(tag)[1]
+                    for tag in model.vocab.get_token_to_index_vocabulary(label_namespace(head))
+                    if split_tag(tag)[1] is not None
+                }
+            )
+            for head in model.datasets
+        }
         self.input_format = input_format
         self.output_format = output_format
         self.overlap_policy = overlap_policy
@@ -537,6 +595,8 @@ class BiomedicalEntitiesPredictor(Predictor):
             output["abstract"] = document.abstract
         output["text"] = document.text
         output["entities"] = [entity.to_json() for entity in document.entities]
+        if self.alternatives:
+            output["alternatives"] = [entity.to_json() for entity in document.alternatives]
         if self.output_format == "conll":
             output["sentences"] = [
                 {"tokens": tokens, "tags": tags} for tokens, tags in document.sentences
@@ -582,9 +642,44 @@ class BiomedicalEntitiesPredictor(Predictor):
         for document, entities in zip(documents, raw):
             if document.error is None:
                 entities = [entity for entity in entities if entity.score >= self.min_score]
-                document.entities = merge_entities(
-                    entities, self._type_mapper, self.overlap_policy, self.overlap_scope
-                )
+                document.entities = self.merge_heads(entities)
+                if self.alternatives:
+                    document.alternatives = sorted(
+                        (self._map_type(entity) for entity in entities),
+                        key=lambda e: (e.start, e.end, e.type, e.dataset),
+                    )
+
+    def _map_type(self, entity: Entity) -> Entity:
+        return dataclasses.replace(entity, type=self._type_mapper(entity.type))
+
+    def merge_heads(
+        self,
+        entities: List[Entity],
+        heads: Optional[Sequence[str]] = None,
+        merge: Optional[str] = None,
+    ) -> List[Entity]:
+        """
+        The output entities of one document from its heads' entities (dataset types, or
+        common types: mapping is idempotent), by the predictor's `merge` (or `merge`),
+        `min_support` and overlap settings: what the predictor outputs with `heads`
+        (default: its own) selected. `allennlp corpus-eval` scores each head alone and the
+        union through this.
+        """
+        heads = self.heads if heads is None else sorted(heads)
+        if heads != self.heads:
+            entities = [entity for entity in entities if entity.dataset in set(heads)]
+        if (merge or self.merge) == "union":
+            return merge_entities(entities, self._type_mapper, self.overlap_policy, self.overlap_scope)
+        heads_of_type = heads_per_type(
+            {head: self.types_of_head[head] for head in heads}, self._type_mapper
+        )
+        return consensus_merge(
+            [self._map_type(entity) for entity in entities],
+            heads_of_type,
+            self.min_support,
+            self.overlap_policy,
+            self.overlap_scope,
+        )
 
     def _forward(self, batch: List[List[Token]]) -> List[Any]:
         """Model outputs for a batch of windows; if the batch fails, each window alone

@@ -1,0 +1,172 @@
+"""
+The leave-corpora-out protocol of docs/new_text.md: tunes the consensus merge of a
+development model's heads on the devel splits of corpora it was not trained on and reports
+it on their test splits, against the union of all heads and the best head alone.
+
+    .venv/bin/python scripts/new_text/merge_protocol.py ARCHIVE --out runs/new_text \\
+        [--corpora BioNLP13PC-IOBES BioNLP11ID-IOBES NCBI-disease-IOBES JNLPBA] [--data-root DIR]
+
+Every head's reading of every sentence is computed once per split (`allennlp corpus-eval`'s
+pass, `evaluate_corpus`) and cached in `OUT/readings/`; the rules are then scored from the
+cache. Tuning (devel only): the overlap scope, then the minimum support of each common type
+that two or more heads produce, one type at a time, twice round, each to the value with the
+best pooled devel F1 of that type (ties: the smaller value). Writes `OUT/chosen.json` (the
+predictor arguments) and `OUT/report.md` (devel and test tables), and prints the report.
+"""
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from biomtl_allennlp.common.archives import predictor_from_path  # noqa: E402
+from biomtl_allennlp.common.datasets import resolve_data_root  # noqa: E402
+from biomtl_allennlp.common.scoring import precision_recall_f1  # noqa: E402
+from biomtl_allennlp.data.entity import Entity  # noqa: E402
+from biomtl_allennlp.evaluation.corpus_eval import corpus_documents  # noqa: E402
+from biomtl_allennlp.evaluation.pubtator_eval import (  # noqa: E402
+    gold_mentions,
+    predict_documents,
+    predicted_mentions,
+)
+from biomtl_allennlp.predictors.entity_merging import TypeMapper  # noqa: E402
+
+LEFT_OUT = ["BioNLP13PC-IOBES", "BioNLP11ID-IOBES", "NCBI-disease-IOBES", "JNLPBA"]
+SUPPORT_GRID = [round(0.1 * i, 1) for i in range(11)]
+
+
+class Split:
+    """One corpus split: gold mentions and every head's cached reading per sentence."""
+
+    def __init__(self, predictor, corpus: str, split: str, data_root: str, cache: Path) -> None:
+        self.name = f"{corpus}/{split}"
+        documents = corpus_documents(Path(data_root) / corpus / f"{split}.tsv")
+        mapper = TypeMapper()
+        self.gold = gold_mentions(documents, mapper)
+        cache_file = cache / f"{corpus}.{split}.json"
+        if cache_file.exists():
+            raw = json.loads(cache_file.read_text())
+        else:
+            predictor.alternatives = True
+            readings, _ = predict_documents(predictor, documents, 64, field="alternatives")
+            raw = {pmid: [e.to_json() for e in entities] for pmid, entities in readings.items()}
+            cache.mkdir(parents=True, exist_ok=True)
+            cache_file.write_text(json.dumps(raw))
+        self.readings = {pmid: [Entity.from_json(e) for e in entities] for pmid, entities in raw.items()}
+        self.types = {mention[3] for mention in self.gold}
+
+    def counts(self, predictor, heads=None, merge=None) -> Dict[str, Counter]:
+        """Per gold type: tp, fp, fn of the predictor's rule (with `heads`, `merge`)."""
+        merged = {p: predictor.merge_heads(e, heads, merge) for p, e in self.readings.items()}
+        predicted = predicted_mentions(merged, TypeMapper())
+        result = {}
+        for entity_type in self.types:
+            gold_t = {m for m in self.gold if m[3] == entity_type}
+            predicted_t = {m for m in predicted if m[3] == entity_type}
+            result[entity_type] = Counter(
+                tp=len(gold_t & predicted_t), fp=len(predicted_t - gold_t), fn=len(gold_t - predicted_t)
+            )
+        return result
+
+
+def pooled(splits: List[Split], predictor, types: List[str], heads=None, merge=None) -> Dict[str, dict]:
+    """Per type: precision/recall/F1 over the splits annotating it (counts summed)."""
+    totals = {t: Counter() for t in types}
+    for split in splits:
+        for entity_type, counts in split.counts(predictor, heads, merge).items():
+            if entity_type in totals:
+                totals[entity_type].update(counts)
+    return {t: precision_recall_f1(c["tp"], c["fp"], c["fn"]) for t, c in totals.items()}
+
+
+def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> dict:
+    predictor.merge = "consensus"
+    predictor.min_support = {"*": 0.0}
+    log = []
+    scopes = {}
+    for scope in ("type", "all"):
+        predictor.overlap_scope = scope
+        scores = pooled(splits, predictor, types)
+        scopes[scope] = sum(scores[t]["f1"] for t in types) / len(types)
+        log.append(f"overlap_scope={scope}: macro F1 {100 * scopes[scope]:.2f}")
+    predictor.overlap_scope = max(scopes, key=lambda s: (scopes[s], s == "type"))
+    for _ in range(2):
+        for entity_type in voted:
+            results = {}
+            for value in SUPPORT_GRID:
+                predictor.min_support = {**predictor.min_support, entity_type: value}
+                results[value] = pooled(splits, predictor, [entity_type])[entity_type]["f1"]
+            best = max(SUPPORT_GRID, key=lambda v: (round(results[v], 6), -v))
+            predictor.min_support = {**predictor.min_support, entity_type: best}
+            log.append(
+                f"{entity_type}: " + ", ".join(f"{v}: {100 * f:.2f}" for v, f in results.items())
+                + f" -> {best}"
+            )
+    return {
+        "chosen": {"merge": "consensus", "overlap_scope": predictor.overlap_scope,
+                   "min_support": predictor.min_support},
+        "log": log,
+    }
+
+
+def cell(values: dict) -> str:
+    return f"{100 * values['f1']:.2f} ({100 * values['precision']:.1f} / {100 * values['recall']:.1f})"
+
+
+def table(splits: List[Split], predictor, types: List[str]) -> List[str]:
+    rows = ["| type | heads | union of all heads | best head alone | consensus (chosen) |",
+            "|---|---|---|---|---|"]
+    union = pooled(splits, predictor, types, merge="union")
+    chosen = pooled(splits, predictor, types)
+    mapper = TypeMapper()
+    for entity_type in types:
+        heads = [h for h in predictor.heads if entity_type in {mapper(t) for t in predictor.types_of_head[h]}]
+        alone = {h: pooled(splits, predictor, [entity_type], heads=[h])[entity_type] for h in heads}
+        best = max(alone, key=lambda h: alone[h]["f1"])
+        rows.append(f"| {entity_type} | {len(heads)} | {cell(union[entity_type])} | "
+                    f"{cell(alone[best])} {best} | {cell(chosen[entity_type])} |")
+    return rows
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("archive")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--corpora", nargs="+", default=LEFT_OUT)
+    parser.add_argument("--data-root", default=None)
+    args = parser.parse_args(argv)
+    data_root = resolve_data_root(args.data_root) or str(ROOT.parent / "shared" / "data")
+    out = Path(args.out)
+    predictor = predictor_from_path(args.archive, "biomedical_entities")
+    mapper = TypeMapper()
+    produced: Counter = Counter(
+        t for h in predictor.heads for t in {mapper(x) for x in predictor.types_of_head[h]}
+    )
+    splits = {
+        split: [Split(predictor, corpus, split, data_root, out / "readings") for corpus in args.corpora]
+        for split in ("devel", "test")
+    }
+    annotated = set().union(*(s.types for s in splits["devel"]))
+    types = sorted(t for t in annotated if produced[t] >= 1)
+    voted = [t for t in types if produced[t] >= 2]
+    tuned = tune(splits["devel"], predictor, types, voted)
+    lines = [f"Archive `{args.archive}`; left-out corpora: {', '.join(args.corpora)}.", "",
+             "Scored common types (annotated by a left-out corpus, produced by a head): "
+             + ", ".join(f"{t} ({produced[t]} heads)" for t in types), "",
+             "Tuning on devel:", ""] + [f"- {line}" for line in tuned["log"]] + [
+             "", f"Chosen: `{json.dumps(tuned['chosen'])}`", ""]
+    for split in ("devel", "test"):
+        lines += [f"### {split} (pooled over the left-out corpora; F1 (precision / recall))", ""]
+        lines += table(splits[split], predictor, types) + [""]
+    report = "\n".join(lines)
+    (out / "chosen.json").write_text(json.dumps(tuned["chosen"], indent=2) + "\n")
+    (out / "report.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The consensus merge (the predictor's default) on hand-made conflicting-head cases, and the
+O(n log n) overlap resolution against the simple quadratic formulation."""
+import random
+
+import pytest
+
+from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.predictors.entity_merging import (
+    consensus_merge,
+    heads_per_type,
+    resolve_overlaps,
+    TypeMapper,
+)
+
+
+def entity(start, end, type_, dataset, score=1.0):
+    return Entity(start, end, "", type_, dataset, score)
+
+
+def readings(entities):
+    return [(e.start, e.end, e.type, e.datasets) for e in entities]
+
+
+GENE_HEADS = {"Gene/Protein": 3, "Chemical": 2, "Disease": 1}
+
+
+def test_heads_per_type_counts_each_head_once_per_common_type():
+    types = {"BC2GM": ["GENE"], "BC5CDR": ["Chemical", "Disease"], "JNLPBA": ["protein", "DNA"],
+             "X": ["Protein", "GENE"]}  # fmt: skip
+    assert heads_per_type(types, TypeMapper()) == {"Gene/Protein": 3, "Chemical": 1, "Disease": 1, "DNA": 1}
+
+
+def test_a_span_claimed_by_several_types_gets_the_best_supported_one():
+    """WT1: three gene heads (support 1.0) against one of two chemical heads at 0.74 (0.37)."""
+    found = [entity(0, 3, "Gene/Protein", h) for h in ("g1", "g2", "g3")]
+    found.append(entity(0, 3, "Chemical", "c1", 0.74))
+    merged = consensus_merge(found, GENE_HEADS, {"*": 0.0})
+    assert readings(merged) == [(0, 3, "Gene/Protein", ("g1", "g2", "g3"))]
+    assert merged[0].score == 1.0 and merged[0].dataset == "g1"
+
+
+def test_support_is_the_scores_sum_over_the_heads_of_the_type():
+    # Two of three gene heads at 0.9 and 0.6: support 0.5.
+    found = [entity(0, 4, "Gene/Protein", "g1", 0.9), entity(0, 4, "Gene/Protein", "g2", 0.6)]
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.5})) == [(0, 4, "Gene/Protein", ("g1", "g2"))]
+    assert consensus_merge(found, GENE_HEADS, {"*": 0.51}) == []
+    # Per-type thresholds; "*" for the others.
+    assert consensus_merge(found, GENE_HEADS, {"*": 0.0, "Gene/Protein": 0.6}) == []
+
+
+def test_a_type_one_head_produces_is_never_voted_out():
+    found = [entity(5, 9, "Disease", "d1", 0.2)]
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 1.0})) == [(5, 9, "Disease", ("d1",))]
+
+
+def test_equal_support_ties_go_to_the_higher_score_then_the_type_name():
+    found = [entity(0, 3, "Chemical", "c1", 0.8), entity(0, 3, "Disease", "d1", 0.4)]
+    # Chemical: 0.8 / 2 = 0.4; Disease: 0.4 / 1 = 0.4; Chemical scores higher.
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0})) == [(0, 3, "Chemical", ("c1",))]
+    found = [entity(0, 3, "Chemical", "c1", 0.5), entity(0, 3, "Chemical", "c2", 0.5),
+             entity(0, 3, "Disease", "d1", 0.5)]  # fmt: skip
+    # Both 0.5 support, both best score 0.5: the type name decides (Chemical < Disease).
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}))[0][2] == "Chemical"
+
+
+def test_competing_extents_of_one_type_go_to_the_extent_more_heads_found():
+    # "IL-2" by three gene heads at 0.7; "IL-2 receptor" by one at 0.99.
+    found = [entity(0, 4, "Gene/Protein", h, 0.7) for h in ("g1", "g2", "g3")]
+    found.append(entity(0, 13, "Gene/Protein", "g1", 0.99))
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0})) == [(0, 4, "Gene/Protein", ("g1", "g2", "g3"))]
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}, overlap_policy="longest")) == [
+        (0, 13, "Gene/Protein", ("g1",))
+    ]
+    assert len(consensus_merge(found, GENE_HEADS, {"*": 0.0}, overlap_policy="keep_all")) == 2
+
+
+def test_nested_entities_of_different_types_stay_unless_scope_all():
+    # A chemical inside a disease name: different spans, different types.
+    found = [entity(0, 9, "Chemical", "c1"), entity(0, 24, "Disease", "d1")]
+    assert len(consensus_merge(found, GENE_HEADS, {"*": 0.0})) == 2
+    flat = consensus_merge(found, GENE_HEADS, {"*": 0.0}, overlap_scope="all")
+    assert readings(flat) == [(0, 24, "Disease", ("d1",))]  # support 1.0 against 0.5
+
+
+def test_bad_settings_are_errors():
+    with pytest.raises(ValueError, match="overlap_policy"):
+        consensus_merge([], {}, overlap_policy="x")
+    with pytest.raises(ValueError, match="overlap_scope"):
+        consensus_merge([], {}, overlap_scope="x")
+
+
+def _quadratic_resolve(entities, policy, scope):
+    """The simple formulation: keep each entity in rank order unless it overlaps a kept one."""
+    def rank(e):
+        length = e.end - e.start
+        return (-length, -e.score, e.start, e.type) if policy == "longest" else (-e.score, -length, e.start, e.type)
+
+    kept = []
+    for e in sorted(entities, key=rank):
+        if not any(e.start < k.end and k.start < e.end and (scope == "all" or k.type == e.type) for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: (e.start, e.end, e.type))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_resolve_overlaps_equals_the_quadratic_formulation(seed):
+    rng = random.Random(seed)
+    entities = []
+    for _ in range(rng.randint(0, 60)):
+        start = rng.randint(0, 80)
+        entities.append(entity(start, start + rng.randint(1, 12), rng.choice("AB"), rng.choice("xyz"),
+                               rng.choice([0.1, 0.5, 0.5, 0.9, 1.0])))  # fmt: skip
+    for policy in ("longest", "highest_score"):
+        for scope in ("type", "all"):
+            assert resolve_overlaps(entities, policy, scope) == _quadratic_resolve(entities, policy, scope)
+
+
+TEXTS = [
+    {"pmid": "1", "text": "Cisplatin induced nephrotoxicity in BRCA1 carriers. Aspirin and WT1 in renal failure."},
+    {"pmid": "2", "text": "Hydrogen peroxide and IL-2 receptor alpha."},
+]
+
+
+def test_alternatives_keep_every_heads_reading(make_predictor):
+    """`alternatives=True` adds every head's entities (common types) to the default output,
+    which is unchanged; they are the union's entities one per head."""
+    plain = make_predictor().predict_batch_json(TEXTS)
+    with_alternatives = make_predictor(alternatives=True).predict_batch_json(TEXTS)
+    union = make_predictor(merge="union", overlap_policy="keep_all").predict_batch_json(TEXTS)
+    for output, full, all_heads in zip(plain, with_alternatives, union):
+        assert "alternatives" not in output
+        assert {k: v for k, v in full.items() if k != "alternatives"} == output
+        expected = sorted(
+            (e["start"], e["end"], e["type"], head, e["text"]) for e in all_heads["entities"] for head in e["datasets"]
+        )
+        got = sorted((e["start"], e["end"], e["type"], e["dataset"], e["text"]) for e in full["alternatives"])
+        assert got == expected and got
+
+
+def test_one_head_is_that_heads_output_whatever_the_merge(make_predictor):
+    for head in ("demo-chemical", "demo-disease", "demo-gene"):
+        consensus = make_predictor(heads=[head], min_support={"*": 1.0}).predict_batch_json(TEXTS)
+        union = make_predictor(heads=[head], merge="union").predict_batch_json(TEXTS)
+        assert consensus == union
+
+
+def test_bad_merge_settings_are_configuration_errors(make_predictor):
+    from allennlp.common.checks import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="merge"):
+        make_predictor(merge="vote")
+    with pytest.raises(ConfigurationError, match="min_support"):
+        make_predictor(min_support={"Chemical": 2})
+    with pytest.raises(ConfigurationError, match="min_support"):
+        make_predictor(min_support=[0.5])
