@@ -139,3 +139,20 @@ def test_data_loading(capsys):
     assert set(results) == {0, 2}
     assert [row["sentences"] for row in results[0]] == [row["sentences"] for row in results[2]] == [90, 90]
     assert "2 workers, epochs 1-1: training-process CPU" in capsys.readouterr().out
+
+
+def test_predict_throughput_compares_the_merge_rules(capsys):
+    """`benchmarks/predict_throughput.py --compare-merge`: the default merge and the union
+    side by side, and the merging step's share, on the shipped fixtures."""
+    from biomtl_allennlp.pretrained import tagger_path
+
+    abstracts = PROJECT_ROOT / "fixtures" / "pubmed" / "abstracts.pubtator"
+    load("predict_throughput").main(
+        [str(tagger_path()), "--data", str(abstracts), "--batch-sizes", "8", "--threads", "1",
+         "--compare-merge", "1", "--no-startup"]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert "| 8 | " in output
+    for merge in ("union", "consensus"):
+        assert f"| {merge} | " in output
+    assert "consensus / union prediction time (medians): " in output
