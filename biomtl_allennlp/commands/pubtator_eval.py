@@ -33,7 +33,9 @@ class PubtatorEval(Subcommand):
             self.name, description=description, help="Evaluate an archive on a PubTator file."
         )
         subparser.add_argument("archive", help="model.tar.gz of a multitask_crf_tagger")
-        subparser.add_argument("gold", help="gold PubTator file")
+        subparser.add_argument(
+            "gold", help="gold PubTator file, or BioC XML / JSON of titles and abstracts (PubTator3)"
+        )
         subparser.add_argument(
             "--type-map",
             default=None,
@@ -71,6 +73,7 @@ def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
 def pubtator_eval_from_args(args: argparse.Namespace) -> None:
     from biomtl_allennlp.common.archives import predictor_from_path
     from biomtl_allennlp.data.pubtator import read_pubtator
+    from biomtl_allennlp.data.bioc_collections import bioc_format, pubtator_documents
     from biomtl_allennlp.evaluation.pubtator_eval import evaluate
 
     if args.batch_size < 1:
@@ -79,7 +82,10 @@ def pubtator_eval_from_args(args: argparse.Namespace) -> None:
     predictor_args = _json_arg(args.predictor_args, "--predictor-args")
     if type_map:
         predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
-    gold_documents = list(read_pubtator(args.gold))
+    if bioc_format(args.gold) is not None:  # BioC XML / JSON of titles and abstracts
+        gold_documents = pubtator_documents(args.gold)
+    else:
+        gold_documents = list(read_pubtator(args.gold))
     predictor = predictor_from_path(
         args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
     )

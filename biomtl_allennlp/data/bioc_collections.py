@@ -34,11 +34,10 @@ passage.text}`; each entity becomes an annotation on its passage with infons `ty
 annotations and relations are kept.
 """
 import gzip
-import io
 import json
 import os
 import re
-from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import bioc
 from bioc import biocjson, biocxml
@@ -46,6 +45,9 @@ from lxml import etree
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data.entity import Entity
+
+if TYPE_CHECKING:
+    from biomtl_allennlp.data.pubtator import PubtatorDocument
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -519,3 +521,47 @@ def tag_documents(
 def _annotation_ids(document: bioc.BioCDocument) -> set:
     holders = [document] + list(document.passages) + [s for p in document.passages for s in p.sentences]
     return {annotation.id for holder in holders for annotation in holder.annotations}
+
+
+# ---------------------------------------------------------------------- PubTator view
+
+
+def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["PubtatorDocument"]:
+    """
+    The documents of a BioC file of titles and abstracts (PubTator3's layout: a passage at
+    offset 0, the title, and optionally one at `len(title) + 1`, the abstract) as
+    `PubtatorDocument`s, with every annotation whose infons have a `type` (an annotation
+    with several locations spans from the first to the last): the gold file of `allennlp
+    pubtator-eval`. `InputFormatError` for a document of another layout (full text).
+    """
+    from biomtl_allennlp.data.pubtator import PubtatorAnnotation, PubtatorDocument
+
+    name = os.fspath(path)
+    documents = []
+    for document in read_bioc(name, format_):
+        passages = document.passages
+        title = passages[0].text if passages else ""
+        abstract = passages[1].text if len(passages) > 1 else ""
+        if not passages or len(passages) > 2 or passages[0].offset != 0 or (
+            len(passages) == 2 and passages[1].offset != len(title) + 1
+        ):
+            raise InputFormatError(
+                f"document {document.id!r}: expected a title passage at offset 0 and at most an "
+                "abstract passage at len(title) + 1 (titles and abstracts, as PubTator3 has them)",
+                name,
+            )
+        pubtator = PubtatorDocument(pmid=document.id, title=title, abstract=abstract)
+        text = pubtator.text
+        holders = [document] + list(passages)
+        for annotation in (a for holder in holders for a in holder.annotations):
+            if not annotation.infons.get("type") or not annotation.locations:
+                continue
+            start = min(location.offset for location in annotation.locations)
+            end = max(location.offset + location.length for location in annotation.locations)
+            identifier = annotation.infons.get("identifier")
+            pubtator.annotations.append(
+                PubtatorAnnotation(start, end, text[start:end], str(annotation.infons["type"]), identifier)
+            )
+        pubtator.annotations.sort(key=lambda a: (a.start, a.end, a.type))
+        documents.append(pubtator)
+    return documents

@@ -314,3 +314,35 @@ def test_output_formats(tmp_path):
         assert text[passage.offset : passage.offset + len(passage.text)] == passage.text
     assert output_record(record, "jsonl") is record
     assert set(BIOC_FORMATS) == {"bioc_xml", "bioc_json"}
+
+
+def test_pubtator_eval_gold_can_be_bioc(tmp_path):
+    """The fixture gold PubTator file as PubTator3-style BioC reads back as the same gold
+    documents (what `allennlp pubtator-eval` scores against)."""
+    from biomtl_allennlp.data.bioc_collections import pubtator_documents
+    from biomtl_allennlp.data.pubtator import read_pubtator
+
+    gold = list(read_pubtator(PROJECT_ROOT / "fixtures/pubmed/gold.pubtator"))
+    collection = bioc_collection()
+    for number, document in enumerate(gold):
+        converted = document_from_record({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
+        for index, annotation in enumerate(document.annotations):
+            passage = converted.passages[0 if annotation.start < len(document.title) else 1]
+            made = bioc.BioCAnnotation()
+            made.id, made.text = str(index), annotation.text
+            made.infons.update({"type": annotation.type, "identifier": annotation.id})
+            made.add_location(bioc.BioCLocation(annotation.start, annotation.end - annotation.start))
+            passage.add_annotation(made)
+        collection.add_document(converted)
+    for format_ in BIOC_FORMATS:
+        write_bioc(tmp_path / f"gold.{format_}", collection, format_)
+        back = pubtator_documents(tmp_path / f"gold.{format_}")
+        assert [(d.pmid, d.title, d.abstract) for d in back] == [(d.pmid, d.title, d.abstract) for d in gold]
+        for a, b in zip(back, gold):
+            key = lambda x: (x.start, x.end, x.text, x.type, x.id)  # noqa: E731
+            assert sorted(map(key, a.annotations)) == sorted(map(key, b.annotations))
+    assert sum(len(d.annotations) for d in gold) > 100
+    full = bioc_collection(full_text_document())
+    write_bioc(tmp_path / "full.xml", full, "bioc_xml")
+    with pytest.raises(InputFormatError, match=r"full\.xml: document 'PMC0000001': expected a title passage"):
+        pubtator_documents(tmp_path / "full.xml")
