@@ -224,3 +224,21 @@ def test_worker_processes_load_every_sentence_once_per_epoch(larger_root):
     assert in_process == [expected, expected]
     assert epochs(num_workers=2, max_instances_in_memory=1000) == in_process
     assert epochs(num_workers=3, max_instances_in_memory=8) == in_process
+
+
+def test_a_sentence_over_the_token_limit_is_refused_naming_file_and_line(tmp_path):
+    """issue 41: a 10,000-token sentence (a missing blank line) took 6.8 GB in training."""
+    long_sentence = "".join(f"w{i}\tO\n" for i in range(1001))
+    write_dataset(tmp_path, "long", IOBES + "\n" + long_sentence)
+    path = tmp_path / "long" / "train.tsv"
+    reader = MultiTaskNerDatasetReader(["long"], data_root=str(tmp_path))
+    with pytest.raises(InputFormatError) as raised:
+        list(reader.read("train"))
+    assert str(raised.value) == (
+        f"{path}:14: sentence of 1001 tokens (lines 14-1014), over the limit of 1000 "
+        "(max_sentence_tokens); a missing blank line between sentences? Split it, or raise the limit"
+    )
+    assert len(list(MultiTaskNerDatasetReader(["long"], data_root=str(tmp_path), max_sentence_tokens=None).read("train"))) == 3
+    assert len(list(MultiTaskNerDatasetReader(["long"], data_root=str(tmp_path), max_sentence_tokens=1001).read("train"))) == 3
+    with pytest.raises(ValueError, match="max_sentence_tokens must be a positive integer or null"):
+        MultiTaskNerDatasetReader(["long"], data_root=str(tmp_path), max_sentence_tokens=0)
