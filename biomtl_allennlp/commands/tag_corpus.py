@@ -13,7 +13,7 @@ from biomtl_allennlp.common.errors import InputFormatError
 class TagCorpus(Subcommand):
     """
     `allennlp tag-corpus ARCHIVE INPUT [INPUT ...] --output-dir DIR`: tags PubMed XML,
-    JSON-lines or PubTator files with a `multitask_crf_tagger` on Ray workers, one output
+    JSON-lines, PubTator or BioC (XML, JSON) files with a `multitask_crf_tagger` on Ray workers, one output
     file per input, resumable (see `biomtl_allennlp.corpus.tagger`).
 
     Registered as a `Subcommand` with name "tag-corpus".
@@ -22,9 +22,14 @@ class TagCorpus(Subcommand):
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description = """Tag a corpus with Ray workers, each holding the model once.
         INPUTs are PubMed/MEDLINE XML files (pubmed*.xml.gz, .xml), JSON-lines files
-        (.jsonl, as `allennlp predict` takes them) or PubTator files (.pubtator, .txt); a
-        folder means every such file in it. Each input gets DIR/<name>.jsonl (or
-        .pubtator), written under a temporary name and renamed when complete; a rerun
+        (.jsonl, as `allennlp predict` takes them), PubTator files (.pubtator, .txt) or
+        BioC collections (.bioc.xml, .bioc.json, or .xml / .json files holding BioC XML,
+        BioC JSON or PubTator3's BioC JSON: every passage is tagged); a folder means
+        every such file in it. Each input gets DIR/<name>.jsonl (or .pubtator,
+        .bioc.xml, .bioc.json: --output-format; by default BioC inputs are written in
+        their own BioC format, one annotation per entity with type, score and heads as
+        infons, the others as JSON lines), written under a temporary name and renamed
+        when complete; a rerun
         skips complete inputs, so a killed run resumes. DeleteCitation PMIDs go to
         DIR/<name>.deleted.txt. A bad input file is reported and the others go on
         (exit status 1 at the end)."""
@@ -37,7 +42,10 @@ class TagCorpus(Subcommand):
         subparser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders")
         subparser.add_argument("--output-dir", required=True, help="folder for the outputs")
         subparser.add_argument(
-            "--output-format", choices=["jsonl", "pubtator"], default="jsonl"
+            "--output-format",
+            choices=["auto", "jsonl", "pubtator", "bioc_xml", "bioc_json"],
+            default="auto",
+            help="auto (default): BioC inputs as BioC in their own format, the others as jsonl",
         )
         subparser.add_argument(
             "--workers", type=int, default=None, help="Ray workers (default: CPUs / threads)"

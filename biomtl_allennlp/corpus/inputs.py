@@ -9,10 +9,22 @@ Formats, by file name (a folder means every such file directly in it, sorted by 
 - JSON lines: `*.jsonl`, `*.json`, `*.jsonl.gz`: one JSON object per non-blank line, as
   `allennlp predict` takes them (`{"text": ...}` or `{"title", "abstract"}`, with ids);
 - PubTator: `*.pubtator`, `*.pubtator.txt`, `*.PubTator.txt`, `*.txt` (`read_pubtator`;
-  annotations in the input are ignored): per document `{"pmid", "title", "abstract"}`.
+  annotations in the input are ignored): per document `{"pmid", "title", "abstract"}`;
+- BioC (`biomtl_allennlp.data.bioc_collections`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
+  `*.xml.gz`, `*.json` files whose content is a BioC XML collection, a BioC JSON
+  collection or PubTator3's BioC JSON export (`bioc_format`): per document
+  `{BIOC_DOCUMENT: BioCDocument}`, whose passages are tagged one by one.
 
 A file's output name is its name without these endings (`pubmed25n0001.xml.gz` ->
 `pubmed25n0001`), so two inputs with the same name in different folders are an error.
+
+Output formats (`output_format_of`): `jsonl`, `pubtator`, `bioc_xml`, `bioc_json`, or
+`auto`: BioC inputs in their own BioC format, the others as JSON lines. A BioC input is
+written as BioC only (its documents have passages that JSON lines and PubTator cannot
+hold); another input written as BioC gets a `title` and an `abstract` passage per
+document (`document_from_record`). A BioC output is one collection per input: the input's
+source, date, key and infons (for other inputs: the input's file name as source), then
+its documents.
 """
 import gzip
 import json
@@ -22,6 +34,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.data import bioc_collections
 from biomtl_allennlp.data.medline_xml import MedlineDeletion, read_medline
 from biomtl_allennlp.data.pubtator import read_pubtator
 from biomtl_allennlp.data.text_lines import without_byte_order_mark
@@ -29,6 +42,8 @@ from biomtl_allennlp.data.text_lines import without_byte_order_mark
 # (ending, format), longest endings first; matched case-insensitively.
 ENDINGS: Tuple[Tuple[str, str], ...] = (
     (".pubtator.txt", "pubtator"),
+    (".bioc.json", "bioc_json"),
+    (".bioc.xml", "bioc_xml"),
     (".jsonl.gz", "jsonl"),
     (".xml.gz", "medline"),
     (".pubtator", "pubtator"),
@@ -40,6 +55,14 @@ ENDINGS: Tuple[Tuple[str, str], ...] = (
 
 # A document for the predictor, or the PMIDs of a deletion.
 Record = Union[Dict[str, Any], List[str]]
+
+OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_collections.BIOC_FORMATS
+# The key of a BioC document in a record (its value: a `BioCDocument`), and of the BioC
+# format it is written in.
+BIOC_DOCUMENT = "bioc_document"
+BIOC_OUTPUT = "bioc_output"
+# The file name ending of each output format's entities file.
+_OUTPUT_ENDINGS = {"jsonl": "jsonl", "pubtator": "pubtator", "bioc_xml": "bioc.xml", "bioc_json": "bioc.json"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +81,8 @@ def input_format(path: str) -> Tuple[str, str]:
     lowered = name.lower()
     for ending, format_ in ENDINGS:
         if lowered.endswith(ending) and len(name) > len(ending):
+            if ending in (".xml", ".xml.gz", ".json"):  # MEDLINE XML / JSON lines, or BioC
+                format_ = bioc_collections.bioc_format(path) or format_
             return format_, name[: -len(ending)]
     known = ", ".join(ending for ending, _ in ENDINGS)
     raise InputFormatError(f"unknown input type (expected a name ending in {known})", path)
@@ -82,7 +107,9 @@ def collect_inputs(paths: Sequence[str]) -> List[CorpusFile]:
                     except InputFormatError:
                         continue  # other files in the folder (READMEs, checksums, ...)
             if not found:
-                raise InputFormatError("folder without input files (.xml[.gz], .jsonl, .pubtator)", path)
+                raise InputFormatError(
+                    "folder without input files (.xml[.gz], .jsonl, .pubtator, .bioc.xml, .bioc.json)", path
+                )
             files.extend(found)
         elif os.path.isfile(path):
             files.append(CorpusFile(path, *input_format(path)))
@@ -121,6 +148,9 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
     elif corpus_file.format == "pubtator":
         for document in read_pubtator(corpus_file.path, strict=False):
             yield {"pmid": document.pmid, "title": document.title, "abstract": document.abstract}
+    elif corpus_file.format in bioc_collections.BIOC_FORMATS:
+        for document in bioc_collections.read_bioc(corpus_file.path, corpus_file.format):
+            yield {BIOC_DOCUMENT: document}
     else:
         yield from _read_jsonl(corpus_file.path)
 
@@ -156,14 +186,68 @@ def _read_jsonl(path: str) -> Iterator[Dict[str, Any]]:
             yield value
 
 
+def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
+    """The format `corpus_file` is written in with `output_format` (see the module
+    docstring); `InputFormatError` for a BioC input with `jsonl` or `pubtator`."""
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+    is_bioc = corpus_file.format in bioc_collections.BIOC_FORMATS
+    if output_format == "auto":
+        return corpus_file.format if is_bioc else "jsonl"
+    if is_bioc and output_format not in bioc_collections.BIOC_FORMATS:
+        raise InputFormatError(
+            f"a BioC input is written as BioC (--output-format auto, bioc_xml or bioc_json), "
+            f"not {output_format}",
+            corpus_file.path,
+        )
+    return output_format
+
+
+def output_record(record: Dict[str, Any], output_format: str) -> Dict[str, Any]:
+    """A document of `read_records` as the tagger takes it for `output_format` (an input's
+    resolved format): for BioC outputs `{BIOC_DOCUMENT, BIOC_OUTPUT}`, other inputs' documents
+    made BioC documents (`document_from_record`)."""
+    if output_format not in bioc_collections.BIOC_FORMATS:
+        return record
+    document = record.get(BIOC_DOCUMENT)
+    if document is None:
+        document = bioc_collections.document_from_record(record)
+    return {BIOC_DOCUMENT: document, BIOC_OUTPUT: output_format}
+
+
+def output_start(corpus_file: CorpusFile, output_format: str) -> str:
+    """The text of an entities file before its first document (a BioC collection's
+    information; nothing for the other formats)."""
+    if output_format not in bioc_collections.BIOC_FORMATS:
+        return ""
+    if corpus_file.format in bioc_collections.BIOC_FORMATS:
+        info = bioc_collections.read_collection_info(corpus_file.path, corpus_file.format)
+    else:
+        info = bioc_collections.bioc.BioCCollection()
+        info.source = os.path.basename(corpus_file.path)
+    return bioc_collections.collection_start(info, output_format)
+
+
+def output_separator(output_format: str) -> str:
+    """The text between two documents of an entities file."""
+    return bioc_collections.DOCUMENT_SEPARATOR.get(output_format, "")
+
+
+def output_end(output_format: str) -> str:
+    """The text of an entities file after its last document."""
+    if output_format not in bioc_collections.BIOC_FORMATS:
+        return ""
+    return bioc_collections.collection_end(output_format)
+
+
 def output_names(stem: str, output_format: str) -> Dict[str, str]:
-    """The file names of one input's outputs: `entities` (`<stem>.jsonl` or
-    `<stem>.pubtator`), `deleted` (the PMIDs of its `DeleteCitation`s, one per line, when
+    """The file names of one input's outputs: `entities` (`<stem>.jsonl`,
+    `<stem>.pubtator`, `<stem>.bioc.xml` or `<stem>.bioc.json`), `deleted` (the PMIDs of its `DeleteCitation`s, one per line, when
     it has any) and `errors` (documents that could not be tagged, as JSON lines, when there
     are any; with JSON output they are also in `entities`, as `allennlp predict` writes
     them)."""
     return {
-        "entities": f"{stem}.{output_format}",
+        "entities": f"{stem}.{_OUTPUT_ENDINGS[output_format]}",
         "deleted": f"{stem}.deleted.txt",
         "errors": f"{stem}.errors.jsonl",
     }

@@ -32,15 +32,21 @@ from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.corpus.inputs import (
+    BIOC_DOCUMENT,
+    BIOC_OUTPUT,
+    OUTPUT_FORMATS,
     CorpusFile,
     is_complete,
+    output_end,
+    output_format_of,
     output_names,
+    output_record,
+    output_separator,
+    output_start,
     read_records,
 )
 
 logger = logging.getLogger(__name__)
-
-OUTPUT_FORMATS = ("jsonl", "pubtator")
 
 
 class TaggerWorker:
@@ -53,7 +59,9 @@ class TaggerWorker:
     archive : `str`
         A `model.tar.gz` of a `multitask_crf_tagger`.
     output_format : `str`
-        `"jsonl"` or `"pubtator"` (the predictor's `"json"` / `"pubtator"`).
+        `"pubtator"` (the predictor's `"pubtator"`), or another of `OUTPUT_FORMATS` (the
+        predictor's `"json"`; documents of BioC outputs come as BioC records, see
+        `inputs.output_record`).
     threads : `int`
         torch threads of this worker.
     cuda_device : `int`
@@ -83,18 +91,31 @@ class TaggerWorker:
             "biomedical_entities",
             cuda_device=cuda_device,
             overrides=archive_overrides(cuda_device),
-            output_format="json" if output_format == "jsonl" else output_format,
+            output_format="pubtator" if output_format == "pubtator" else "json",
             **(predictor_args or {}),
         )
 
     def tag(self, documents: List[Dict[str, Any]]) -> List[Tuple[str, Optional[str], List[str]]]:
-        """Per document: its output lines (as `allennlp predict` writes them), its error
-        output as a JSON line (or `None`), and the types of its entities."""
-        results = []
-        for output in self.predictor.predict_batch_json(documents):
+        """Per document: its output lines (as `allennlp predict` writes them; for a BioC
+        record the document as its BioC file holds it), its error output as a JSON line
+        (or `None`; a BioC document's errors, one line per passage), and the types of its
+        entities."""
+        plain = [index for index, document in enumerate(documents) if BIOC_DOCUMENT not in document]
+        results: List[Any] = [None] * len(documents)
+        outputs = self.predictor.predict_batch_json([documents[index] for index in plain]) if plain else []
+        for index, output in zip(plain, outputs):
             error = json.dumps(output) if "error" in output else None
             types = [entity["type"] for entity in output.get("entities", [])]
-            results.append((self.predictor.dump_line(output), error, types))
+            results[index] = (self.predictor.dump_line(output), error, types)
+        records = [(index, document) for index, document in enumerate(documents) if BIOC_DOCUMENT in document]
+        if records:
+            from biomtl_allennlp.data.bioc_collections import format_document, tag_documents
+
+            tagged = tag_documents(self.predictor.predict_batch_json, [r[BIOC_DOCUMENT] for _, r in records])
+            for (index, record), (entities, errors) in zip(records, tagged):
+                text = format_document(record[BIOC_DOCUMENT], record[BIOC_OUTPUT])
+                error = "\n".join(json.dumps(e) for e in errors) if errors else None
+                results[index] = (text, error, [entity.type for entity in entities])
         return results
 
     def stats(self) -> Dict[str, float]:
@@ -112,6 +133,7 @@ class _FileJob:
 
     corpus_file: CorpusFile
     paths: Dict[str, str]
+    output_format: str = "jsonl"  # resolved for this input (`inputs.output_format_of`)
     handle: Any = None
     documents: int = 0  # read so far
     written: int = 0
@@ -186,7 +208,7 @@ def _batches(
                     job.deleted.extend(record)
                     continue
                 job.documents += 1
-                batch.append((job, record))
+                batch.append((job, output_record(record, job.output_format)))
                 if len(batch) == batch_size:
                     yield batch
                     batch = []
@@ -224,6 +246,9 @@ class _Driver:
             return
         if job.handle is None:
             job.handle = open(job.temporary("entities"), "w", encoding="utf-8")
+            job.handle.write(output_start(job.corpus_file, job.output_format))
+        elif lines:
+            job.handle.write(output_separator(job.output_format))
         job.handle.write(lines)
         job.written += 1
         if error is not None:
@@ -254,6 +279,8 @@ class _Driver:
             _write_atomically(job.paths["errors"], job.temporary("errors"), "".join(f"{e}\n" for e in job.errors))
         if job.handle is None:
             job.handle = open(job.temporary("entities"), "w", encoding="utf-8")
+            job.handle.write(output_start(job.corpus_file, job.output_format))
+        job.handle.write(output_end(job.output_format))
         job.handle.flush()
         os.fsync(job.handle.fileno())
         job.handle.close()
@@ -281,7 +308,7 @@ def tag_corpus(
     archive: str,
     inputs: Sequence[CorpusFile],
     output_dir: str,
-    output_format: str = "jsonl",
+    output_format: str = "auto",
     workers: Optional[int] = None,
     batch_size: int = 32,
     threads_per_worker: int = 1,
@@ -303,10 +330,14 @@ def tag_corpus(
     inputs : `Sequence[CorpusFile]`
         From `collect_inputs`.
     output_dir : `str`
-        Created if needed. Per input `<stem>.jsonl` or `<stem>.pubtator`, and when there
-        are any `<stem>.deleted.txt` and `<stem>.errors.jsonl`.
-    output_format : `str`, optional (default = `"jsonl"`)
-        `"jsonl"` (the predictor's JSON lines) or `"pubtator"`.
+        Created if needed. Per input `<stem>.jsonl`, `<stem>.pubtator`, `<stem>.bioc.xml`
+        or `<stem>.bioc.json`, and when there are any `<stem>.deleted.txt` and
+        `<stem>.errors.jsonl`.
+    output_format : `str`, optional (default = `"auto"`)
+        `"jsonl"` (the predictor's JSON lines), `"pubtator"`, `"bioc_xml"`, `"bioc_json"`,
+        or `"auto"`: BioC inputs in their own BioC format, the others as JSON lines
+        (`inputs.output_format_of`; a BioC input with `"jsonl"` or `"pubtator"` is an
+        `InputFormatError` before anything is tagged).
     workers : `int`, optional
         Ray actors; default: the cluster's CPUs (or GPUs with `gpus_per_worker`) divided
         by what one worker takes.
@@ -341,12 +372,13 @@ def tag_corpus(
     summary = CorpusSummary()
     jobs = []
     for corpus_file in inputs:
-        if is_complete(output_dir, corpus_file.stem, output_format):
+        file_format = output_format_of(corpus_file, output_format)
+        if is_complete(output_dir, corpus_file.stem, file_format):
             summary.files_skipped.append(corpus_file.path)
             continue
-        names = output_names(corpus_file.stem, output_format)
+        names = output_names(corpus_file.stem, file_format)
         paths = {kind: os.path.join(output_dir, name) for kind, name in names.items()}
-        jobs.append(_FileJob(corpus_file, paths))
+        jobs.append(_FileJob(corpus_file, paths, file_format))
     if not jobs:
         summary.seconds = time.time() - start
         _write_summary(output_dir, summary)
