@@ -3,6 +3,7 @@ your own environment"): it must hold every module, the shipped model and its car
 declare the plugin's run-time dependencies."""
 import email
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,10 +18,17 @@ SHIPPED = PROJECT_ROOT / "models" / "mtm_cw" / "model.tar.gz"
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    # Built from a copy: a build writes `build/` and `*.egg-info` into the source tree, and
+    # an egg-info in the project root would shadow the installed metadata (entry points).
+    source = tmp_path_factory.mktemp("source") / "project"
+    shutil.copytree(
+        PROJECT_ROOT, source, symlinks=True,
+        ignore=shutil.ignore_patterns(".git", ".venv", "runs", "build", "dist", "*.egg-info", "__pycache__"),
+    )  # fmt: skip
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", str(PROJECT_ROOT), "-w", str(out)],
+         "--disable-pip-version-check", str(source), "-w", str(out)],
         check=True, capture_output=True, timeout=600,
     )  # fmt: skip
     (path,) = out.glob("biomtl_allennlp-*.whl")
@@ -40,6 +48,10 @@ def test_wheel_holds_every_module_the_model_and_its_card(wheel):
         card = archive.read("biomtl_allennlp/pretrained/mtm_cw/MODEL_CARD.md")
     assert model == SHIPPED.read_bytes()
     assert card == (PACKAGE / "pretrained" / "mtm_cw" / "MODEL_CARD.md").read_bytes()
+    # spaCy finds the pipeline component through the wheel's entry points.
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[spacy_factories]" in text and "biomtl_ner = biomtl_allennlp.pipelines.spacy_component" in text
 
 
 def test_wheel_declares_the_run_time_dependencies(wheel):
@@ -48,7 +60,7 @@ def test_wheel_declares_the_run_time_dependencies(wheel):
         message = email.message_from_bytes(archive.read(metadata))
     requires = [line.split(";")[0].strip() for line in message.get_all("Requires-Dist")]
     names = {requirement.split(">")[0].split("<")[0].split("=")[0] for requirement in requires}
-    assert {"torch", "numpy", "spacy"} <= names
+    assert {"torch", "numpy", "spacy", "bioc"} <= names
     # Their declared pins cannot install on Python 3.11: installed with --no-deps instead.
     assert not names & {"allennlp", "allennlp-models", "allennlp_models"}
 
