@@ -8,7 +8,7 @@ it on their test splits, against the union of all heads and the best head alone.
 
 Every head's reading of every sentence is computed once per split (`allennlp corpus-eval`'s
 pass, `evaluate_corpus`) and cached in `OUT/readings/`; the rules are then scored from the
-cache. Tuning (devel only): the overlap scope, then the minimum support of each common type
+cache. Tuning (devel only): the overlap scope and the span-type rule, then the minimum support of each common type
 that two or more heads produce, one type at a time, twice round, each to the value with the
 best pooled devel F1 of that type (ties: the smaller value). Writes `OUT/chosen.json` (the
 predictor arguments) and `OUT/report.md` (devel and test tables), and prints the report.
@@ -87,13 +87,18 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
     predictor.merge = "consensus"
     predictor.min_support = {"*": 0.0}
     log = []
-    scopes = {}
+    structural = {}
     for scope in ("type", "all"):
-        predictor.overlap_scope = scope
-        scores = pooled(splits, predictor, types)
-        scopes[scope] = sum(scores[t]["f1"] for t in types) / len(types)
-        log.append(f"overlap_scope={scope}: macro F1 {100 * scopes[scope]:.2f}")
-    predictor.overlap_scope = max(scopes, key=lambda s: (scopes[s], s == "type"))
+        for span_type_by in ("votes", "support"):
+            predictor.overlap_scope, predictor.span_type_by = scope, span_type_by
+            scores = pooled(splits, predictor, types)
+            structural[scope, span_type_by] = sum(scores[t]["f1"] for t in types) / len(types)
+            log.append(f"overlap_scope={scope}, span_type_by={span_type_by}: macro F1 "
+                       f"{100 * structural[scope, span_type_by]:.2f}")
+    # Ties: the defaults (type, votes).
+    predictor.overlap_scope, predictor.span_type_by = max(
+        structural, key=lambda k: (round(structural[k], 6), k == ("type", "votes"))
+    )
     for _ in range(2):
         for entity_type in voted:
             results = {}
@@ -108,7 +113,7 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
             )
     return {
         "chosen": {"merge": "consensus", "overlap_scope": predictor.overlap_scope,
-                   "min_support": predictor.min_support},
+                   "span_type_by": predictor.span_type_by, "min_support": predictor.min_support},
         "log": log,
     }
 

@@ -39,6 +39,17 @@ def test_a_span_claimed_by_several_types_gets_the_best_supported_one():
     assert merged[0].score == 1.0 and merged[0].dataset == "g1"
 
 
+def test_votes_or_support_decide_a_span_several_types_claim():
+    """BRCA1: seven of nine gene heads (support 0.78, votes 7) against the one DNA head at
+    0.97 (support 0.97, votes 0.97)."""
+    found = [entity(0, 5, "Gene/Protein", f"g{i}") for i in range(7)] + [entity(0, 5, "DNA", "j", 0.97)]
+    heads = {"Gene/Protein": 9, "DNA": 1}
+    assert readings(consensus_merge(found, heads, {"*": 0.0}))[0][2] == "Gene/Protein"
+    assert readings(consensus_merge(found, heads, {"*": 0.0}, span_type_by="support"))[0][2] == "DNA"
+    with pytest.raises(ValueError, match="span_type_by"):
+        consensus_merge(found, heads, span_type_by="x")
+
+
 def test_support_is_the_scores_sum_over_the_heads_of_the_type():
     # Two of three gene heads at 0.9 and 0.6: support 0.5.
     found = [entity(0, 4, "Gene/Protein", "g1", 0.9), entity(0, 4, "Gene/Protein", "g2", 0.6)]
@@ -56,10 +67,15 @@ def test_a_type_one_head_produces_is_never_voted_out():
 def test_equal_support_ties_go_to_the_higher_score_then_the_type_name():
     found = [entity(0, 3, "Chemical", "c1", 0.8), entity(0, 3, "Disease", "d1", 0.4)]
     # Chemical: 0.8 / 2 = 0.4; Disease: 0.4 / 1 = 0.4; Chemical scores higher.
-    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0})) == [(0, 3, "Chemical", ("c1",))]
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}, span_type_by="support")) == [
+        (0, 3, "Chemical", ("c1",))
+    ]
     found = [entity(0, 3, "Chemical", "c1", 0.5), entity(0, 3, "Chemical", "c2", 0.5),
              entity(0, 3, "Disease", "d1", 0.5)]  # fmt: skip
     # Both 0.5 support, both best score 0.5: the type name decides (Chemical < Disease).
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}, span_type_by="support"))[0][2] == "Chemical"
+    # Equal votes too: one chemical head against one disease head, both 0.5.
+    found = [entity(0, 3, "Disease", "d1", 0.5), entity(0, 3, "Chemical", "c1", 0.5)]
     assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}))[0][2] == "Chemical"
 
 
