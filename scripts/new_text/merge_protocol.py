@@ -143,6 +143,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--corpora", nargs="+", default=LEFT_OUT)
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--setting", default=None,
+                        help="a chosen.json to report as it is (no tuning): e.g. the protocol's "
+                        "choice applied to another model or corpus")
+    parser.add_argument("--splits", nargs="+", default=["devel", "test"])
     args = parser.parse_args(argv)
     data_root = resolve_data_root(args.data_root) or str(ROOT.parent / "shared" / "data")
     out = Path(args.out)
@@ -153,22 +157,29 @@ def main(argv: Optional[List[str]] = None) -> None:
     )
     splits = {
         split: [Split(predictor, corpus, split, data_root, out / "readings") for corpus in args.corpora]
-        for split in ("devel", "test")
+        for split in args.splits
     }
-    annotated = set().union(*(s.types for s in splits["devel"]))
+    annotated = set().union(*(s.types for s in splits[args.splits[0]]))
     types = sorted(t for t in annotated if produced[t] >= 1)
     voted = [t for t in types if produced[t] >= 2]
-    tuned = tune(splits["devel"], predictor, types, voted)
+    if args.setting:
+        chosen = json.loads(Path(args.setting).read_text())
+        for key, value in chosen.items():
+            setattr(predictor, key, value)
+        tuned = {"chosen": chosen, "log": [f"not tuned: the setting of {args.setting}"]}
+    else:
+        tuned = tune(splits["devel"], predictor, types, voted)
     lines = [f"Archive `{args.archive}`; left-out corpora: {', '.join(args.corpora)}.", "",
              "Scored common types (annotated by a left-out corpus, produced by a head): "
              + ", ".join(f"{t} ({produced[t]} heads)" for t in types), "",
              "Tuning on devel:", ""] + [f"- {line}" for line in tuned["log"]] + [
              "", f"Chosen: `{json.dumps(tuned['chosen'])}`", ""]
-    for split in ("devel", "test"):
+    for split in args.splits:
         lines += [f"### {split} (pooled over the left-out corpora; F1 (precision / recall))", ""]
         lines += table(splits[split], predictor, types) + [""]
     report = "\n".join(lines)
-    (out / "chosen.json").write_text(json.dumps(tuned["chosen"], indent=2) + "\n")
+    if not args.setting:
+        (out / "chosen.json").write_text(json.dumps(tuned["chosen"], indent=2) + "\n")
     (out / "report.md").write_text(report)
     print(report)
 
