@@ -37,7 +37,6 @@ from biomtl_allennlp.common.tags import split_tag
 from biomtl_allennlp.predictors.entity_merging import (
     DEFAULT_MIN_SUPPORT,
     MERGE_RULES,
-    SPAN_TYPE_RULES,
     OVERLAP_POLICIES,
     OVERLAP_SCOPES,
     TypeMapper,
@@ -197,9 +196,9 @@ class BiomedicalEntitiesPredictor(Predictor):
     min_support : `Dict[str, float]`, optional (default = `None`: `DEFAULT_MIN_SUPPORT`)
         The consensus rule's minimum support per common type (`"*"`: other types), from 0
         (every head's entities, one type per span) to 1 (every head of the type, certain).
-    span_type_by : `str`, optional (default = `"votes"`)
-        Which type keeps a span claimed by several (`consensus_merge`): `"votes"`, the type
-        whose heads' scores sum highest, or `"support"`, the best-supported type.
+    span_type_prior : `float`, optional (default = `1.0`)
+        Which type keeps a span several types claim (`consensus_merge`): the one with the
+        highest score sum over its number of heads plus this prior.
     alternatives : `bool`, optional (default = `False`)
         Add `"alternatives"` to each output: every selected head's entities (common types,
         `dataset` the head), before merging, so no reading is lost.
@@ -222,7 +221,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         heads: Optional[List[str]] = None,
         merge: str = "consensus",
         min_support: Optional[Dict[str, float]] = None,
-        span_type_by: str = "votes",
+        span_type_prior: float = 1.0,
         alternatives: bool = False,
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
@@ -237,7 +236,6 @@ class BiomedicalEntitiesPredictor(Predictor):
             ("overlap_policy", overlap_policy, OVERLAP_POLICIES),
             ("overlap_scope", overlap_scope, OVERLAP_SCOPES),
             ("merge", merge, MERGE_RULES),
-            ("span_type_by", span_type_by, SPAN_TYPE_RULES),
         ):
             if value not in allowed:
                 raise ConfigurationError(
@@ -276,7 +274,11 @@ class BiomedicalEntitiesPredictor(Predictor):
                 f"numbers from 0 to 1, got {min_support!r}"
             )
         self.merge = merge
-        self.span_type_by = span_type_by
+        if isinstance(span_type_prior, bool) or not isinstance(span_type_prior, (int, float)) or not span_type_prior >= 0:
+            raise ConfigurationError(
+                f"biomedical_entities: span_type_prior must be a number >= 0, got {span_type_prior!r}"
+            )
+        self.span_type_prior = float(span_type_prior)
         self.min_support = dict(min_support)
         self.alternatives = bool(alternatives)
         # Each head's entity types (from its label namespace).
@@ -686,7 +688,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             self.min_support,
             self.overlap_policy,
             self.overlap_scope,
-            self.span_type_by,
+            self.span_type_prior,
         )
 
     def _forward(self, batch: List[List[Token]]) -> List[Any]:

@@ -57,7 +57,6 @@ DEFAULT_TYPE_MAP: Dict[str, str] = {
 OVERLAP_POLICIES = ("keep_all", "longest", "highest_score")
 OVERLAP_SCOPES = ("type", "all")
 MERGE_RULES = ("consensus", "union")
-SPAN_TYPE_RULES = ("votes", "support")
 
 # The consensus rule's minimum support per common type (see `consensus_merge`), chosen on the
 # leave-corpora-out protocol of docs/new_text.md; `"*"` is every other type.
@@ -227,7 +226,7 @@ def consensus_merge(
     min_support: Mapping[str, float] = DEFAULT_MIN_SUPPORT,
     overlap_policy: str = "highest_score",
     overlap_scope: str = "type",
-    span_type_by: str = "votes",
+    span_type_prior: float = 1.0,
 ) -> List[Entity]:
     """
     Merges the (type-mapped) entities of several heads into one reading per mention:
@@ -239,11 +238,13 @@ def consensus_merge(
        a single head produces the type (one head is never overruled by a vote: its own
        output stays as it is, so `heads=[one head]` gives that head's output).
     2. **One type per span.** When heads of different types claim the same span (`WT1` as
-       Gene/Protein by nine gene heads and as Chemical by one chemical head), one type keeps
-       it: with `span_type_by="votes"` the type whose heads' scores sum highest (the more
-       heads say so, the likelier), with `"support"` the type with the highest support (a
-       fraction of its heads; a type one head produces then wins against a type most but not
-       all of nine heads found). Ties: higher score, then type name.
+       Gene/Protein by nine gene heads and as Chemical by one chemical head), the type with
+       the highest smoothed support keeps it: the heads' score sum over the number of heads
+       of the type plus `span_type_prior` (ties: higher score, then type name). With prior 0
+       this is the support, and a type one head produces (DNA) takes `BRCA1` from seven of
+       nine gene heads; with a large prior it is the score sum, and nine gene heads take the
+       disease name `VHL` from the two disease heads that agree on it. The prior lies
+       between (an add-k estimate of how likely a head of the type is to agree).
     3. **Overlaps** as `resolve_overlaps` with `overlap_policy` and `overlap_scope`, ranked
        by support first for `"highest_score"` (two heads' competing extents of one mention:
        the extent more heads found wins).
@@ -263,15 +264,15 @@ def consensus_merge(
         Common type -> minimum support; `"*"` for the other types.
     overlap_policy : `str`, optional (default = `"highest_score"`)
     overlap_scope : `str`, optional (default = `"type"`)
-    span_type_by : `str`, optional (default = `"votes"`)
-        `"votes"` or `"support"`, see 2.
+    span_type_prior : `float`, optional (default = `1.0`)
+        k >= 0 of 2.
     """
     if overlap_policy not in OVERLAP_POLICIES:
         raise ValueError(f"overlap_policy must be one of {OVERLAP_POLICIES}, got {overlap_policy!r}")
     if overlap_scope not in OVERLAP_SCOPES:
         raise ValueError(f"overlap_scope must be one of {OVERLAP_SCOPES}, got {overlap_scope!r}")
-    if span_type_by not in SPAN_TYPE_RULES:
-        raise ValueError(f"span_type_by must be one of {SPAN_TYPE_RULES}, got {span_type_by!r}")
+    if not span_type_prior >= 0:
+        raise ValueError(f"span_type_prior must be a number >= 0, got {span_type_prior!r}")
     # (start, end, type) -> head -> its best score for that span and type
     scores: Dict[Tuple[int, int, str], Dict[str, float]] = {}
     entities = list(entities)
@@ -281,7 +282,9 @@ def consensus_merge(
             by_head[head] = max(by_head.get(head, 0.0), entity.score)
     votes = {key: sum(by_head.values()) for key, by_head in scores.items()}
     support = {key: votes[key] / max(heads_of_type.get(key[2], 1), 1) for key in votes}
-    span_type_key = votes if span_type_by == "votes" else support
+    span_type_key = {
+        key: votes[key] / (max(heads_of_type.get(key[2], 1), 1) + span_type_prior) for key in votes
+    }
 
     def key_of(entity: Entity) -> Tuple[int, int, str]:
         return (entity.start, entity.end, entity.type)

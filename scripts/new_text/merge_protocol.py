@@ -8,7 +8,7 @@ it on their test splits, against the union of all heads and the best head alone.
 
 Every head's reading of every sentence is computed once per split (`allennlp corpus-eval`'s
 pass, `evaluate_corpus`) and cached in `OUT/readings/`; the rules are then scored from the
-cache. Tuning (devel only): the overlap scope and the span-type rule, then the minimum support of each common type
+cache. Tuning (devel only): the overlap scope and the span-type prior, then the minimum support of each common type
 that two or more heads produce, one type at a time, twice round, each to the value with the
 best pooled devel F1 of that type (ties: the smaller value). Writes `OUT/chosen.json` (the
 predictor arguments) and `OUT/report.md` (devel and test tables), and prints the report.
@@ -37,6 +37,7 @@ from biomtl_allennlp.predictors.entity_merging import TypeMapper  # noqa: E402
 
 LEFT_OUT = ["BioNLP13PC-IOBES", "BioNLP11ID-IOBES", "NCBI-disease-IOBES", "JNLPBA"]
 SUPPORT_GRID = [round(0.1 * i, 1) for i in range(11)]
+PRIOR_GRID = [0.0, 0.5, 1.0, 2.0, 4.0, 100.0]
 
 
 class Split:
@@ -89,15 +90,15 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
     log = []
     structural = {}
     for scope in ("type", "all"):
-        for span_type_by in ("votes", "support"):
-            predictor.overlap_scope, predictor.span_type_by = scope, span_type_by
+        for prior in PRIOR_GRID:
+            predictor.overlap_scope, predictor.span_type_prior = scope, prior
             scores = pooled(splits, predictor, types)
-            structural[scope, span_type_by] = sum(scores[t]["f1"] for t in types) / len(types)
-            log.append(f"overlap_scope={scope}, span_type_by={span_type_by}: macro F1 "
-                       f"{100 * structural[scope, span_type_by]:.2f}")
-    # Ties: the defaults (type, votes).
-    predictor.overlap_scope, predictor.span_type_by = max(
-        structural, key=lambda k: (round(structural[k], 6), k == ("type", "votes"))
+            structural[scope, prior] = sum(scores[t]["f1"] for t in types) / len(types)
+            log.append(f"overlap_scope={scope}, span_type_prior={prior}: macro F1 "
+                       f"{100 * structural[scope, prior]:.2f}")
+    # Ties: scope "type", the smaller prior.
+    predictor.overlap_scope, predictor.span_type_prior = max(
+        structural, key=lambda k: (round(structural[k], 6), k[0] == "type", -k[1])
     )
     for _ in range(2):
         for entity_type in voted:
@@ -113,7 +114,7 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
             )
     return {
         "chosen": {"merge": "consensus", "overlap_scope": predictor.overlap_scope,
-                   "span_type_by": predictor.span_type_by, "min_support": predictor.min_support},
+                   "span_type_prior": predictor.span_type_prior, "min_support": predictor.min_support},
         "log": log,
     }
 

@@ -39,15 +39,20 @@ def test_a_span_claimed_by_several_types_gets_the_best_supported_one():
     assert merged[0].score == 1.0 and merged[0].dataset == "g1"
 
 
-def test_votes_or_support_decide_a_span_several_types_claim():
-    """BRCA1: seven of nine gene heads (support 0.78, votes 7) against the one DNA head at
-    0.97 (support 0.97, votes 0.97)."""
-    found = [entity(0, 5, "Gene/Protein", f"g{i}") for i in range(7)] + [entity(0, 5, "DNA", "j", 0.97)]
-    heads = {"Gene/Protein": 9, "DNA": 1}
-    assert readings(consensus_merge(found, heads, {"*": 0.0}))[0][2] == "Gene/Protein"
-    assert readings(consensus_merge(found, heads, {"*": 0.0}, span_type_by="support"))[0][2] == "DNA"
-    with pytest.raises(ValueError, match="span_type_by"):
-        consensus_merge(found, heads, span_type_by="x")
+def test_the_prior_weighs_a_types_head_count_in_span_conflicts():
+    """BRCA1: seven of nine gene heads against the one DNA head at 0.97. Prior 0 (support):
+    7/9 = 0.78 < 0.97; prior 1: 7/10 = 0.7 > 0.97/2. VHL: two of two disease heads against
+    five of nine gene heads: prior 1: 2/3 > 5/10; prior 100: 2/102 < 5/109."""
+    heads = {"Gene/Protein": 9, "DNA": 1, "Disease": 2}
+    brca1 = [entity(0, 5, "Gene/Protein", f"g{i}") for i in range(7)] + [entity(0, 5, "DNA", "j", 0.97)]
+    assert readings(consensus_merge(brca1, heads, {"*": 0.0}))[0][2] == "Gene/Protein"
+    assert readings(consensus_merge(brca1, heads, {"*": 0.0}, span_type_prior=0))[0][2] == "DNA"
+    vhl = [entity(0, 3, "Gene/Protein", f"g{i}") for i in range(5)]
+    vhl += [entity(0, 3, "Disease", "d1"), entity(0, 3, "Disease", "d2")]
+    assert readings(consensus_merge(vhl, heads, {"*": 0.0}))[0][2] == "Disease"
+    assert readings(consensus_merge(vhl, heads, {"*": 0.0}, span_type_prior=100))[0][2] == "Gene/Protein"
+    with pytest.raises(ValueError, match="span_type_prior"):
+        consensus_merge(brca1, heads, span_type_prior=-1)
 
 
 def test_support_is_the_scores_sum_over_the_heads_of_the_type():
@@ -67,15 +72,16 @@ def test_a_type_one_head_produces_is_never_voted_out():
 def test_equal_support_ties_go_to_the_higher_score_then_the_type_name():
     found = [entity(0, 3, "Chemical", "c1", 0.8), entity(0, 3, "Disease", "d1", 0.4)]
     # Chemical: 0.8 / 2 = 0.4; Disease: 0.4 / 1 = 0.4; Chemical scores higher.
-    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}, span_type_by="support")) == [
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}, span_type_prior=0)) == [
         (0, 3, "Chemical", ("c1",))
     ]
     found = [entity(0, 3, "Chemical", "c1", 0.5), entity(0, 3, "Chemical", "c2", 0.5),
              entity(0, 3, "Disease", "d1", 0.5)]  # fmt: skip
     # Both 0.5 support, both best score 0.5: the type name decides (Chemical < Disease).
-    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}, span_type_by="support"))[0][2] == "Chemical"
-    # Equal votes too: one chemical head against one disease head, both 0.5.
-    found = [entity(0, 3, "Disease", "d1", 0.5), entity(0, 3, "Chemical", "c1", 0.5)]
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}, span_type_prior=0))[0][2] == "Chemical"
+    # Equal smoothed support (prior 1): Chemical 0.75 / 3 against Disease 0.5 / 2; the
+    # higher score decides.
+    found = [entity(0, 3, "Disease", "d1", 0.5), entity(0, 3, "Chemical", "c1", 0.75)]
     assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.0}))[0][2] == "Chemical"
 
 
@@ -169,3 +175,5 @@ def test_bad_merge_settings_are_configuration_errors(make_predictor):
         make_predictor(min_support={"Chemical": 2})
     with pytest.raises(ConfigurationError, match="min_support"):
         make_predictor(min_support=[0.5])
+    with pytest.raises(ConfigurationError, match="span_type_prior"):
+        make_predictor(span_type_prior=-0.5)
