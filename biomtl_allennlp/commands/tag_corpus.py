@@ -32,7 +32,9 @@ class TagCorpus(Subcommand):
         when complete; a rerun
         skips complete inputs, so a killed run resumes. DeleteCitation PMIDs go to
         DIR/<name>.deleted.txt. A bad input file is reported and the others go on
-        (exit status 1 at the end)."""
+        (exit status 1 at the end). One run at a time per DIR (a lock; a second run
+        stops at once naming the first); an output counts as complete only once checked
+        and recorded, and a rerun tags incomplete or corrupt outputs again."""
         subparser = parser.add_parser(
             self.name, description=description, help="Tag a corpus (PubMed XML, ...) on Ray."
         )
@@ -74,6 +76,13 @@ class TagCorpus(Subcommand):
             default="{}",
             help='JSON object of biomedical_entities arguments, e.g. \'{"min_score": 0.5}\'',
         )
+        subparser.add_argument(
+            "--max-document-chars",
+            type=int,
+            default=None,
+            help="refuse (an error output, never a cut) documents longer than this "
+            "many characters (default: no limit)",
+        )
         subparser.add_argument("--no-progress", action="store_true", help="no progress bar")
         subparser.set_defaults(func=tag_corpus_from_args)
         return subparser
@@ -102,7 +111,7 @@ def tag_corpus_from_args(args: argparse.Namespace) -> None:
         raise InputFormatError(f"--predictor-args: invalid JSON ({error})") from None
     if not isinstance(predictor_args, dict):
         raise InputFormatError("--predictor-args: expected a JSON object")
-    for name in ("workers", "batch_size", "threads_per_worker", "num_cpus"):
+    for name in ("workers", "batch_size", "threads_per_worker", "num_cpus", "max_document_chars"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputFormatError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -122,6 +131,7 @@ def tag_corpus_from_args(args: argparse.Namespace) -> None:
         predictor_args=predictor_args,
         num_cpus=args.num_cpus,
         progress=not args.no_progress,
+        max_document_chars=args.max_document_chars,
     )
     print(summary.format())
     print(f"outputs in {args.output_dir} (summary: tag-corpus-summary.json)")

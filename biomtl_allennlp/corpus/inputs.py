@@ -8,6 +8,9 @@ Formats, by file name (a folder means every such file directly in it, sorted by 
   `{"pmid", "title", "abstract"}`; `DeleteCitation` PMIDs are the file's deletions;
 - JSON lines: `*.jsonl`, `*.json`, `*.jsonl.gz`: one JSON object per non-blank line, as
   `allennlp predict` takes them (`{"text": ...}` or `{"title", "abstract"}`, with ids);
+  lines end at line feeds only (a carriage return inside a line stays in it), and a line
+  that is not UTF-8, not valid JSON or not an object is a `BadRecord` naming its line
+  (an error output; the other lines are tagged);
 - PubTator: `*.pubtator`, `*.pubtator.txt`, `*.PubTator.txt`, `*.txt` (`read_pubtator`;
   annotations in the input are ignored): per document `{"pmid", "title", "abstract"}`;
 - BioC (`biomtl_allennlp.data.bioc_collections`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
@@ -29,15 +32,15 @@ its documents.
 import gzip
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data import bioc_collections
 from biomtl_allennlp.data.medline_xml import MedlineDeletion, read_medline
 from biomtl_allennlp.data.pubtator import read_pubtator
-from biomtl_allennlp.data.text_lines import without_byte_order_mark
 
 # (ending, format), longest endings first; matched case-insensitively.
 ENDINGS: Tuple[Tuple[str, str], ...] = (
@@ -53,8 +56,21 @@ ENDINGS: Tuple[Tuple[str, str], ...] = (
     (".txt", "pubtator"),
 )
 
-# A document for the predictor, or the PMIDs of a deletion.
-Record = Union[Dict[str, Any], List[str]]
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A line of an input that is no document: `message` (`path:line: what is wrong`) and
+    the `line` itself (bytes that are not UTF-8 shown escaped)."""
+
+    message: str
+    line: Optional[str] = None
+
+
+# A document for the predictor, the PMIDs of a deletion, or a bad line.
+Record = Union[Dict[str, Any], List[str], BadRecord]
+# The key under which a document of `read_records` carries its warnings (`path:line:
+# message`, e.g. an unresolved XML entity): not predictor input, written to the errors file.
+WARNINGS_KEY = "_warnings"
 
 OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_collections.BIOC_FORMATS
 # The key of a BioC document in a record (its value: a `BioCDocument`), and of the BioC
@@ -136,15 +152,19 @@ def collect_inputs(paths: Sequence[str]) -> List[CorpusFile]:
 def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
     """
     The records of one input file, in file order: a dict per document (the predictor's
-    input), a list of PMIDs per `DeleteCitation`. Bad input raises `InputFormatError`
-    naming the file and line.
+    input, with `WARNINGS_KEY` when the reader has warnings about it), a list of PMIDs per
+    `DeleteCitation`, a `BadRecord` per bad JSON line. A bad file (XML that is not well
+    formed, a truncated gzip file, ...) raises `InputFormatError` naming the file and line.
     """
     if corpus_file.format == "medline":
         for record in read_medline(corpus_file.path):
             if isinstance(record, MedlineDeletion):
                 yield record.pmids
             else:
-                yield record.to_json()
+                document: Dict[str, Any] = record.to_json()
+                if record.warnings:
+                    document[WARNINGS_KEY] = list(record.warnings)
+                yield document
     elif corpus_file.format == "pubtator":
         for document in read_pubtator(corpus_file.path, strict=False):
             yield {"pmid": document.pmid, "title": document.title, "abstract": document.abstract}
@@ -155,34 +175,43 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
         yield from _read_jsonl(corpus_file.path)
 
 
-def _read_jsonl(path: str) -> Iterator[Dict[str, Any]]:
+def _read_jsonl(path: str) -> Iterator[Union[Dict[str, Any], BadRecord]]:
     try:
-        raw = gzip.open(path, "rt", encoding="utf-8") if path.lower().endswith(".gz") else open(
-            path, encoding="utf-8"
-        )
+        raw = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
     except OSError as error:
         raise InputFormatError(f"cannot be read ({error})", path) from error
     with raw as handle:
-        lines = without_byte_order_mark(handle)
         number = 0
         while True:
             try:
-                line = next(lines)
-            except StopIteration:
-                break
-            except (OSError, EOFError, UnicodeDecodeError) as error:
+                data = handle.readline()
+            except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
                 raise InputFormatError(f"cannot be read ({error})", path, number + 1) from error
+            if not data:
+                break
             number += 1
-            if not line.strip():
+            if number == 1 and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]  # a UTF-8 byte-order mark
+            if not data.strip():
+                continue
+            data = data[:-1] if data.endswith(b"\n") else data
+            data = data[:-1] if data.endswith(b"\r") else data
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                shown = data.decode("utf-8", errors="backslashreplace")
+                message = f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte {error.start + 1} of the line"
+                yield BadRecord(str(InputFormatError(message, path, number)), shown)
                 continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
-                raise InputFormatError(f"invalid JSON ({error})", path, number) from None
+                yield BadRecord(str(InputFormatError(f"invalid JSON ({error})", path, number)), line)
+                continue
             if not isinstance(value, dict):
-                raise InputFormatError(
-                    f"expected a JSON object per line, got {type(value).__name__}", path, number
-                )
+                message = f"expected a JSON object per line, got {type(value).__name__}"
+                yield BadRecord(str(InputFormatError(message, path, number)), line)
+                continue
             yield value
 
 

@@ -9,34 +9,53 @@ the engine of `allennlp tag-corpus`.
   `allennlp predict` writes.
 - **Streaming**: the driver reads the input files one after the other, cuts their
   documents into batches of `batch_size` (a batch may hold the end of one file and the
-  start of the next) and keeps at most `2 * workers` batches in flight, so memory does
-  not grow with the corpus. Results are taken back in submission order, so each output
-  file has its documents in input order.
-- **Resumable**: an input's entities file is written under a temporary name in the output
-  folder and renamed when the input is complete (its deletions and errors files first);
-  inputs whose entities file exists are skipped. A run killed at any point therefore
-  loses only the inputs it had not finished, and a rerun writes them again, the same.
-- **Bad input files** (unparsable XML, bad JSON lines, ...): the file's partial output is
-  removed, its error (`path:line: message`) reported, and the other files go on; the run
-  ends with status 1 listing them.
+  start of the next; a document over `LARGE_DOCUMENT_CHARS` characters gets a batch of
+  its own) and gives each batch to a free worker (one task per worker at a time, so no
+  batch waits behind another), so memory does not grow with the corpus and a worker busy
+  with a huge document holds up only that document's batch: the other workers go on,
+  and every other input is finished and written as soon as its documents are. Results are put back in input order per file.
+  `max_document_chars` (off by default) refuses longer documents with an error output
+  (never a silent cut).
+- **One run per output folder**: a run holds an exclusive lock (`fcntl.flock`) on
+  `DIR/.tag-corpus.lock` while it runs; a second run on the same folder stops at once
+  with an error naming the holder's pid and host (`OutputFolderLockedError`). Temporary
+  files are `.<name>.<pid>.partial`; those a killed run left are removed at the start.
+- **Resumable and checked**: an input's entities file is written under a temporary name
+  and checked before it is renamed into place: as many documents written as read from the
+  input, the bytes on disk those written (SHA-256), and for JSON lines one JSON object per
+  document. Then its completion record `DIR/.<entities file>.complete` is written (the
+  input's size, the documents, the size and SHA-256 of each output file). A rerun skips an
+  input only when its record exists and every output file still matches it; anything else
+  (no record: a killed run or an output of an older version; a file changed, cut or
+  missing; the input's size changed) is tagged again, and reported as redone.
+- **Bad input files** (unparsable XML, a truncated gzip file, ...): the file's partial
+  output is removed, its error (`path:line: message`) reported, and the other files go
+  on; the run ends with status 1 listing them. A bad line of a JSON-lines file (not UTF-8,
+  invalid JSON, not an object) is an error output naming the line, and the file's other
+  lines are tagged. Errors and warnings (an unresolved XML entity) go to
+  `DIR/<name>.errors.jsonl`.
 """
-import collections
 from collections import Counter
+import contextlib
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import resource
+import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.corpus.inputs import (
     BIOC_DOCUMENT,
     BIOC_OUTPUT,
     OUTPUT_FORMATS,
+    WARNINGS_KEY,
+    BadRecord,
     CorpusFile,
-    is_complete,
     output_end,
     output_format_of,
     output_names,
@@ -47,6 +66,18 @@ from biomtl_allennlp.corpus.inputs import (
 )
 
 logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".tag-corpus.lock"
+# Documents longer than this (characters) are sent to a worker alone, so the documents
+# batched with them do not wait for them.
+LARGE_DOCUMENT_CHARS = 100_000
+# The version of the completion records (`.<entities file>.complete`).
+_RECORD_VERSION = 1
+_HASH_CHUNK = 1 << 20
+
+
+class OutputFolderLockedError(InputFormatError):
+    """Another `tag-corpus` run holds the output folder's lock."""
 
 
 class TaggerWorker:
@@ -134,18 +165,25 @@ class _FileJob:
     corpus_file: CorpusFile
     paths: Dict[str, str]
     output_format: str = "jsonl"  # resolved for this input (`inputs.output_format_of`)
+    input_bytes: int = 0
     handle: Any = None
     documents: int = 0  # read so far
     written: int = 0
+    # Results that came back before those of earlier documents: document index -> result.
+    waiting: Dict[int, Any] = field(default_factory=dict)
+    # The entities file as written: its size and SHA-256.
+    bytes_written: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
     deleted: List[str] = field(default_factory=list)
-    errors: List[str] = field(default_factory=list)
+    errors: List[str] = field(default_factory=list)  # lines of the errors file
+    documents_with_errors: int = 0
+    warnings: int = 0
     entities_by_type: Counter = field(default_factory=Counter)
     reading_done: bool = False
     failure: Optional[str] = None
 
     def temporary(self, kind: str) -> str:
-        directory, name = os.path.split(self.paths[kind])
-        return os.path.join(directory, f".{name}.partial")
+        return _temporary_name(self.paths[kind])
 
 
 @dataclass
@@ -155,8 +193,11 @@ class CorpusSummary:
     files_done: List[str] = field(default_factory=list)
     files_skipped: List[str] = field(default_factory=list)
     files_failed: Dict[str, str] = field(default_factory=dict)
+    # Inputs tagged again because their earlier output was incomplete or corrupt: the reason.
+    files_redone: Dict[str, str] = field(default_factory=dict)
     documents: int = 0
     documents_with_errors: int = 0
+    warnings: int = 0
     deleted_citations: int = 0
     entities_by_type: Counter = field(default_factory=Counter)
     tokens: int = 0
@@ -184,31 +225,93 @@ class CorpusSummary:
         rates = self.to_json()
         lines = [
             f"files: {len(self.files_done)} tagged, {len(self.files_skipped)} skipped "
-            f"(already complete), {len(self.files_failed)} failed",
-            f"documents: {self.documents} ({self.documents_with_errors} with errors), "
-            f"deleted citations listed: {self.deleted_citations}",
+            f"(already complete), {len(self.files_failed)} failed"
+            + (f", {len(self.files_redone)} redone (incomplete or corrupt output)" if self.files_redone else ""),
+            f"documents: {self.documents} ({self.documents_with_errors} with errors"
+            + (f", {self.warnings} warnings" if self.warnings else "")
+            + f"), deleted citations listed: {self.deleted_citations}",
             f"entities: {self.entities}" + (f" ({types})" if types else ""),
             f"time: {self.seconds:.1f} s, {rates['documents_per_second']} documents/s, "
             f"{rates['tokens_per_second']} tokens/s, {self.workers} workers",
         ]
+        lines += [f"REDONE {path}: {reason}" for path, reason in self.files_redone.items()]
         lines += [f"FAILED {path}: {error}" for path, error in self.files_failed.items()]
         return "\n".join(lines)
 
 
+# A worker's result for one document: its output text, its error output as a JSON line (or
+# `None`), and the types of its entities.
+_Result = Tuple[str, Optional[str], List[str]]
+# A document on its way to a worker: its job, its index in the job's input, the predictor
+# input (`None` for a bad line or a document refused: its result is then already known),
+# its warnings (lines of the errors file) and that known result.
+_Item = Tuple[_FileJob, int, Optional[Dict[str, Any]], List[str], Optional[_Result]]
+# The longest input line echoed in an error output (as the predictor does).
+_MAX_ECHOED_LINE = 1000
+
+
+def _error_result(
+    message: str, output_format: str, ids: Optional[Dict[str, Any]] = None, line: Optional[str] = None
+) -> _Result:
+    """The result of a document that is not tagged: `{**ids, "error": message, "line":
+    line}`, which a JSON-lines output holds as `allennlp predict` writes it (the other
+    formats hold no error outputs)."""
+    output: Dict[str, Any] = dict(ids or {})
+    output["error"] = message
+    if line is not None:
+        output["line"] = line if len(line) <= _MAX_ECHOED_LINE else line[:_MAX_ECHOED_LINE] + "..."
+    error = json.dumps(output)
+    return (error + "\n" if output_format == "jsonl" else "", error, [])
+
+
+def _document_chars(document: Dict[str, Any]) -> int:
+    """The length of the text the predictor makes of `document` (0 when it has none)."""
+    if isinstance(document.get("text"), str):
+        return len(document["text"])
+    parts = [document.get(key) for key in ("title", "abstract")]
+    return sum(len(part) + 1 for part in parts if isinstance(part, str))
+
+
 def _batches(
-    jobs: Sequence[_FileJob], batch_size: int
-) -> Iterator[List[Tuple[_FileJob, Dict[str, Any]]]]:
-    """The documents of all jobs, in order, cut into batches across file boundaries. A job
-    whose input fails to read is marked failed and the next one read."""
-    batch: List[Tuple[_FileJob, Dict[str, Any]]] = []
+    jobs: Sequence[_FileJob], batch_size: int, max_document_chars: Optional[int] = None
+) -> Iterator[List[_Item]]:
+    """The documents of all jobs, in order, cut into batches across file boundaries (a
+    document over `LARGE_DOCUMENT_CHARS` in a batch of its own). A job whose input fails
+    to read is marked failed and the next one read. Bad lines and documents over
+    `max_document_chars` come with their (error) result and go to no worker."""
+    from biomtl_allennlp.predictors.biomedical_entities import ID_KEYS
+
+    batch: List[_Item] = []
     for job in jobs:
         try:
             for record in read_records(job.corpus_file):
                 if isinstance(record, list):
                     job.deleted.extend(record)
                     continue
+                warnings: List[str] = []
+                document: Optional[Dict[str, Any]] = None
+                result: Optional[_Result] = None
+                if isinstance(record, BadRecord):
+                    result = _error_result(record.message, job.output_format, line=record.line)
+                else:
+                    ids = {key: record[key] for key in ID_KEYS if key in record}
+                    warnings = [json.dumps({**ids, "warning": w}) for w in record.pop(WARNINGS_KEY, [])]
+                    size = _document_chars(record)
+                    if max_document_chars is not None and size > max_document_chars:
+                        result = _error_result(
+                            f"document of {size} characters, over the limit of "
+                            f"{max_document_chars} (max_document_chars); not tagged",
+                            job.output_format,
+                            ids=ids,
+                        )
+                    else:
+                        document = output_record(record, job.output_format)
                 job.documents += 1
-                batch.append((job, output_record(record, job.output_format)))
+                item = (job, job.documents - 1, document, warnings, result)
+                if document is not None and _document_chars(document) > LARGE_DOCUMENT_CHARS:
+                    yield [item]
+                    continue
+                batch.append(item)
                 if len(batch) == batch_size:
                     yield batch
                     batch = []
@@ -220,17 +323,122 @@ def _batches(
         yield batch
 
 
-def _write_atomically(path: str, temporary: str, text: str) -> None:
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
+def _temporary_name(path: str) -> str:
+    """`DIR/.<name>.<pid>.partial`: the temporary name of `path`, unique per process."""
+    directory, name = os.path.split(path)
+    return os.path.join(directory, f".{name}.{os.getpid()}.partial")
+
+
+def _write_atomically(path: str, temporary: str, text: str) -> Dict[str, Any]:
+    """Writes `text` to `temporary`, syncs it and renames it to `path`; returns its
+    `{"bytes", "sha256"}`."""
+    data = text.encode("utf-8")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _file_digest(path: str) -> Dict[str, Any]:
+    """`{"bytes", "sha256"}` of a file."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def _fsync_directory(directory: str) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError:  # not supported by every file system
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def record_path(entities_path: str) -> str:
+    """The completion record of an entities file: `DIR/.<entities file>.complete`."""
+    directory, name = os.path.split(entities_path)
+    return os.path.join(directory, f".{name}.complete")
+
+
+def completion_problem(paths: Dict[str, str], corpus_file: CorpusFile, output_format: str) -> Optional[str]:
+    """
+    `None` when the outputs `paths` of `corpus_file` are complete: their completion
+    record exists, is of this output format and input size, and every output file it
+    lists has its size and SHA-256 (and no deletions or errors file it does not list is
+    there). Otherwise why not.
+    """
+    try:
+        with open(record_path(paths["entities"]), encoding="utf-8") as handle:
+            record = json.load(handle)
+        files = record["files"]
+        if record.get("version") != _RECORD_VERSION or record.get("output_format") != output_format:
+            return "its completion record is of another version or output format"
+    except FileNotFoundError:
+        return "no completion record (an interrupted run, or an output of an older version)"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return f"unreadable completion record ({error})"
+    try:
+        input_bytes = os.path.getsize(corpus_file.path)
+    except OSError as error:
+        return f"the input cannot be read ({error})"
+    if record.get("input_bytes") != input_bytes:
+        return f"the input has changed since it was tagged ({input_bytes} bytes, was {record.get('input_bytes')})"
+    directory = os.path.dirname(paths["entities"])
+    for kind in ("entities", "deleted", "errors"):
+        name = os.path.basename(paths[kind])
+        if name not in files:
+            if kind == "entities":
+                return "its completion record lists no entities file"
+            if os.path.exists(paths[kind]):
+                return f"{name} is there but not in its completion record"
+            continue
+        try:
+            found = _file_digest(os.path.join(directory, name))
+        except OSError:
+            return f"{name} is missing"
+        expected = files[name]
+        if found != {"bytes": expected.get("bytes"), "sha256": expected.get("sha256")}:
+            return (
+                f"{name} is not what was written ({found['bytes']} bytes, written "
+                f"{expected.get('bytes')}, or other content): corrupt or changed"
+            )
+    return None
+
+
+def _check_output(job: _FileJob) -> Optional[str]:
+    """Why the temporary entities file of `job` is not complete, or `None`: every document
+    read is written, the file on disk holds the bytes written, and a JSON-lines file has
+    one JSON object per document."""
+    if job.written != job.documents:
+        return f"{job.written} documents written for {job.documents} read"
+    path = job.temporary("entities")
+    found = _file_digest(path)
+    if found != {"bytes": job.bytes_written, "sha256": job.digest.hexdigest()}:
+        return f"the file on disk ({found['bytes']} bytes) is not what was written ({job.bytes_written} bytes)"
+    if job.output_format == "jsonl":
+        lines = 0
+        with open(path, "rb") as handle:
+            for lines, line in enumerate(handle, start=1):
+                try:
+                    if not isinstance(json.loads(line), dict):
+                        raise ValueError("not an object")
+                except ValueError as error:
+                    return f"line {lines} of the output is not a JSON object ({error})"
+        if lines != job.documents:
+            return f"{lines} output lines for {job.documents} documents"
+    return None
 
 
 class _Driver:
-    """Writes the results of the jobs (in input order) and finishes or discards each job
-    once it is read and written."""
+    """Writes the results of the jobs (in input order per job, whatever order they come
+    back in) and finishes or discards each job once it is read and written."""
 
     def __init__(
         self, jobs: Sequence[_FileJob], summary: CorpusSummary, progress: Any, started: float
@@ -238,70 +446,161 @@ class _Driver:
         self.summary = summary
         self.progress = progress
         self.started = started
-        self.open_jobs: Deque[_FileJob] = collections.deque(jobs)
+        self.open_jobs: List[_FileJob] = list(jobs)
 
-    def write(self, job: _FileJob, result: Tuple[str, Optional[str], List[str]]) -> None:
-        lines, error, types = result
+    def write(self, job: _FileJob, index: int, result: _Result, warnings: List[str]) -> None:
+        """Takes the result of document `index` of `job`; writes it and those after it that
+        came back before it."""
         if job.failure is not None:
             return
+        job.waiting[index] = (result, warnings)
+        while job.written in job.waiting:
+            self._write_next(job, *job.waiting.pop(job.written))
+
+    @staticmethod
+    def _emit(job: _FileJob, text: str) -> None:
+        """Appends `text` to the job's temporary entities file (opened on first use),
+        counting its bytes and hashing them."""
         if job.handle is None:
-            job.handle = open(job.temporary("entities"), "w", encoding="utf-8")
-            job.handle.write(output_start(job.corpus_file, job.output_format))
+            job.handle = open(job.temporary("entities"), "wb")
+        data = text.encode("utf-8")
+        job.handle.write(data)
+        job.bytes_written += len(data)
+        job.digest.update(data)
+
+    def _write_next(self, job: _FileJob, result: _Result, warnings: List[str]) -> None:
+        lines, error, types = result
+        if job.handle is None:
+            self._emit(job, output_start(job.corpus_file, job.output_format))
         elif lines:
-            job.handle.write(output_separator(job.output_format))
-        job.handle.write(lines)
+            self._emit(job, output_separator(job.output_format))
+        self._emit(job, lines)
         job.written += 1
+        for warning in warnings:  # JSON lines {ids..., "warning": ...}
+            logger.warning("tag-corpus: %s", warning)
+            job.errors.append(warning)
+            job.warnings += 1
         if error is not None:
             job.errors.append(error)
+            job.documents_with_errors += 1
         job.entities_by_type.update(types)
         if self.summary.first_output_seconds is None:
             self.summary.first_output_seconds = time.time() - self.started
 
     def settle(self) -> None:
-        """Finishes (renames into place) or discards every job that has been read and whose
-        documents are all written or that failed."""
-        while self.open_jobs:
-            job = self.open_jobs[0]
-            if not job.reading_done:
-                break  # later jobs are not complete either (documents are in order)
-            if job.failure is None and job.written < job.documents:
-                break
-            self.open_jobs.popleft()
-            if job.failure is not None:
+        """Finishes (checks and renames into place) or discards every job that has been read
+        and whose documents are all written, or that failed."""
+        still_open = []
+        for job in self.open_jobs:
+            if not job.reading_done or (job.failure is None and job.written < job.documents):
+                still_open.append(job)
+            elif job.failure is not None:
                 self._discard(job)
             else:
                 self._finish(job)
+        self.open_jobs = still_open
 
     def _finish(self, job: _FileJob) -> None:
-        if job.deleted:
-            _write_atomically(job.paths["deleted"], job.temporary("deleted"), "".join(f"{p}\n" for p in job.deleted))
-        if job.errors:
-            _write_atomically(job.paths["errors"], job.temporary("errors"), "".join(f"{e}\n" for e in job.errors))
-        if job.handle is None:
-            job.handle = open(job.temporary("entities"), "w", encoding="utf-8")
-            job.handle.write(output_start(job.corpus_file, job.output_format))
-        job.handle.write(output_end(job.output_format))
+        if job.handle is None:  # an input without documents gets its (empty) file
+            self._emit(job, output_start(job.corpus_file, job.output_format))
+        self._emit(job, output_end(job.output_format))
         job.handle.flush()
         os.fsync(job.handle.fileno())
         job.handle.close()
+        problem = _check_output(job)
+        if problem is not None:
+            job.failure = f"{job.corpus_file.path}: output check failed: {problem}"
+            self._discard(job)
+            return
+        files = {}
+        for kind, lines in (("deleted", job.deleted), ("errors", job.errors)):
+            path = job.paths[kind]
+            if lines:
+                text = "".join(f"{line}\n" for line in lines)
+                files[os.path.basename(path)] = _write_atomically(path, job.temporary(kind), text)
+            elif os.path.exists(path):
+                os.remove(path)  # of an earlier run
         os.replace(job.temporary("entities"), job.paths["entities"])
+        files[os.path.basename(job.paths["entities"])] = {
+            "bytes": job.bytes_written,
+            "sha256": job.digest.hexdigest(),
+        }
+        directory = os.path.dirname(job.paths["entities"]) or "."
+        _fsync_directory(directory)
+        record = {
+            "version": _RECORD_VERSION,
+            "input": job.corpus_file.path,
+            "input_bytes": job.input_bytes,
+            "output_format": job.output_format,
+            "documents": job.documents,
+            "files": files,
+        }
+        path = record_path(job.paths["entities"])
+        _write_atomically(path, _temporary_name(path), json.dumps(record, indent=1) + "\n")
+        _fsync_directory(directory)
         summary = self.summary
         summary.files_done.append(job.corpus_file.path)
         summary.documents += job.written
-        summary.documents_with_errors += len(job.errors)
+        summary.documents_with_errors += job.documents_with_errors
+        summary.warnings += job.warnings
         summary.deleted_citations += len(job.deleted)
         summary.entities_by_type.update(job.entities_by_type)
         self.progress.set_postfix(files=len(summary.files_done), refresh=False)
         logger.info("tag-corpus: wrote %s (%d documents)", job.paths["entities"], job.written)
 
     def _discard(self, job: _FileJob) -> None:
+        """Removes the job's temporary files and any earlier (unverified) outputs of its
+        input, and reports its failure."""
         if job.handle is not None:
             job.handle.close()
         for kind in ("entities", "deleted", "errors"):
-            if os.path.exists(job.temporary(kind)):
-                os.remove(job.temporary(kind))
+            for path in (job.temporary(kind), job.paths[kind]):
+                if os.path.exists(path):
+                    os.remove(path)
         self.summary.files_failed[job.corpus_file.path] = job.failure
         logger.error("tag-corpus: %s", job.failure)
+
+
+@contextlib.contextmanager
+def output_folder_lock(output_dir: str) -> Iterator[None]:
+    """
+    Holds an exclusive `fcntl.flock` on `output_dir/.tag-corpus.lock` (which then names
+    this process) while the block runs. Raises `OutputFolderLockedError`, naming the holder,
+    at once when another process holds it. Temporary files (`.*.partial`) left in the
+    folder by killed runs are removed once the lock is held.
+    """
+    path = os.path.join(output_dir, LOCK_NAME)
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        raise OutputFolderLockedError(
+            f"in use by another tag-corpus run ({holder or 'its holder has not written its pid yet'}, "
+            f"lock {path}); wait for it to end, or choose another --output-dir",
+            output_dir,
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        handle.write(f"pid {os.getpid()} on host {socket.gethostname()}, started {started}\n")
+        handle.flush()
+        for name in os.listdir(output_dir):
+            if name.startswith(".") and name.endswith(".partial"):
+                leftover = os.path.join(output_dir, name)
+                if os.path.isfile(leftover):
+                    logger.info("tag-corpus: removing %s (left by an interrupted run)", leftover)
+                    os.remove(leftover)
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
 
 
 def tag_corpus(
@@ -318,6 +617,7 @@ def tag_corpus(
     predictor_args: Optional[Dict[str, Any]] = None,
     num_cpus: Optional[int] = None,
     progress: bool = True,
+    max_document_chars: Optional[int] = None,
 ) -> CorpusSummary:
     """
     Tags every document of `inputs` into `output_dir` (see the module docstring); returns
@@ -356,6 +656,11 @@ def tag_corpus(
         Further arguments of the `biomedical_entities` predictor.
     progress : `bool`, optional (default = `True`)
         Show a progress bar (documents) on stderr.
+    max_document_chars : `int`, optional (default = `None`: no limit)
+        A longer document (its text, or title + " " + abstract) is not tagged: it gets an
+        error output (and a line in the errors file) saying so.
+
+    Raises `OutputFolderLockedError` when another run holds `output_dir`.
     """
     import ray
     from allennlp.common.tqdm import Tqdm
@@ -365,20 +670,61 @@ def tag_corpus(
     for name, value in (("batch_size", batch_size), ("threads_per_worker", threads_per_worker)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if max_document_chars is not None and (not isinstance(max_document_chars, int) or max_document_chars < 1):
+        raise ValueError(f"max_document_chars must be a positive integer, got {max_document_chars!r}")
     if not os.path.isfile(archive):
         raise InputFormatError("model archive not found", archive)
     os.makedirs(output_dir, exist_ok=True)
+    with output_folder_lock(output_dir):
+        return _tag_corpus_locked(
+            archive, inputs, output_dir, output_format, workers, batch_size, threads_per_worker,
+            cuda_device, gpus_per_worker, address, predictor_args, num_cpus, progress,
+            max_document_chars,
+        )  # fmt: skip
+
+
+def _tag_corpus_locked(
+    archive: str,
+    inputs: Sequence[CorpusFile],
+    output_dir: str,
+    output_format: str,
+    workers: Optional[int],
+    batch_size: int,
+    threads_per_worker: int,
+    cuda_device: int,
+    gpus_per_worker: float,
+    address: Optional[str],
+    predictor_args: Optional[Dict[str, Any]],
+    num_cpus: Optional[int],
+    progress: bool,
+    max_document_chars: Optional[int],
+) -> CorpusSummary:
+    """`tag_corpus` once the output folder's lock is held."""
+    import ray
+    from allennlp.common.tqdm import Tqdm
+
     start = time.time()
     summary = CorpusSummary()
     jobs = []
     for corpus_file in inputs:
         file_format = output_format_of(corpus_file, output_format)
-        if is_complete(output_dir, corpus_file.stem, file_format):
-            summary.files_skipped.append(corpus_file.path)
-            continue
         names = output_names(corpus_file.stem, file_format)
         paths = {kind: os.path.join(output_dir, name) for kind, name in names.items()}
-        jobs.append(_FileJob(corpus_file, paths, file_format))
+        problem = completion_problem(paths, corpus_file, file_format)
+        if problem is None:
+            summary.files_skipped.append(corpus_file.path)
+            continue
+        record = record_path(paths["entities"])
+        if os.path.exists(record) or os.path.exists(paths["entities"]):
+            summary.files_redone[corpus_file.path] = problem
+            logger.warning("tag-corpus: %s is tagged again: %s", corpus_file.path, problem)
+            if os.path.exists(record):
+                os.remove(record)  # incomplete until this run's record replaces it
+        try:
+            input_bytes = os.path.getsize(corpus_file.path)
+        except OSError:
+            input_bytes = -1  # reading it fails and reports it
+        jobs.append(_FileJob(corpus_file, paths, output_format=file_format, input_bytes=input_bytes))
     if not jobs:
         summary.seconds = time.time() - start
         _write_summary(output_dir, summary)
@@ -406,28 +752,39 @@ def tag_corpus(
         summary.workers = workers
         bar = Tqdm.tqdm(unit="doc", disable=not progress, desc="tag-corpus")
         driver = _Driver(jobs, summary, bar, started=start)
-        in_flight: Deque[Tuple[List[_FileJob], Any]] = collections.deque()
+        # task -> (its worker, its documents' (job, index, warnings)). A task goes to a free
+        # worker (one task per worker: none waits behind a slow one) and results are taken
+        # as they come, so a worker busy with a huge document holds up only its batch.
+        in_flight: Dict[Any, Tuple[int, List[Tuple[_FileJob, int, List[str]]]]] = {}
+        queued = [0] * workers
 
-        def drain_one() -> None:
-            owners, future = in_flight.popleft()
-            results = ray.get(future)
-            for job, result in zip(owners, results):
-                driver.write(job, result)
-            bar.update(len(results))
+        def collect() -> None:
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for future in ready:
+                worker, owners = in_flight.pop(future)
+                queued[worker] -= 1
+                results = ray.get(future)
+                for (job, index, warnings), result in zip(owners, results):
+                    driver.write(job, index, result, warnings)
+                bar.update(len(results))
             driver.settle()
 
-        submitted = 0
-        for batch in _batches(jobs, batch_size):
+        for batch in _batches(jobs, batch_size, max_document_chars):
+            for job, index, _, warnings, result in batch:
+                if result is not None:  # a bad line or a refused document
+                    driver.write(job, index, result, warnings)
+            batch = [item for item in batch if item[4] is None]
             if not batch:
                 driver.settle()
                 continue
-            while len(in_flight) >= 2 * workers:
-                drain_one()
-            future = actors[submitted % workers].tag.remote([document for _, document in batch])
-            in_flight.append(([job for job, _ in batch], future))
-            submitted += 1
+            while min(queued) >= 1:
+                collect()
+            worker = queued.index(min(queued))
+            future = actors[worker].tag.remote([item[2] for item in batch])
+            in_flight[future] = (worker, [(job, index, warnings) for job, index, _, warnings, _ in batch])
+            queued[worker] += 1
         while in_flight:
-            drain_one()
+            collect()
         driver.settle()
         bar.close()
         stats = ray.get([actor.stats.remote() for actor in actors])
@@ -445,4 +802,4 @@ def tag_corpus(
 
 def _write_summary(output_dir: str, summary: CorpusSummary) -> None:
     path = os.path.join(output_dir, "tag-corpus-summary.json")
-    _write_atomically(path, path + ".partial", json.dumps(summary.to_json(), indent=2) + "\n")
+    _write_atomically(path, _temporary_name(path), json.dumps(summary.to_json(), indent=2) + "\n")

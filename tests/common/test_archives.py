@@ -167,3 +167,30 @@ def test_dictionary_urls_in_a_config_are_opt_in(tmp_path, monkeypatch):
     monkeypatch.setenv("BIOMTL_ALLOW_REMOTE_FILES", "1")
     assert DictionaryFeaturesIndexer(url).entity_types == ["Chemical"]
     assert fetched == [str(local), url]
+
+
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_weights_that_run_code_when_unpickled_are_refused(sandbox):
+    """torch loads weights with `weights_only=True`: a pickle calling os.mkdir is refused."""
+    import torch
+
+    marker = sandbox / "code-ran"
+    weights = sandbox / "weights.th"
+    torch.save({"payload": _RunsCodeWhenUnpickled(marker)}, weights)
+    archive = sandbox / "evil.tar.gz"
+    with tarfile.open(tagger_path(), "r:gz") as source, tarfile.open(archive, "w:gz") as target:
+        for info in source:
+            if info.name == "weights.th":
+                target.add(weights, arcname="weights.th")
+            else:
+                target.addfile(info, source.extractfile(info) if info.isfile() else None)
+    with pytest.raises(Exception, match="Weights only load failed"):
+        load_archive_safely(archive)
+    assert not marker.exists()

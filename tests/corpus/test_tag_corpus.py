@@ -12,7 +12,7 @@ import ray
 
 from biomtl_allennlp import load_tagger
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.corpus.inputs import collect_inputs, input_format, read_records
+from biomtl_allennlp.corpus.inputs import BadRecord, collect_inputs, input_format, read_records
 from biomtl_allennlp.corpus.tagger import tag_corpus
 from biomtl_allennlp.data.pubtator import PubtatorDocument, write_pubtator
 from biomtl_allennlp.pretrained import tagger_path
@@ -74,6 +74,8 @@ def documents_of(path: Path):
 def test_every_input_gets_its_file_and_a_bad_one_is_reported(corpus, tagged):
     out, summary = tagged
     assert sorted(os.listdir(out)) == [
+        ".docs.jsonl.complete", ".more.jsonl.complete", ".pubmed25n0001.jsonl.complete",
+        ".pubmed25n0002.jsonl.complete", ".tag-corpus.lock",
         "docs.jsonl", "more.errors.jsonl", "more.jsonl", "pubmed25n0001.deleted.txt",
         "pubmed25n0001.jsonl", "pubmed25n0002.jsonl", "tag-corpus-summary.json",
     ]  # fmt: skip
@@ -157,7 +159,7 @@ def test_killed_run_resumes_to_byte_identical_outputs(corpus, tagged, tmp_path):
     out = tmp_path / "out"
     process = run_cli(corpus, out, start_new_session=True)
     deadline = time.time() + 600
-    while not (out / "docs.jsonl").exists():  # the first input (by name) is complete
+    while not (out / ".docs.jsonl.complete").exists():  # the first input (by name) is complete
         assert process.poll() is None and time.time() < deadline, process.communicate()[0]
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
@@ -190,12 +192,12 @@ def test_input_collection_errors(tmp_path):
     (tmp_path / "c").mkdir()
     with pytest.raises(InputFormatError, match="folder without input files"):
         collect_inputs([str(tmp_path / "c")])
-    bad = write(tmp_path / "bad.jsonl", '{"text": "ok"}\n[1, 2]\n')
-    with pytest.raises(InputFormatError, match=r"bad\.jsonl:2: expected a JSON object per line, got list"):
-        list(read_records(collect_inputs([str(bad)])[0]))
-    bad = write(tmp_path / "worse.jsonl", '{"text": "ok"}\n\n{"text": \n')
-    with pytest.raises(InputFormatError, match=r"worse\.jsonl:3: invalid JSON"):
-        list(read_records(collect_inputs([str(bad)])[0]))
+    # bad lines of a JSON-lines file are bad records naming the line (issue 41), not the end
+    bad = write(tmp_path / "bad.jsonl", '{"text": "ok"}\n[1, 2]\n\n{"text": \n{"text": "last"}\n')
+    first, listed, broken, last = read_records(collect_inputs([str(bad)])[0])
+    assert first == {"text": "ok"} and last == {"text": "last"}
+    assert listed == BadRecord(f"{bad}:2: expected a JSON object per line, got list", "[1, 2]")
+    assert broken.message.startswith(f"{bad}:4: invalid JSON") and broken.line == '{"text": '
 
 
 def test_command_line_errors(tmp_path):
