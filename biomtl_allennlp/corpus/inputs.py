@@ -34,7 +34,6 @@ import json
 import os
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
@@ -280,8 +279,3 @@ def output_names(stem: str, output_format: str) -> Dict[str, str]:
         "deleted": f"{stem}.deleted.txt",
         "errors": f"{stem}.errors.jsonl",
     }
-
-
-def is_complete(output_dir: Union[str, Path], stem: str, output_format: str) -> bool:
-    """Whether an input's entities file exists (it is only renamed into place complete)."""
-    return os.path.isfile(os.path.join(output_dir, output_names(stem, output_format)["entities"]))
