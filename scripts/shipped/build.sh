@@ -56,5 +56,10 @@ $allennlp pubtator-eval "$model" "$data/pubtator/CDR_DevelopmentSet.PubTator.txt
   --output-file "$out/pubtator_cdr_dev_own_head.json" > "$out/pubtator_cdr_dev_own_head.log" 2>&1
 $allennlp pubtator-eval "$model" "$data/pubtator/NCBIdevelopset_corpus.txt" --predictor-args '{"heads": ["NCBI-disease"]}' \
   --output-file "$out/pubtator_ncbi_dev_own_head.json" > "$out/pubtator_ncbi_dev_own_head.log" 2>&1
-.venv/bin/python benchmarks/predict_throughput.py "$model" --threads 2 > "$out/predict_throughput.md" 2>&1
+# And with the union of all heads (the default before the consensus merge).
+$allennlp pubtator-eval "$model" "$data/pubtator/CDR_DevelopmentSet.PubTator.txt" --predictor-args '{"merge": "union"}' \
+  --output-file "$out/pubtator_cdr_dev_union.json" > "$out/pubtator_cdr_dev_union.log" 2>&1
+$allennlp pubtator-eval "$model" "$data/pubtator/NCBIdevelopset_corpus.txt" --predictor-args '{"merge": "union"}' \
+  --output-file "$out/pubtator_ncbi_dev_union.json" > "$out/pubtator_ncbi_dev_union.log" 2>&1
+.venv/bin/python benchmarks/predict_throughput.py "$model" --threads 2 --compare-merge > "$out/predict_throughput.md" 2>&1
 echo "wrote $model; measurements in $out"
