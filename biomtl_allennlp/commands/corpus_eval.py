@@ -4,8 +4,11 @@ import json
 from allennlp.commands.subcommand import Subcommand
 
 from biomtl_allennlp.commands import exits_on_input_error
-from biomtl_allennlp.commands.pubtator_eval import _json_arg
-from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.commands.pubtator_eval import (
+    add_evaluation_arguments,
+    evaluation_predictor,
+    evaluation_predictor_args,
+)
 
 
 @Subcommand.register("corpus-eval")
@@ -33,38 +36,18 @@ class CorpusEval(Subcommand):
         )
         subparser.add_argument("archive", help="model.tar.gz of a multitask_crf_tagger")
         subparser.add_argument("corpus", help="token-level corpus file (e.g. test.tsv)")
-        subparser.add_argument(
-            "--type-map",
-            default=None,
-            help="JSON object (or file) of type -> common type entries, applied to gold and "
-            "predicted types on top of the default table",
-        )
-        subparser.add_argument("--types", nargs="+", default=None, help="common types to score")
-        subparser.add_argument("--output-file", default=None, help="also write the metrics as JSON")
-        subparser.add_argument("--batch-size", type=int, default=64, help="sentences per call")
-        subparser.add_argument("--cuda-device", type=int, default=-1, help="GPU id, -1 for CPU")
-        subparser.add_argument(
-            "--predictor-args", default=None, help="JSON object of biomedical_entities arguments"
-        )
+        add_evaluation_arguments(subparser, "sentences")
         subparser.set_defaults(func=corpus_eval_from_args)
         return subparser
 
 
 @exits_on_input_error
 def corpus_eval_from_args(args: argparse.Namespace) -> None:
-    from biomtl_allennlp.common.archives import predictor_from_path
     from biomtl_allennlp.evaluation.corpus_eval import corpus_documents, evaluate_corpus, format_table
 
-    if args.batch_size < 1:
-        raise InputFormatError("--batch-size must be positive")
-    type_map = _json_arg(args.type_map, "--type-map")
-    predictor_args = _json_arg(args.predictor_args, "--predictor-args")
-    if type_map:
-        predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
+    predictor_args = evaluation_predictor_args(args)
     documents = corpus_documents(args.corpus)
-    predictor = predictor_from_path(
-        args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
-    )
+    predictor = evaluation_predictor(args, predictor_args)
     metrics = evaluate_corpus(
         predictor, documents, predictor_args.get("type_map"), args.types, args.batch_size
     )

@@ -36,21 +36,47 @@ class PubtatorEval(Subcommand):
         subparser.add_argument(
             "gold", help="gold PubTator file, or BioC XML / JSON of titles and abstracts (PubTator3)"
         )
-        subparser.add_argument(
-            "--type-map",
-            default=None,
-            help="JSON object (or file) of type -> common type entries, applied to gold and "
-            "predicted types on top of the default table",
-        )
-        subparser.add_argument("--types", nargs="+", default=None, help="common types to score")
-        subparser.add_argument("--output-file", default=None, help="also write the metrics as JSON")
-        subparser.add_argument("--batch-size", type=int, default=64, help="documents per call")
-        subparser.add_argument("--cuda-device", type=int, default=-1, help="GPU id, -1 for CPU")
-        subparser.add_argument(
-            "--predictor-args", default=None, help="JSON object of biomedical_entities arguments"
-        )
+        add_evaluation_arguments(subparser, "documents")
         subparser.set_defaults(func=pubtator_eval_from_args)
         return subparser
+
+
+def add_evaluation_arguments(subparser: argparse.ArgumentParser, unit: str) -> None:
+    """The options `pubtator-eval` and `corpus-eval` share (`unit`: what a batch counts)."""
+    subparser.add_argument(
+        "--type-map",
+        default=None,
+        help="JSON object (or file) of type -> common type entries, applied to gold and "
+        "predicted types on top of the default table",
+    )
+    subparser.add_argument("--types", nargs="+", default=None, help="common types to score")
+    subparser.add_argument("--output-file", default=None, help="also write the metrics as JSON")
+    subparser.add_argument("--batch-size", type=int, default=64, help=f"{unit} per call")
+    subparser.add_argument("--cuda-device", type=int, default=-1, help="GPU id, -1 for CPU")
+    subparser.add_argument(
+        "--predictor-args", default=None, help="JSON object of biomedical_entities arguments"
+    )
+
+
+def evaluation_predictor_args(args: argparse.Namespace) -> Dict[str, Any]:
+    """The checked `--batch-size`, and the predictor arguments of `--predictor-args` with
+    `--type-map` added: checked before any file is read or the archive is loaded."""
+    if args.batch_size < 1:
+        raise InputFormatError("--batch-size must be positive")
+    type_map = _json_arg(args.type_map, "--type-map")
+    predictor_args = _json_arg(args.predictor_args, "--predictor-args")
+    if type_map:
+        predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
+    return predictor_args
+
+
+def evaluation_predictor(args: argparse.Namespace, predictor_args: Dict[str, Any]):
+    """The `biomedical_entities` predictor of `args.archive` with `predictor_args`."""
+    from biomtl_allennlp.common.archives import predictor_from_path
+
+    return predictor_from_path(
+        args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
+    )
 
 
 def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
@@ -71,24 +97,16 @@ def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
 
 @exits_on_input_error
 def pubtator_eval_from_args(args: argparse.Namespace) -> None:
-    from biomtl_allennlp.common.archives import predictor_from_path
     from biomtl_allennlp.data.pubtator import read_pubtator
     from biomtl_allennlp.data.bioc_collections import bioc_format, pubtator_documents
     from biomtl_allennlp.evaluation.pubtator_eval import evaluate
 
-    if args.batch_size < 1:
-        raise InputFormatError("--batch-size must be positive")
-    type_map = _json_arg(args.type_map, "--type-map")
-    predictor_args = _json_arg(args.predictor_args, "--predictor-args")
-    if type_map:
-        predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
+    predictor_args = evaluation_predictor_args(args)
     if bioc_format(args.gold) is not None:  # BioC XML / JSON of titles and abstracts
         gold_documents = pubtator_documents(args.gold)
     else:
         gold_documents = list(read_pubtator(args.gold))
-    predictor = predictor_from_path(
-        args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
-    )
+    predictor = evaluation_predictor(args, predictor_args)
     metrics = evaluate(
         predictor,
         gold_documents,

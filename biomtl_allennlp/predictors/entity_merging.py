@@ -156,7 +156,10 @@ def merge_identical(entities: Iterable[Entity]) -> List[Entity]:
 
 
 def resolve_overlaps(
-    entities: List[Entity], policy: str = "highest_score", scope: str = "type"
+    entities: List[Entity],
+    policy: str = "highest_score",
+    scope: str = "type",
+    support: Optional[Callable[[Entity], float]] = None,
 ) -> List[Entity]:
     """
     Removes overlapping entities according to `policy`:
@@ -167,7 +170,8 @@ def resolve_overlaps(
     - `"highest_score"`: the same, by score first (ties: longer, then earlier).
 
     With `scope="type"` only entities of the same type compete; with `"all"` every pair of
-    overlapping entities does. Returned sorted by `(start, end, type)`. O(n log n).
+    overlapping entities does. `support` (optional) ranks before the score (the consensus
+    merge's support). Returned sorted by `(start, end, type)`. O(n log n).
     """
     if policy not in OVERLAP_POLICIES:
         raise ValueError(f"overlap_policy must be one of {OVERLAP_POLICIES}, got {policy!r}")
@@ -182,9 +186,10 @@ def resolve_overlaps(
 
         def rank(entity: Entity):
             length = entity.end - entity.start
+            first = -support(entity) if support is not None else 0.0
             if policy == "longest":
-                return (-length, -entity.score, entity.start, entity.type)
-            return (-entity.score, -length, entity.start, entity.type)
+                return (-length, first, -entity.score, entity.start, entity.type)
+            return (first, -entity.score, -length, entity.start, entity.type)
 
         kept = [entity for group in groups.values() for entity in greedy_disjoint(group, rank)]
     return sorted(kept, key=lambda e: (e.start, e.end, e.type))
@@ -267,10 +272,6 @@ def consensus_merge(
     span_type_prior : `float`, optional (default = `1.0`)
         k >= 0 of 2.
     """
-    if overlap_policy not in OVERLAP_POLICIES:
-        raise ValueError(f"overlap_policy must be one of {OVERLAP_POLICIES}, got {overlap_policy!r}")
-    if overlap_scope not in OVERLAP_SCOPES:
-        raise ValueError(f"overlap_scope must be one of {OVERLAP_SCOPES}, got {overlap_scope!r}")
     if not span_type_prior >= 0:
         raise ValueError(f"span_type_prior must be a number >= 0, got {span_type_prior!r}")
     # (start, end, type) -> head -> its best score for that span and type
@@ -304,17 +305,6 @@ def consensus_merge(
             span_type_key[key_of(current)], current.score, entity.type
         ):
             best_of_span[span] = entity
-    kept = list(best_of_span.values())
-    if overlap_policy != "keep_all":
-        groups: Dict[Optional[str], List[Entity]] = {}
-        for entity in kept:
-            groups.setdefault(entity.type if overlap_scope == "type" else None, []).append(entity)
-
-        def rank(entity: Entity):
-            length = entity.end - entity.start
-            if overlap_policy == "longest":
-                return (-length, -support[key_of(entity)], -entity.score, entity.start, entity.type)
-            return (-support[key_of(entity)], -entity.score, -length, entity.start, entity.type)
-
-        kept = [entity for group in groups.values() for entity in greedy_disjoint(group, rank)]
-    return sorted(kept, key=lambda e: (e.start, e.end, e.type))
+    return resolve_overlaps(
+        list(best_of_span.values()), overlap_policy, overlap_scope, lambda e: support[key_of(e)]
+    )
