@@ -19,8 +19,10 @@ imports the modules listed in `.allennlp_plugins` in the working directory and i
 accepted by every subcommand, as allennlp adds it to all of them.
 """
 import functools
+import json
+import os
 import sys
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from biomtl_allennlp.common.errors import InputFormatError
 
@@ -38,6 +40,24 @@ def exits_on_input_error(function: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return wrapped
+
+
+def json_object_arg(value: Optional[str], name: str) -> Dict[str, Any]:
+    """A JSON object option (`--predictor-args`, `--type-map`) given inline or as a path to a
+    JSON file; `{}` when empty. Bad JSON or another JSON value is an `InputFormatError`
+    naming the option."""
+    if not value:
+        return {}
+    if os.path.exists(value):
+        with open(value, encoding="utf-8") as handle:
+            value = handle.read()
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise InputFormatError(f"{name}: not a JSON object or a JSON file: {error}") from None
+    if not isinstance(parsed, dict):
+        raise InputFormatError(f"{name}: expected a JSON object")
+    return parsed
 
 
 def run_as_allennlp_command(name: Optional[str] = None, argv: Optional[Sequence[str]] = None) -> None:

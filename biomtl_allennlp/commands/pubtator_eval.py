@@ -1,11 +1,10 @@
 import argparse
 import json
-import os
 from typing import Any, Dict, Optional
 
 from allennlp.commands.subcommand import Subcommand
 
-from biomtl_allennlp.commands import exits_on_input_error
+from biomtl_allennlp.commands import exits_on_input_error, json_object_arg
 from biomtl_allennlp.common.errors import InputFormatError
 
 
@@ -63,8 +62,8 @@ def evaluation_predictor_args(args: argparse.Namespace) -> Dict[str, Any]:
     `--type-map` added: checked before any file is read or the archive is loaded."""
     if args.batch_size < 1:
         raise InputFormatError("--batch-size must be positive")
-    type_map = _json_arg(args.type_map, "--type-map")
-    predictor_args = _json_arg(args.predictor_args, "--predictor-args")
+    type_map = json_object_arg(args.type_map, "--type-map")
+    predictor_args = json_object_arg(args.predictor_args, "--predictor-args")
     if type_map:
         predictor_args["type_map"] = {**predictor_args.get("type_map", {}), **type_map}
     return predictor_args
@@ -77,22 +76,6 @@ def evaluation_predictor(args: argparse.Namespace, predictor_args: Dict[str, Any
     return predictor_from_path(
         args.archive, "biomedical_entities", cuda_device=args.cuda_device, **predictor_args
     )
-
-
-def _json_arg(value: Optional[str], name: str) -> Dict[str, Any]:
-    """A JSON object given inline or as a path to a JSON file."""
-    if not value:
-        return {}
-    if os.path.exists(value):
-        with open(value, encoding="utf-8") as handle:
-            value = handle.read()
-    try:
-        parsed = json.loads(value)
-    except ValueError as error:
-        raise InputFormatError(f"{name}: not a JSON object or a JSON file: {error}") from None
-    if not isinstance(parsed, dict):
-        raise InputFormatError(f"{name}: expected a JSON object")
-    return parsed
 
 
 @exits_on_input_error

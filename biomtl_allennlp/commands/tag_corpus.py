@@ -1,11 +1,10 @@
 import argparse
-import json
 import os
 import sys
 
 from allennlp.commands.subcommand import Subcommand
 
-from biomtl_allennlp.commands import exits_on_input_error
+from biomtl_allennlp.commands import exits_on_input_error, json_object_arg
 from biomtl_allennlp.common.errors import InputFormatError
 
 
@@ -105,12 +104,7 @@ def tag_corpus_from_args(args: argparse.Namespace) -> None:
     from biomtl_allennlp.corpus.inputs import collect_inputs
     from biomtl_allennlp.corpus.tagger import tag_corpus
 
-    try:
-        predictor_args = json.loads(args.predictor_args)
-    except json.JSONDecodeError as error:
-        raise InputFormatError(f"--predictor-args: invalid JSON ({error})") from None
-    if not isinstance(predictor_args, dict):
-        raise InputFormatError("--predictor-args: expected a JSON object")
+    predictor_args = json_object_arg(args.predictor_args, "--predictor-args")
     for name in ("workers", "batch_size", "threads_per_worker", "num_cpus", "max_document_chars"):
         value = getattr(args, name)
         if value is not None and value < 1:

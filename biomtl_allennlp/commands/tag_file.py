@@ -1,12 +1,11 @@
 import argparse
 import gzip
-import json
 import sys
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from allennlp.commands.subcommand import Subcommand
 
-from biomtl_allennlp.commands import exits_on_input_error
+from biomtl_allennlp.commands import exits_on_input_error, json_object_arg
 from biomtl_allennlp.common.errors import InputFormatError
 
 
@@ -120,12 +119,7 @@ def tag_file_from_args(args: argparse.Namespace) -> None:
     from biomtl_allennlp.commands.tag_corpus import _archive
     from biomtl_allennlp.common.archives import predictor_from_path
 
-    try:
-        predictor_args = json.loads(args.predictor_args)
-    except json.JSONDecodeError as error:
-        raise InputFormatError(f"--predictor-args: invalid JSON ({error})") from None
-    if not isinstance(predictor_args, dict):
-        raise InputFormatError("--predictor-args: expected a JSON object")
+    predictor_args = json_object_arg(args.predictor_args, "--predictor-args")
     if args.batch_size < 1:
         raise InputFormatError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.input_file != "-":  # a missing input fails before the model loads
