@@ -16,7 +16,7 @@ setup(
     # pins cannot install on Python 3.11, so they are installed with --no-deps on the stack
     # pinned in requirements.txt (README, "Install into your own environment"). The tested
     # versions are the pins of requirements.txt.
-    install_requires=["torch>=2.0", "numpy>=1.21", "spacy>=3.7,<4", "bioc>=2.1"],
+    install_requires=["torch>=2.6", "numpy>=1.21", "spacy>=3.7,<4", "bioc>=2.1"],
     extras_require={
         # `tag-corpus --workers N` (N > 1) and the figures of `allennlp tables`.
         "ray": ["ray>=2.9"],

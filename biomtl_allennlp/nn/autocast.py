@@ -25,19 +25,23 @@ def cpu_bfloat16_lstm_supported() -> bool:
     once per process on a tiny LSTM (oneDNN decides by the instructions it may use, which
     `ONEDNN_MAX_CPU_ISA` can lower, so asking the kernel is the reliable test).
     """
-    lstm = torch.nn.LSTM(2, 2, batch_first=True)
-    inputs = torch.zeros(1, 2, 2, requires_grad=True)
-    try:
-        with torch.enable_grad(), torch.autocast(device_type="cpu", dtype=torch.bfloat16):
-            outputs, _ = lstm(inputs)
-        outputs.float().sum().backward()
-    except RuntimeError as error:
-        logger.warning(
-            "This CPU has no bfloat16 LSTM kernel (oneDNN needs AVX-512 BF16 or AMX; %s): "
-            "under CPU autocast the LSTMs run in float32, the other layers in bfloat16.",
-            str(error).split(".")[0],
-        )
-        return False
+    # Out of any inference mode or no-grad context of the caller: the probe runs backward.
+    with torch.inference_mode(False), torch.enable_grad():
+        lstm = torch.nn.LSTM(2, 2, batch_first=True)
+        inputs = torch.zeros(1, 2, 2, requires_grad=True)
+        try:
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+                outputs, _ = lstm(inputs)
+            outputs.float().sum().backward()
+        except RuntimeError as error:
+            if "primitive descriptor" not in str(error):
+                raise
+            logger.warning(
+                "This CPU has no bfloat16 LSTM kernel (oneDNN needs AVX-512 BF16 or AMX; %s): "
+                "under CPU autocast the LSTMs run in float32, the other layers in bfloat16.",
+                str(error).split(".")[0],
+            )
+            return False
     return True
 
 

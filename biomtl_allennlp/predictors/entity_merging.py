@@ -90,19 +90,21 @@ class TypeMapper:
         self.table = table
 
     def __call__(self, entity_type: str) -> str:
-        return self.table.get(entity_type.lower(), entity_type)
-
-
-def _overlaps(a: Entity, b: Entity) -> bool:
-    return a.start < b.end and b.start < a.end
+        # Entries are followed to the end of a chain (`{"disease": "Pathology"}` maps
+        # SpecificDisease -> Disease -> Pathology), so mapping a mapped type changes
+        # nothing; a cycle stops where it would repeat.
+        seen = {entity_type.lower()}
+        mapped = self.table.get(entity_type.lower(), entity_type)
+        while mapped.lower() not in seen and mapped.lower() in self.table:
+            seen.add(mapped.lower())
+            mapped = self.table[mapped.lower()]
+        return mapped
 
 
 class _DisjointSpans:
     """
     A set of pairwise non-overlapping character spans, sorted by start (so also by end):
-    whether a new span overlaps one of them is a binary search, O(log n), and adding one is a
-    list insertion (a memmove). Greedy overlap resolution over n entities is O(n log n)
-    comparisons instead of the O(n^2) of testing every kept entity.
+    whether a new span overlaps one of them is a binary search.
     """
 
     def __init__(self) -> None:
@@ -124,14 +126,28 @@ class _DisjointSpans:
 def greedy_disjoint(entities: Iterable[Entity], rank: Callable[[Entity], Any]) -> List[Entity]:
     """
     Keeps entities in the order of `rank` (smallest first), each one unless it overlaps an
-    entity already kept. O(n log n).
+    entity already kept.
+
+    The entities are first cut into clusters of transitively overlapping spans by one sweep
+    in start order; an entity can only be blocked by one of its own cluster, so the greedy
+    pass runs per cluster, over a `_DisjointSpans` of that cluster. Time: the sorts, O(n log
+    n), plus per cluster of size c at most c list insertions into c places, O(c^2) element
+    moves (memmove) in the worst case; clusters in text are a few entities wide (one
+    mention and its competing readings), so tagging time stays linear in the text.
     """
+    by_start = sorted(entities, key=lambda e: (e.start, e.end))
     kept: List[Entity] = []
-    spans = _DisjointSpans()
-    for entity in sorted(entities, key=rank):
-        if not spans.overlaps(entity.start, entity.end):
-            spans.add(entity.start, entity.end)
-            kept.append(entity)
+    first, cluster_end = 0, None
+    for index, entity in enumerate(by_start + [None]):
+        if entity is None or (cluster_end is not None and entity.start >= cluster_end):
+            spans = _DisjointSpans()
+            for candidate in sorted(by_start[first:index], key=rank):
+                if not spans.overlaps(candidate.start, candidate.end):
+                    spans.add(candidate.start, candidate.end)
+                    kept.append(candidate)
+            first, cluster_end = index, None
+        if entity is not None:
+            cluster_end = entity.end if cluster_end is None else max(cluster_end, entity.end)
     return kept
 
 
@@ -171,7 +187,7 @@ def resolve_overlaps(
 
     With `scope="type"` only entities of the same type compete; with `"all"` every pair of
     overlapping entities does. `support` (optional) ranks before the score (the consensus
-    merge's support). Returned sorted by `(start, end, type)`. O(n log n).
+    merge's support). Returned sorted by `(start, end, type)`; time as `greedy_disjoint`.
     """
     if policy not in OVERLAP_POLICIES:
         raise ValueError(f"overlap_policy must be one of {OVERLAP_POLICIES}, got {policy!r}")
@@ -245,19 +261,18 @@ def consensus_merge(
     2. **One type per span.** When heads of different types claim the same span (`WT1` as
        Gene/Protein by nine gene heads and as Chemical by one chemical head), the type with
        the highest smoothed support keeps it: the heads' score sum over the number of heads
-       of the type plus `span_type_prior` (ties: higher score, then type name). With prior 0
-       this is the support, and a type one head produces (DNA) takes `BRCA1` from seven of
-       nine gene heads; with a large prior it is the score sum, and nine gene heads take the
-       disease name `VHL` from the two disease heads that agree on it. The prior lies
-       between (an add-k estimate of how likely a head of the type is to agree).
+       of the type plus `span_type_prior` (ties: higher score, then type name): an add-k
+       estimate of how likely a head of the type is to agree. With prior 0 this is the
+       support, which favours types few heads produce; with a large prior the score sum,
+       which favours types many heads produce.
     3. **Overlaps** as `resolve_overlaps` with `overlap_policy` and `overlap_scope`, ranked
-       by support first for `"highest_score"` (two heads' competing extents of one mention:
-       the extent more heads found wins).
+       by the smoothed support of 2 first for `"highest_score"` (two heads' competing
+       extents of one mention: the extent more heads found wins).
 
     Why support and not agreement counts: a count threshold that helps a type with nine
     heads removes most entities of a type with two, while the fraction of the type's heads
     (weighted by their confidence) means the same for both. The merged entity's `score` is
-    the best head's, `datasets` the heads that agree. O(n log n).
+    the best head's, `datasets` the heads that agree. Time as `greedy_disjoint`.
 
     # Parameters
 
@@ -270,7 +285,7 @@ def consensus_merge(
     overlap_policy : `str`, optional (default = `"highest_score"`)
     overlap_scope : `str`, optional (default = `"type"`)
     span_type_prior : `float`, optional (default = `1.0`)
-        k >= 0 of 2.
+        The add-k prior of step 2 (k >= 0).
     """
     if not span_type_prior >= 0:
         raise ValueError(f"span_type_prior must be a number >= 0, got {span_type_prior!r}")
@@ -305,6 +320,8 @@ def consensus_merge(
             span_type_key[key_of(current)], current.score, entity.type
         ):
             best_of_span[span] = entity
+    # Ranked by the smoothed support of 2: within one type it orders as the support does
+    # (same number of heads), and across types (`overlap_scope="all"`) as step 2 decides.
     return resolve_overlaps(
-        list(best_of_span.values()), overlap_policy, overlap_scope, lambda e: support[key_of(e)]
+        list(best_of_span.values()), overlap_policy, overlap_scope, lambda e: span_type_key[key_of(e)]
     )

@@ -68,3 +68,11 @@ def test_an_avx2_only_cpu_falls_back_to_float32():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["failed", "False", "torch.float32"]
+
+
+def test_the_probe_answers_the_same_inside_inference_mode():
+    cpu_bfloat16_lstm_supported.cache_clear()
+    with torch.inference_mode():
+        inside = cpu_bfloat16_lstm_supported()
+    cpu_bfloat16_lstm_supported.cache_clear()
+    assert inside == cpu_bfloat16_lstm_supported()
