@@ -14,7 +14,7 @@ from allennlp.predictors.predictor import Predictor
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.common.tags import bioul_to_spans
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.data.entity import ID_KEYS, Entity
 from biomtl_allennlp.data.pubtator import (
     PubtatorAnnotation,
     PubtatorDocument,
@@ -36,7 +36,9 @@ from biomtl_allennlp.common.datasets import label_namespace
 from biomtl_allennlp.common.tags import split_tag
 from biomtl_allennlp.predictors.entity_merging import (
     DEFAULT_MIN_SUPPORT,
+    DEFAULT_SPAN_TYPE_PRIOR,
     MERGE_RULES,
+    TYPE_CONFLICTS,
     OVERLAP_POLICIES,
     OVERLAP_SCOPES,
     TypeMapper,
@@ -49,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 INPUT_FORMATS = ("auto", "json", "pubtator", "text")
 OUTPUT_FORMATS = ("json", "pubtator", "conll")
-# Keys echoed from input to output, in this order of preference for the PubTator PMID column.
-ID_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
 
 # Internal marker that `load_line` adds to what it returns (how the line was read).
 _LINE_KEY = "_biomedical_entities_line"
@@ -93,8 +93,9 @@ class BiomedicalEntitiesPredictor(Predictor):
     - PubTator lines (`PMID|t|title`, `PMID|a|abstract`; mention and relation lines are
       ignored): the `|t|` line is buffered and the document is predicted at its `|a|` line
       (lines that complete no document give no output). A title whose `|a|` line is
-      missing is predicted alone when the next `|t|` or mention line arrives (at the end
-      of a file it is lost);
+      missing is predicted alone when the next `|t|` or mention line arrives; at the end
+      of a file `allennlp predict` loses it (it cannot ask), `allennlp tag-file` tags it
+      (through `flush`);
     - plain text: one document per line (the line without its line break).
 
     Output per document: the echoed ids, `title` and `abstract` (when given), `text`, and
@@ -196,9 +197,14 @@ class BiomedicalEntitiesPredictor(Predictor):
     min_support : `Dict[str, float]`, optional (default = `None`: `DEFAULT_MIN_SUPPORT`)
         The consensus rule's minimum support per common type (`"*"`: other types), from 0
         (every head's entities, one type per span) to 1 (every head of the type, certain).
-    span_type_prior : `float`, optional (default = `1.0`)
+    span_type_prior : `float`, optional (default = `DEFAULT_SPAN_TYPE_PRIOR`, 4.0)
         Which type keeps a span several types claim (`consensus_merge`): the one with the
         highest score sum over its number of heads plus this prior.
+    type_conflicts : `str`, optional (default = `"annotated"`)
+        Which types claiming one span exclude each other: `"annotated"`, those one head
+        produces together (its corpus annotated both, so its guidelines chose one per
+        span: Gene/Protein and Chemical, Chemical and Disease; not Anatomy and CellType,
+        which no corpus told apart); `"all"`, every pair (one type per span).
     alternatives : `bool`, optional (default = `False`)
         Add `"alternatives"` to each output: every selected head's entities (common types,
         `dataset` the head), before merging, so no reading is lost.
@@ -221,7 +227,8 @@ class BiomedicalEntitiesPredictor(Predictor):
         heads: Optional[List[str]] = None,
         merge: str = "consensus",
         min_support: Optional[Dict[str, float]] = None,
-        span_type_prior: float = 1.0,
+        span_type_prior: float = DEFAULT_SPAN_TYPE_PRIOR,
+        type_conflicts: str = "annotated",
         alternatives: bool = False,
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
@@ -236,6 +243,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             ("overlap_policy", overlap_policy, OVERLAP_POLICIES),
             ("overlap_scope", overlap_scope, OVERLAP_SCOPES),
             ("merge", merge, MERGE_RULES),
+            ("type_conflicts", type_conflicts, TYPE_CONFLICTS),
         ):
             if value not in allowed:
                 raise ConfigurationError(
@@ -279,6 +287,7 @@ class BiomedicalEntitiesPredictor(Predictor):
                 f"biomedical_entities: span_type_prior must be a number >= 0, got {span_type_prior!r}"
             )
         self.span_type_prior = float(span_type_prior)
+        self.type_conflicts = type_conflicts
         self.min_support = dict(min_support)
         self.alternatives = bool(alternatives)
         # Each head's entity types (from its label namespace).
@@ -406,6 +415,15 @@ class BiomedicalEntitiesPredictor(Predictor):
         pmid, title, line = self._pending_title
         self._pending_title = None
         return {"pmid": pmid, "title": title, "abstract": "", _LINE_KEY: {"line": line}}
+
+    def flush(self) -> Optional[JsonDict]:
+        """
+        At the end of the input: the pending PubTator title (a `|t|` line whose `|a|` line
+        never came) as a document input of its own (to predict as `load_line`'s inputs),
+        or `None` when there is none. `load_line` cannot know that a title is the last
+        line, so a reader calls this at the end (`allennlp tag-file` does).
+        """
+        return self._title_only()
 
     def _load_pubtator_line(self, raw: str) -> JsonDict:
         self._seen_pubtator = True
@@ -562,7 +580,8 @@ class BiomedicalEntitiesPredictor(Predictor):
             output["line"] = line if len(line) <= _MAX_ECHOED_LINE else line[:_MAX_ECHOED_LINE] + "..."
         return output
 
-    def _parse(self, json_dict: Any) -> _Document:
+    @staticmethod
+    def _parse(json_dict: Any) -> _Document:
         if not isinstance(json_dict, dict):
             raise InputFormatError(f"expected a JSON object, got {type(json_dict).__name__}")
         ids = _ids(json_dict)
@@ -661,6 +680,14 @@ class BiomedicalEntitiesPredictor(Predictor):
     def _map_type(self, entity: Entity) -> Entity:
         return dataclasses.replace(entity, type=self._type_mapper(entity.type))
 
+    @property
+    def exclusive_types(self) -> Optional[List[List[str]]]:
+        """`consensus_merge`'s groups of types that exclude each other on a span: each head's
+        common types (`type_conflicts="annotated"`), or `None`: all (`"all"`)."""
+        if self.type_conflicts == "all":
+            return None
+        return [sorted({self._type_mapper(t) for t in types}) for types in self.types_of_head.values()]
+
     def merge_heads(
         self,
         entities: List[Entity],
@@ -669,10 +696,10 @@ class BiomedicalEntitiesPredictor(Predictor):
     ) -> List[Entity]:
         """
         The output entities of one document from its heads' entities (dataset types, or
-        common types: mapping is idempotent), by the predictor's `merge` (or `merge`),
-        `min_support` and overlap settings: what the predictor outputs with `heads`
-        (default: its own) selected. `allennlp corpus-eval` scores each head alone and the
-        union through this.
+        common types: `TypeMapper` is idempotent), by the predictor's `merge` (or `merge`),
+        `min_support`, `type_conflicts` and overlap settings: what the predictor outputs with
+        `heads` (default: its own) selected. `allennlp corpus-eval` scores each head alone
+        and the union through this.
         """
         heads = self.heads if heads is None else sorted(heads)
         if heads != self.heads:
@@ -689,6 +716,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             self.overlap_policy,
             self.overlap_scope,
             self.span_type_prior,
+            self.exclusive_types,
         )
 
     def _forward(self, batch: List[List[Token]]) -> List[Any]:
@@ -749,6 +777,17 @@ def _is_json_scalar(line: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def check_document_input(json_dict: Any) -> None:
+    """
+    Raises the `InputFormatError` (without a place) whose message `predict_json` answers
+    `json_dict` with (as its error output) when it is no document: not an object, missing
+    keys, a `text`, `title` or `abstract` that is not a string, empty or whitespace-only
+    text. For readers that turn inputs into something else before they reach the
+    predictor (`allennlp tag-corpus` writing JSON lines as BioC), so both refuse alike.
+    """
+    BiomedicalEntitiesPredictor._parse(json_dict)
 
 
 def _ids(json_dict: Mapping[str, Any]) -> Dict[str, Any]:

@@ -57,10 +57,13 @@ DEFAULT_TYPE_MAP: Dict[str, str] = {
 OVERLAP_POLICIES = ("keep_all", "longest", "highest_score")
 OVERLAP_SCOPES = ("type", "all")
 MERGE_RULES = ("consensus", "union")
+TYPE_CONFLICTS = ("annotated", "all")
 
 # The consensus rule's minimum support per common type (see `consensus_merge`), chosen on the
 # leave-corpora-out protocol of docs/new_text.md; `"*"` is every other type.
-DEFAULT_MIN_SUPPORT: Dict[str, float] = {"*": 0.5}
+DEFAULT_MIN_SUPPORT: Dict[str, float] = {"*": 0.0, "Chemical": 0.6, "Gene/Protein": 0.1}
+# The consensus rule's add-k prior for a span several types claim, chosen there too.
+DEFAULT_SPAN_TYPE_PRIOR = 4.0
 
 
 class TypeMapper:
@@ -247,7 +250,8 @@ def consensus_merge(
     min_support: Mapping[str, float] = DEFAULT_MIN_SUPPORT,
     overlap_policy: str = "highest_score",
     overlap_scope: str = "type",
-    span_type_prior: float = 1.0,
+    span_type_prior: float = DEFAULT_SPAN_TYPE_PRIOR,
+    exclusive_types: Optional[Iterable[Iterable[str]]] = None,
 ) -> List[Entity]:
     """
     Merges the (type-mapped) entities of several heads into one reading per mention:
@@ -258,13 +262,18 @@ def consensus_merge(
        found it with certainty. Spans below `min_support` of their type are dropped, unless
        a single head produces the type (one head is never overruled by a vote: its own
        output stays as it is, so `heads=[one head]` gives that head's output).
-    2. **One type per span.** When heads of different types claim the same span (`WT1` as
-       Gene/Protein by nine gene heads and as Chemical by one chemical head), the type with
-       the highest smoothed support keeps it: the heads' score sum over the number of heads
+    2. **One type per span.** When heads of types that exclude each other claim the same
+       span (`WT1` as Gene/Protein by nine gene heads and as Chemical by one chemical head),
+       the type with the highest smoothed support keeps it: the heads' score sum over the number of heads
        of the type plus `span_type_prior` (ties: higher score, then type name): an add-k
        estimate of how likely a head of the type is to agree. With prior 0 this is the
        support, which favours types few heads produce; with a large prior the score sum,
-       which favours types many heads produce.
+       which favours types many heads produce. Which types exclude each other:
+       `exclusive_types`, sets of types of which a span keeps at most one (the predictor
+       passes each head's own types: a corpus that annotates genes and chemicals had to
+       choose one for a span, while no corpus chose between Anatomy (AnatEM's cells and
+       tumours) and CellType or Disease, so those readings stay side by side); `None`:
+       every pair of types excludes each other.
     3. **Overlaps** as `resolve_overlaps` with `overlap_policy` and `overlap_scope`, ranked
        by the smoothed support of 2 first for `"highest_score"` (two heads' competing
        extents of one mention: the extent more heads found wins).
@@ -284,8 +293,10 @@ def consensus_merge(
         Common type -> minimum support; `"*"` for the other types.
     overlap_policy : `str`, optional (default = `"highest_score"`)
     overlap_scope : `str`, optional (default = `"type"`)
-    span_type_prior : `float`, optional (default = `1.0`)
+    span_type_prior : `float`, optional (default = `DEFAULT_SPAN_TYPE_PRIOR`)
         The add-k prior of step 2 (k >= 0).
+    exclusive_types : `Iterable[Iterable[str]]`, optional (default = `None`)
+        Step 2's groups of types that exclude each other; `None`: all types.
     """
     if not span_type_prior >= 0:
         raise ValueError(f"span_type_prior must be a number >= 0, got {span_type_prior!r}")
@@ -311,17 +322,23 @@ def consensus_merge(
         if heads_of_type.get(entity.type, 1) <= 1
         or support[key_of(entity)] >= support_threshold(min_support, entity.type)
     ]
-    # One type per span.
-    best_of_span: Dict[Tuple[int, int], Entity] = {}
-    for entity in kept:
-        span = (entity.start, entity.end)
-        current = best_of_span.get(span)
-        if current is None or (span_type_key[key_of(entity)], entity.score, current.type) > (
-            span_type_key[key_of(current)], current.score, entity.type
-        ):
-            best_of_span[span] = entity
+    # One type per span among types that exclude each other: best first, each kept unless
+    # a type kept before on the span excludes it.
+    groups = None if exclusive_types is None else [frozenset(group) for group in exclusive_types]
+
+    def excludes(a: str, b: str) -> bool:
+        return groups is None or any(a in group and b in group for group in groups)
+
+    of_span: Dict[Tuple[int, int], List[Entity]] = {}
+    for entity in sorted(kept, key=lambda e: (-span_type_key[key_of(e)], -e.score, e.type)):
+        chosen = of_span.setdefault((entity.start, entity.end), [])
+        if not any(excludes(entity.type, other.type) for other in chosen):
+            chosen.append(entity)
     # Ranked by the smoothed support of 2: within one type it orders as the support does
     # (same number of heads), and across types (`overlap_scope="all"`) as step 2 decides.
     return resolve_overlaps(
-        list(best_of_span.values()), overlap_policy, overlap_scope, lambda e: span_type_key[key_of(e)]
+        [entity for chosen in of_span.values() for entity in chosen],
+        overlap_policy,
+        overlap_scope,
+        lambda e: span_type_key[key_of(e)],
     )

@@ -8,7 +8,7 @@ it on their test splits, against the union of all heads and the best head alone.
 
 Every head's reading of every sentence is computed once per split (`allennlp corpus-eval`'s
 pass, `evaluate_corpus`) and cached in `OUT/readings/`; the rules are then scored from the
-cache. Tuning (devel only): the overlap scope and the span-type prior, then the minimum support of each common type
+cache. Tuning (devel only): which types conflict, the overlap scope and the span-type prior (macro F1), then the minimum support of each common type
 that two or more heads produce, one type at a time, twice round, each to the value with the
 best pooled devel F1 of that type (ties: the smaller value). Writes `OUT/chosen.json` (the
 predictor arguments) and `OUT/report.md` (devel and test tables), and prints the report.
@@ -89,16 +89,19 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
     predictor.min_support = {"*": 0.0}
     log = []
     structural = {}
-    for scope in ("type", "all"):
-        for prior in PRIOR_GRID:
-            predictor.overlap_scope, predictor.span_type_prior = scope, prior
-            scores = pooled(splits, predictor, types)
-            structural[scope, prior] = sum(scores[t]["f1"] for t in types) / len(types)
-            log.append(f"overlap_scope={scope}, span_type_prior={prior}: macro F1 "
-                       f"{100 * structural[scope, prior]:.2f}")
-    # Ties: scope "type", the smaller prior.
-    predictor.overlap_scope, predictor.span_type_prior = max(
-        structural, key=lambda k: (round(structural[k], 6), k[0] == "type", -k[1])
+    for conflicts in ("annotated", "all"):
+        for scope in ("type", "all"):
+            for prior in PRIOR_GRID:
+                setting = (conflicts, scope, prior)
+                predictor.type_conflicts, predictor.overlap_scope, predictor.span_type_prior = setting
+                scores = pooled(splits, predictor, types)
+                structural[setting] = sum(scores[t]["f1"] for t in types) / len(types)
+                log.append(f"type_conflicts={conflicts}, overlap_scope={scope}, span_type_prior={prior}: "
+                           f"macro F1 {100 * structural[setting]:.2f}")
+    # Ties: the least sweeping setting (types that conflict in a corpus, scope "type", the
+    # smaller prior).
+    predictor.type_conflicts, predictor.overlap_scope, predictor.span_type_prior = max(
+        structural, key=lambda k: (round(structural[k], 6), k[0] == "annotated", k[1] == "type", -k[2])
     )
     for _ in range(2):
         for entity_type in voted:
@@ -113,7 +116,8 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
                 + f" -> {best}"
             )
     return {
-        "chosen": {"merge": "consensus", "overlap_scope": predictor.overlap_scope,
+        "chosen": {"merge": "consensus", "type_conflicts": predictor.type_conflicts,
+                   "overlap_scope": predictor.overlap_scope,
                    "span_type_prior": predictor.span_type_prior, "min_support": predictor.min_support},
         "log": log,
     }

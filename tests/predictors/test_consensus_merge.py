@@ -45,11 +45,11 @@ def test_the_prior_weighs_a_types_head_count_in_span_conflicts():
     five of nine gene heads: prior 1: 2/3 > 5/10; prior 100: 2/102 < 5/109."""
     heads = {"Gene/Protein": 9, "DNA": 1, "Disease": 2}
     brca1 = [entity(0, 5, "Gene/Protein", f"g{i}") for i in range(7)] + [entity(0, 5, "DNA", "j", 0.97)]
-    assert readings(consensus_merge(brca1, heads, {"*": 0.0}))[0][2] == "Gene/Protein"
+    assert readings(consensus_merge(brca1, heads, {"*": 0.0}, span_type_prior=1))[0][2] == "Gene/Protein"
     assert readings(consensus_merge(brca1, heads, {"*": 0.0}, span_type_prior=0))[0][2] == "DNA"
     vhl = [entity(0, 3, "Gene/Protein", f"g{i}") for i in range(5)]
     vhl += [entity(0, 3, "Disease", "d1"), entity(0, 3, "Disease", "d2")]
-    assert readings(consensus_merge(vhl, heads, {"*": 0.0}))[0][2] == "Disease"
+    assert readings(consensus_merge(vhl, heads, {"*": 0.0}, span_type_prior=1))[0][2] == "Disease"
     assert readings(consensus_merge(vhl, heads, {"*": 0.0}, span_type_prior=100))[0][2] == "Gene/Protein"
     with pytest.raises(ValueError, match="span_type_prior"):
         consensus_merge(brca1, heads, span_type_prior=-1)
@@ -177,3 +177,24 @@ def test_bad_merge_settings_are_configuration_errors(make_predictor):
         make_predictor(min_support=[0.5])
     with pytest.raises(ConfigurationError, match="span_type_prior"):
         make_predictor(span_type_prior=-0.5)
+
+
+def test_only_types_a_head_annotates_together_exclude_each_other():
+    """CellType (CRAFT) and Anatomy (AnatEM) on "T cells": no corpus chose between them, so
+    both stay; Gene/Protein and Chemical (both CRAFT's) exclude each other."""
+    heads = {"Gene/Protein": 2, "Chemical": 1, "CellType": 1, "Anatomy": 1}
+    found = [entity(0, 7, "CellType", "craft", 0.9), entity(0, 7, "Anatomy", "anatem", 0.95),
+             entity(10, 13, "Gene/Protein", "g1"), entity(10, 13, "Gene/Protein", "craft"),
+             entity(10, 13, "Chemical", "craft", 0.8)]  # fmt: skip
+    groups = [["Gene/Protein", "Chemical", "CellType"], ["Anatomy"], ["Gene/Protein"]]
+    assert [(e.start, e.type) for e in consensus_merge(found, heads, {"*": 0.0}, exclusive_types=groups)] == [
+        (0, "Anatomy"), (0, "CellType"), (10, "Gene/Protein")
+    ]
+    # All types exclude each other: one type per span.
+    assert [(e.start, e.type) for e in consensus_merge(found, heads, {"*": 0.0})] == [(0, "Anatomy"), (10, "Gene/Protein")]
+
+
+def test_the_predictor_takes_exclusive_types_from_its_heads(make_predictor):
+    predictor = make_predictor()
+    assert predictor.exclusive_types == [["Chemical"], ["Disease"], ["Gene/Protein"]]
+    assert make_predictor(type_conflicts="all").exclusive_types is None
