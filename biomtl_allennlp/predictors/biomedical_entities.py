@@ -35,7 +35,7 @@ from biomtl_allennlp.data.tokenizers import (
 from biomtl_allennlp.common.datasets import label_namespace
 from biomtl_allennlp.common.tags import split_tag
 from biomtl_allennlp.predictors.entity_merging import (
-    DEFAULT_MIN_SUPPORT,
+    DEFAULT_MIN_VOTES,
     DEFAULT_SPAN_TYPE_PRIOR,
     MERGE_RULES,
     TYPE_CONFLICTS,
@@ -120,9 +120,9 @@ class BiomedicalEntitiesPredictor(Predictor):
     so one mention may come out of several heads, with one type or several (`WT1` as a gene
     by the gene heads and as a chemical by a chemical head). The default
     `merge="consensus"` (`entity_merging.consensus_merge`) gives one reading per mention: a
-    span is kept for a type when the heads producing that type support it enough (the sum
-    of their scores over their number, at least `min_support`; a type only one head
-    produces is kept as that head gives it), and of several types claiming the same span
+    span is kept for a type when the heads producing that type vote for it enough (the sum
+    of their scores, at least `min_votes`; a type only one head produces is kept as that
+    head gives it), and of several types that exclude each other claiming the same span
     the best-supported one keeps it. `merge="union"` keeps every head's entities (identical
     spans of one type merged). Chosen on the leave-corpora-out protocol of
     `docs/new_text.md`, where the union is below the best head on new text. With
@@ -194,9 +194,10 @@ class BiomedicalEntitiesPredictor(Predictor):
         output is that head's entities whatever `merge` is.
     merge : `str`, optional (default = `"consensus"`)
         `"consensus"` or `"union"`, see above.
-    min_support : `Dict[str, float]`, optional (default = `None`: `DEFAULT_MIN_SUPPORT`)
-        The consensus rule's minimum support per common type (`"*"`: other types), from 0
-        (every head's entities, one type per span) to 1 (every head of the type, certain).
+    min_votes : `Dict[str, float]`, optional (default = `None`: `DEFAULT_MIN_VOTES`)
+        The consensus rule's minimum votes (sum of the agreeing heads' scores) per common
+        type (`"*"`: other types; keys the model's common types): 0 keeps every head's
+        entities, 2 asks two certain heads.
     span_type_prior : `float`, optional (default = `DEFAULT_SPAN_TYPE_PRIOR`, 4.0)
         Which type keeps a span several types claim (`consensus_merge`): the one with the
         highest score sum over its number of heads plus this prior.
@@ -226,7 +227,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         sentence_batch_size: int = 64,
         heads: Optional[List[str]] = None,
         merge: str = "consensus",
-        min_support: Optional[Dict[str, float]] = None,
+        min_votes: Optional[Dict[str, float]] = None,
         span_type_prior: float = DEFAULT_SPAN_TYPE_PRIOR,
         type_conflicts: str = "annotated",
         alternatives: bool = False,
@@ -271,16 +272,6 @@ class BiomedicalEntitiesPredictor(Predictor):
             self._type_mapper = TypeMapper(type_map)
         except ValueError as error:
             raise ConfigurationError(f"biomedical_entities: {error}") from None
-        if min_support is None:
-            min_support = DEFAULT_MIN_SUPPORT
-        if not isinstance(min_support, Mapping) or not all(
-            isinstance(key, str) and isinstance(value, (int, float)) and 0 <= value <= 1
-            for key, value in min_support.items()
-        ):
-            raise ConfigurationError(
-                "biomedical_entities: min_support must map common types (or '*') to "
-                f"numbers from 0 to 1, got {min_support!r}"
-            )
         self.merge = merge
         if isinstance(span_type_prior, bool) or not isinstance(span_type_prior, (int, float)) or not span_type_prior >= 0:
             raise ConfigurationError(
@@ -288,7 +279,6 @@ class BiomedicalEntitiesPredictor(Predictor):
             )
         self.span_type_prior = float(span_type_prior)
         self.type_conflicts = type_conflicts
-        self.min_support = dict(min_support)
         self.alternatives = bool(alternatives)
         # Each head's entity types (from its label namespace).
         self.types_of_head = {
@@ -301,6 +291,25 @@ class BiomedicalEntitiesPredictor(Predictor):
             )
             for head in model.datasets
         }
+        if min_votes is None:
+            min_votes = DEFAULT_MIN_VOTES
+        common_types = {self._type_mapper(t) for types in self.types_of_head.values() for t in types}
+        if not isinstance(min_votes, Mapping) or not all(
+            isinstance(key, str) and isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+            for key, value in min_votes.items()
+        ):
+            raise ConfigurationError(
+                "biomedical_entities: min_votes must map common types (or '*') to numbers "
+                f">= 0, got {min_votes!r}"
+            )
+        # The defaults name types a model may lack; a user's key must be one of the model's.
+        unknown = sorted(set(min_votes) - common_types - {"*"}) if min_votes is not DEFAULT_MIN_VOTES else []
+        if unknown:
+            raise ConfigurationError(
+                f"biomedical_entities: min_votes names types no head produces: {unknown}; the "
+                f"model's common types: {sorted(common_types)} (or '*')"
+            )
+        self.min_votes = dict(min_votes)
         self.input_format = input_format
         self.output_format = output_format
         self.overlap_policy = overlap_policy
@@ -697,7 +706,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         """
         The output entities of one document from its heads' entities (dataset types, or
         common types: `TypeMapper` is idempotent), by the predictor's `merge` (or `merge`),
-        `min_support`, `type_conflicts` and overlap settings: what the predictor outputs with
+        `min_votes`, `type_conflicts` and overlap settings: what the predictor outputs with
         `heads` (default: its own) selected. `allennlp corpus-eval` scores each head alone
         and the union through this.
         """
@@ -712,7 +721,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         return consensus_merge(
             [self._map_type(entity) for entity in entities],
             heads_of_type,
-            self.min_support,
+            self.min_votes,
             self.overlap_policy,
             self.overlap_scope,
             self.span_type_prior,

@@ -8,7 +8,7 @@ it on their test splits, against the union of all heads and the best head alone.
 
 Every head's reading of every sentence is computed once per split (`allennlp corpus-eval`'s
 pass, `evaluate_corpus`) and cached in `OUT/readings/`; the rules are then scored from the
-cache. Tuning (devel only): which types conflict, the overlap scope and the span-type prior (macro F1), then the minimum support of each common type
+cache. Tuning (devel only): which types conflict, the overlap scope and the span-type prior (macro F1), then the minimum votes of each common type
 that two or more heads produce, one type at a time, twice round, each to the value with the
 best pooled devel F1 of that type (ties: the smaller value). Writes `OUT/chosen.json` (the
 predictor arguments) and `OUT/report.md` (devel and test tables), and prints the report.
@@ -36,7 +36,7 @@ from biomtl_allennlp.evaluation.pubtator_eval import (  # noqa: E402
 from biomtl_allennlp.predictors.entity_merging import TypeMapper  # noqa: E402
 
 LEFT_OUT = ["BioNLP13PC-IOBES", "BioNLP11ID-IOBES", "NCBI-disease-IOBES", "JNLPBA"]
-SUPPORT_GRID = [round(0.1 * i, 1) for i in range(11)]
+VOTES_STEP = 0.2
 PRIOR_GRID = [0.0, 0.5, 1.0, 2.0, 4.0, 100.0]
 
 
@@ -84,9 +84,12 @@ def pooled(splits: List[Split], predictor, types: List[str], heads=None, merge=N
     return {t: precision_recall_f1(c["tp"], c["fp"], c["fn"]) for t, c in totals.items()}
 
 
-def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> dict:
+def tune(splits: List[Split], predictor, types: List[str], heads: Dict[str, int]) -> dict:
+    """The structural settings by macro F1, then each voted type's `min_votes` (0 to its
+    number of heads) by its own pooled F1, twice round."""
+    voted = [t for t in types if heads[t] >= 2]
     predictor.merge = "consensus"
-    predictor.min_support = {"*": 0.0}
+    predictor.min_votes = {"*": 0.0}
     log = []
     structural = {}
     for conflicts in ("annotated", "all"):
@@ -106,11 +109,12 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
     for _ in range(2):
         for entity_type in voted:
             results = {}
-            for value in SUPPORT_GRID:
-                predictor.min_support = {**predictor.min_support, entity_type: value}
+            grid = [round(VOTES_STEP * i, 1) for i in range(int(heads[entity_type] / VOTES_STEP) + 1)]
+            for value in grid:
+                predictor.min_votes = {**predictor.min_votes, entity_type: value}
                 results[value] = pooled(splits, predictor, [entity_type])[entity_type]["f1"]
-            best = max(SUPPORT_GRID, key=lambda v: (round(results[v], 6), -v))
-            predictor.min_support = {**predictor.min_support, entity_type: best}
+            best = max(grid, key=lambda v: (round(results[v], 6), -v))
+            predictor.min_votes = {**predictor.min_votes, entity_type: best}
             log.append(
                 f"{entity_type}: " + ", ".join(f"{v}: {100 * f:.2f}" for v, f in results.items())
                 + f" -> {best}"
@@ -118,7 +122,7 @@ def tune(splits: List[Split], predictor, types: List[str], voted: List[str]) -> 
     return {
         "chosen": {"merge": "consensus", "type_conflicts": predictor.type_conflicts,
                    "overlap_scope": predictor.overlap_scope,
-                   "span_type_prior": predictor.span_type_prior, "min_support": predictor.min_support},
+                   "span_type_prior": predictor.span_type_prior, "min_votes": predictor.min_votes},
         "log": log,
     }
 
@@ -155,7 +159,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     data_root = resolve_data_root(args.data_root) or str(ROOT.parent / "shared" / "data")
     out = Path(args.out)
-    predictor = predictor_from_path(args.archive, "biomedical_entities")
+    chosen = json.loads(Path(args.setting).read_text()) if args.setting else {}
+    # A given setting is checked by the predictor's constructor.
+    predictor = predictor_from_path(args.archive, "biomedical_entities", **chosen)
     mapper = TypeMapper()
     produced: Counter = Counter(
         t for h in predictor.heads for t in {mapper(x) for x in predictor.types_of_head[h]}
@@ -166,14 +172,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     }
     annotated = set().union(*(s.types for s in splits[args.splits[0]]))
     types = sorted(t for t in annotated if produced[t] >= 1)
-    voted = [t for t in types if produced[t] >= 2]
     if args.setting:
-        chosen = json.loads(Path(args.setting).read_text())
-        for key, value in chosen.items():
-            setattr(predictor, key, value)
         tuned = {"chosen": chosen, "log": [f"not tuned: the setting of {args.setting}"]}
     else:
-        tuned = tune(splits["devel"], predictor, types, voted)
+        tuned = tune(splits["devel"], predictor, types, produced)
     lines = [f"Archive `{args.archive}`; left-out corpora: {', '.join(args.corpora)}.", "",
              "Scored common types (annotated by a left-out corpus, produced by a head): "
              + ", ".join(f"{t} ({produced[t]} heads)" for t in types), "",

@@ -55,18 +55,18 @@ def test_the_prior_weighs_a_types_head_count_in_span_conflicts():
         consensus_merge(brca1, heads, span_type_prior=-1)
 
 
-def test_support_is_the_scores_sum_over_the_heads_of_the_type():
-    # Two of three gene heads at 0.9 and 0.6: support 0.5.
+def test_votes_are_the_scores_sum_of_the_agreeing_heads():
+    # Two of three gene heads at 0.9 and 0.6: 1.5 votes.
     found = [entity(0, 4, "Gene/Protein", "g1", 0.9), entity(0, 4, "Gene/Protein", "g2", 0.6)]
-    assert readings(consensus_merge(found, GENE_HEADS, {"*": 0.5})) == [(0, 4, "Gene/Protein", ("g1", "g2"))]
-    assert consensus_merge(found, GENE_HEADS, {"*": 0.51}) == []
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 1.5})) == [(0, 4, "Gene/Protein", ("g1", "g2"))]
+    assert consensus_merge(found, GENE_HEADS, {"*": 1.51}) == []
     # Per-type thresholds; "*" for the others.
-    assert consensus_merge(found, GENE_HEADS, {"*": 0.0, "Gene/Protein": 0.6}) == []
+    assert consensus_merge(found, GENE_HEADS, {"*": 0.0, "Gene/Protein": 1.6}) == []
 
 
 def test_a_type_one_head_produces_is_never_voted_out():
     found = [entity(5, 9, "Disease", "d1", 0.2)]
-    assert readings(consensus_merge(found, GENE_HEADS, {"*": 1.0})) == [(5, 9, "Disease", ("d1",))]
+    assert readings(consensus_merge(found, GENE_HEADS, {"*": 5.0})) == [(5, 9, "Disease", ("d1",))]
 
 
 def test_equal_support_ties_go_to_the_higher_score_then_the_type_name():
@@ -161,7 +161,7 @@ def test_alternatives_keep_every_heads_reading(make_predictor):
 
 def test_one_head_is_that_heads_output_whatever_the_merge(make_predictor):
     for head in ("demo-chemical", "demo-disease", "demo-gene"):
-        consensus = make_predictor(heads=[head], min_support={"*": 1.0}).predict_batch_json(TEXTS)
+        consensus = make_predictor(heads=[head], min_votes={"*": 3.0}).predict_batch_json(TEXTS)
         union = make_predictor(heads=[head], merge="union").predict_batch_json(TEXTS)
         assert consensus == union
 
@@ -171,10 +171,12 @@ def test_bad_merge_settings_are_configuration_errors(make_predictor):
 
     with pytest.raises(ConfigurationError, match="merge"):
         make_predictor(merge="vote")
-    with pytest.raises(ConfigurationError, match="min_support"):
-        make_predictor(min_support={"Chemical": 2})
-    with pytest.raises(ConfigurationError, match="min_support"):
-        make_predictor(min_support=[0.5])
+    with pytest.raises(ConfigurationError, match="min_votes"):
+        make_predictor(min_votes={"Chemical": -1})
+    with pytest.raises(ConfigurationError, match="min_votes"):
+        make_predictor(min_votes=[0.5])
+    with pytest.raises(ConfigurationError, match="no head produces: \\['Gene'\\]"):
+        make_predictor(min_votes={"Gene": 1.0})
     with pytest.raises(ConfigurationError, match="span_type_prior"):
         make_predictor(span_type_prior=-0.5)
 
