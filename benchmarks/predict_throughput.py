@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import biomtl_allennlp  # noqa: E402,F401
-from allennlp.predictors import Predictor  # noqa: E402
+from biomtl_allennlp.common.archives import predictor_from_path  # noqa: E402
 from biomtl_allennlp.data.pubtator import read_pubtator  # noqa: E402
 from biomtl_allennlp.evaluation.pubtator_eval import predict_documents  # noqa: E402
 
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
     print(f"- documents: {len(documents)} from {args.data}\n")
 
     started = time.perf_counter()
-    predictor = Predictor.from_path(args.archive, "biomedical_entities")
+    predictor = predictor_from_path(args.archive, "biomedical_entities")
     load_seconds = time.perf_counter() - started
     heads = predictor._model.datasets
     print(f"Archive: {args.archive}, heads: {', '.join(heads)}; loading took {load_seconds:.1f} s\n")
@@ -91,7 +91,7 @@ def main(argv=None) -> None:
 def compare_merge(archive: str, documents, batch_size: int, rounds: int) -> None:
     """The default merge against the union, side by side, and the merging step's share."""
     predictors = {
-        merge: Predictor.from_path(archive, "biomedical_entities", merge=merge, alternatives=True)
+        merge: predictor_from_path(archive, "biomedical_entities", merge=merge, alternatives=True)
         for merge in ("union", "consensus")
     }
     seconds = {merge: [] for merge in predictors}

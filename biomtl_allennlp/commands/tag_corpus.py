@@ -1,5 +1,4 @@
 import argparse
-import os
 import sys
 
 from allennlp.commands.subcommand import Subcommand
@@ -87,29 +86,18 @@ class TagCorpus(Subcommand):
         return subparser
 
 
-def _archive(name_or_path: str) -> str:
-    if os.path.exists(name_or_path):
-        return name_or_path
-    from biomtl_allennlp.pretrained import SHIPPED_MODELS, tagger_path
-
-    if name_or_path in SHIPPED_MODELS:
-        return str(tagger_path(name_or_path))
-    raise InputFormatError(
-        f"not found (a model.tar.gz, or a shipped model: {sorted(SHIPPED_MODELS)})", name_or_path
-    )
-
-
 @exits_on_input_error
 def tag_corpus_from_args(args: argparse.Namespace) -> None:
     from biomtl_allennlp.corpus.inputs import collect_inputs
     from biomtl_allennlp.corpus.tagger import tag_corpus
+    from biomtl_allennlp.pretrained import resolve_archive
 
     predictor_args = json_object_arg(args.predictor_args, "--predictor-args")
     for name in ("workers", "batch_size", "threads_per_worker", "num_cpus", "max_document_chars"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputFormatError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    archive = _archive(args.archive)
+    archive = resolve_archive(args.archive)
     inputs = collect_inputs(args.inputs)
     summary = tag_corpus(
         archive,

@@ -116,8 +116,8 @@ def tag_file(predictor: Any, input_file: str, output: IO[str], batch_size: int =
 
 @exits_on_input_error
 def tag_file_from_args(args: argparse.Namespace) -> None:
-    from biomtl_allennlp.commands.tag_corpus import _archive
     from biomtl_allennlp.common.archives import predictor_from_path
+    from biomtl_allennlp.pretrained import resolve_archive
 
     predictor_args = json_object_arg(args.predictor_args, "--predictor-args")
     if args.batch_size < 1:
@@ -128,7 +128,7 @@ def tag_file_from_args(args: argparse.Namespace) -> None:
         except OSError as error:
             raise InputFormatError(f"cannot be read ({error.strerror})", args.input_file) from None
     predictor = predictor_from_path(
-        _archive(args.archive),
+        resolve_archive(args.archive),
         "biomedical_entities",
         cuda_device=args.cuda_device,
         overrides=args.overrides,

@@ -44,7 +44,7 @@ from bioc import biocjson, biocxml
 from lxml import etree
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.data.entity import ID_KEYS, Entity
 
 if TYPE_CHECKING:
     from biomtl_allennlp.data.pubtator import PubtatorDocument
@@ -54,7 +54,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 BIOC_FORMATS = ("bioc_xml", "bioc_json")
 DOCUMENT_SEPARATOR = {"bioc_xml": "", "bioc_json": ",\n"}
 ANNOTATOR = "biomtl_allennlp"
-ID_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 1 << 16

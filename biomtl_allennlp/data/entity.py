@@ -9,6 +9,10 @@ from typing import Any, Dict, Mapping, Tuple
 
 from biomtl_allennlp.common.errors import InputFormatError
 
+# The document id keys echoed from an input record to its output (the predictor's JSON, a
+# BioC document's id), in this order of preference (for the PubTator PMID column too).
+ID_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
+
 
 @dataclass(frozen=True)
 class Entity:

@@ -47,9 +47,7 @@ once per process (and device), however many components or pipelines use it.
 """
 import functools
 import hashlib
-import inspect
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +57,9 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
+from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data.entity import Entity
-from biomtl_allennlp.predictors.entity_merging import merge_entities, merge_identical
+from biomtl_allennlp.predictors.entity_merging import merge_identical
 
 logger = logging.getLogger(__name__)
 
@@ -87,30 +86,12 @@ class Readings:
     error: Optional[str] = None
 
 
-def readings_predictor_args(
-    heads: Optional[List[str]], min_score: float, overlap_policy: str = "highest_score"
-) -> Dict[str, Any]:
-    """The `biomedical_entities` arguments of the component's predictor (see
-    `predictor_readings`)."""
-    from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor
-
-    if "alternatives" in inspect.signature(BiomedicalEntitiesPredictor.__init__).parameters:
-        return {"alternatives": True, "heads": heads, "min_score": min_score, "overlap_policy": overlap_policy}
-    return {"overlap_policy": "keep_all", "heads": heads, "min_score": min_score}
-
-
-def predictor_readings(
-    predictor: Any, texts: Sequence[str], overlap_policy: str = "highest_score"
-) -> List[Readings]:
+def predictor_readings(predictor: Any, texts: Sequence[str]) -> List[Readings]:
     """
-    The one place that knows how the predictor gives both of its readings, with one
-    `predict_batch_json` call for all `texts` (one forward pass). The predictor is made
-    with `readings_predictor_args`: with `alternatives=True`, its `entities` are its default
-    merged output and its `"alternatives"` every head's entities (identical ones of several
-    heads are merged here, `merge_identical`). A predictor without that option runs with
-    `overlap_policy="keep_all"` (every head's reading, identical ones merged), and the
-    default merge is then done here (`merge_entities` with `overlap_policy` among entities
-    of the same type), as that predictor did it.
+    Both readings of the component's predictor (made with `alternatives=True`) for `texts`,
+    with one `predict_batch_json` call (one forward pass): its `entities` are its default
+    merged output, its `"alternatives"` every head's entities (identical ones of several
+    heads are merged here, `merge_identical`).
     """
     outputs = predictor.predict_batch_json([{"text": text} for text in texts])
     readings = []
@@ -118,36 +99,28 @@ def predictor_readings(
         if "error" in output:
             readings.append(Readings(error=str(output["error"])))
             continue
-        entities = [Entity.from_json(entity) for entity in output["entities"]]
-        if "alternatives" in output:
-            every = merge_identical(Entity.from_json(entity) for entity in output["alternatives"])
-            readings.append(Readings(merged=entities, every=every))
-        else:
-            merged = merge_entities(entities, None, overlap_policy, "type")
-            readings.append(Readings(merged=merged, every=entities))
+        merged = [Entity.from_json(entity) for entity in output["entities"]]
+        every = merge_identical(Entity.from_json(entity) for entity in output["alternatives"])
+        readings.append(Readings(merged=merged, every=every))
     return readings
 
 
 def resolve_model(model: str) -> Path:
-    """The archive of `model`: a shipped model's name (`mtm_cw`) or a `model.tar.gz` path.
-    `ValueError` naming both kinds when it is neither."""
-    from biomtl_allennlp.pretrained import SHIPPED_MODELS, tagger_path
+    """The archive file of `model`: a shipped model's name (`mtm_cw`) or a `model.tar.gz`
+    path (`resolve_archive`; a folder is refused, as the pipeline saves the file)."""
+    from biomtl_allennlp.pretrained import resolve_archive
 
-    if model in SHIPPED_MODELS:
-        return tagger_path(model)
-    if os.path.isfile(model):
-        return Path(model)
-    raise ValueError(
-        f"{FACTORY_NAME}: model {model!r} is neither a shipped model {sorted(SHIPPED_MODELS)} "
-        "nor a model.tar.gz file"
-    )
+    archive = Path(resolve_archive(model))
+    if not archive.is_file():
+        raise InputFormatError(f"{FACTORY_NAME}: the model must be a model.tar.gz file, not a folder", model)
+    return archive
 
 
 def _load_predictor(archive_path: Path, cuda_device: int, predictor_args: Dict[str, Any]) -> Any:
-    from allennlp.models.archival import load_archive
     from allennlp.predictors import Predictor
 
     import biomtl_allennlp  # noqa: F401  (registers the components)
+    from biomtl_allennlp.common.archives import load_archive_safely
     from biomtl_allennlp.pretrained import archive_overrides
 
     digest = hashlib.sha256()
@@ -156,7 +129,7 @@ def _load_predictor(archive_path: Path, cuda_device: int, predictor_args: Dict[s
             digest.update(block)
     key = (digest.hexdigest(), cuda_device)
     if key not in _ARCHIVES:
-        _ARCHIVES[key] = load_archive(
+        _ARCHIVES[key] = load_archive_safely(
             str(archive_path), cuda_device=cuda_device, overrides=archive_overrides(cuda_device)
         )
     return Predictor.from_archive(_ARCHIVES[key], "biomedical_entities", extra_args=predictor_args)
@@ -269,7 +242,12 @@ class BiomtlNer:
             self._predictor = _load_predictor(
                 archive,
                 self.cuda_device,
-                readings_predictor_args(self.heads, self.min_score, self.overlap_policy),
+                {
+                    "alternatives": True,
+                    "heads": self.heads,
+                    "min_score": self.min_score,
+                    "overlap_policy": self.overlap_policy,
+                },
             )
         return self._predictor
 
@@ -286,7 +264,7 @@ class BiomtlNer:
 
     def _annotate(self, docs: List[Doc]) -> None:
         todo = [doc for doc in docs if doc.text.strip()]
-        readings = predictor_readings(self.predictor, [doc.text for doc in todo], self.overlap_policy) if todo else []
+        readings = predictor_readings(self.predictor, [doc.text for doc in todo]) if todo else []
         found = {id(doc): reading for doc, reading in zip(todo, readings)}
         for doc in docs:
             self._set(doc, found.get(id(doc), Readings()))

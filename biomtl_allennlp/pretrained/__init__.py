@@ -9,8 +9,11 @@ Each shipped model is a compact `model.tar.gz` (float16 weights, see `export.py`
 folder of its own beside this file, with its model card (`MODEL_CARD.md`).
 """
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, Optional
+
+from biomtl_allennlp.common.errors import InputFormatError
 
 HERE = Path(__file__).resolve().parent
 SHIPPED_MODELS: Dict[str, Path] = {"mtm_cw": HERE / "mtm_cw" / "model.tar.gz"}
@@ -28,6 +31,23 @@ def tagger_path(name: str = DEFAULT_MODEL) -> Path:
             "files? `git lfs` is not used: the file is committed as it is)"
         )
     return path
+
+
+def resolve_archive(name_or_path: str) -> str:
+    """
+    The archive that `name_or_path` names: a shipped model's archive by name (`mtm_cw`;
+    the name wins over a file of that name, which `./mtm_cw` reaches), else an existing
+    path (a `model.tar.gz`, or a serialization folder) as it is. `InputFormatError` naming
+    the shipped models when it is neither. What `allennlp tag-corpus`, `tag-file` and the
+    `biomtl_ner` spaCy component accept as a model.
+    """
+    if name_or_path in SHIPPED_MODELS:
+        return str(tagger_path(name_or_path))
+    if os.path.exists(name_or_path):
+        return name_or_path
+    raise InputFormatError(
+        f"not found (a model.tar.gz, or a shipped model: {sorted(SHIPPED_MODELS)})", name_or_path
+    )
 
 
 def archive_overrides(cuda_device: int, crf_algorithm: Optional[str] = None) -> str:

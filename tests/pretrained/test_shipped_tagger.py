@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from biomtl_allennlp import load_tagger
-from biomtl_allennlp.pretrained import SHIPPED_MODELS, tagger_path
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.pretrained import SHIPPED_MODELS, resolve_archive, tagger_path
 from biomtl_allennlp.pretrained.export import read_config
 from tests.conftest import PROJECT_ROOT
 
@@ -59,6 +60,20 @@ def test_unknown_names_are_clear_errors():
     with pytest.raises(ValueError, match=r"no shipped model 'nope'; known: \['mtm_cw'\]"):
         load_tagger("nope")
     assert sorted(SHIPPED_MODELS) == ["mtm_cw"]
+
+
+def test_resolve_archive_takes_a_shipped_name_or_an_existing_path(tmp_path, monkeypatch):
+    assert resolve_archive("mtm_cw") == str(tagger_path("mtm_cw"))
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"")
+    assert resolve_archive(str(archive)) == str(archive)
+    assert resolve_archive(str(tmp_path)) == str(tmp_path)  # a serialization folder
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mtm_cw").write_bytes(b"")
+    assert resolve_archive("mtm_cw") == str(tagger_path("mtm_cw"))  # the name wins
+    assert resolve_archive("./mtm_cw") == "./mtm_cw"
+    with pytest.raises(InputFormatError, match=r"^nope: not found \(a model.tar.gz, or a shipped model: \['mtm_cw'\]\)$"):
+        resolve_archive("nope")
 
 
 def test_make_demo_script_tags_the_shipped_abstracts(tmp_path):
