@@ -56,7 +56,7 @@ $allennlp pubtator-eval "$model" "$data/pubtator/CDR_DevelopmentSet.PubTator.txt
   --output-file "$out/pubtator_cdr_dev_own_head.json" > "$out/pubtator_cdr_dev_own_head.log" 2>&1
 $allennlp pubtator-eval "$model" "$data/pubtator/NCBIdevelopset_corpus.txt" --predictor-args '{"heads": ["NCBI-disease"]}' \
   --output-file "$out/pubtator_ncbi_dev_own_head.json" > "$out/pubtator_ncbi_dev_own_head.log" 2>&1
-# And with the union of all heads (the default before the consensus merge).
+# And with the union of all heads (`merge="union"`), beside the default merge.
 $allennlp pubtator-eval "$model" "$data/pubtator/CDR_DevelopmentSet.PubTator.txt" --predictor-args '{"merge": "union"}' \
   --output-file "$out/pubtator_cdr_dev_union.json" > "$out/pubtator_cdr_dev_union.log" 2>&1
 $allennlp pubtator-eval "$model" "$data/pubtator/NCBIdevelopset_corpus.txt" --predictor-args '{"merge": "union"}' \

@@ -122,7 +122,7 @@ def main() -> None:
         for suffix, which in (("_own_head", f"{', '.join(heads)} only"), ("", "all, merged (default)"),
                               ("_union", "all, union")):
             if not (measured / f"{file_name}{suffix}.json").is_file():
-                continue  # the union rows: measurements since the consensus default
+                continue  # measurements without the union rows
             metrics = json.loads((measured / f"{file_name}{suffix}.json").read_text())
             per_type = ", ".join(f"{t} {pct(m['f1'])}" for t, m in sorted(metrics["per_type"].items()))
             pubtator_rows.append([label, which, pct(metrics["overall"]["f1"]), per_type, token_level])
@@ -253,10 +253,11 @@ common type, against the token-level devel F1 of the corpus's head. {offsets_not
 
 - Each head was trained on one corpus that annotates only its own types, so every head
   tags every sentence with its own types: a gene name may come out as Chemical from the
-  BC5CDR head and as DNA from the JNLPBA head (`datasets`/`dataset` and `score` say which
-  head and how sure). Filter by `type` and `min_score` for one entity type, or keep one
-  corpus's conventions with the predictor's `heads` (all heads merged score lower against
-  one corpus's gold: the other heads' entities of the same type follow other guidelines).
+  BC5CDR head and as DNA from the JNLPBA head. The default merge keeps one of the types
+  that a corpus tells apart (see "New text"); types no corpus told apart (Anatomy and
+  CellType, Gene/Protein and Disease) may stay side by side on one span. Keep one corpus's
+  conventions with the predictor's `heads` (all heads merged score lower against one
+  corpus's gold: the other heads' entities of the same type follow other guidelines).
 - No external word vectors (the paper used PubMed word2vec); accuracy is below the paper's.
 - English PubMed-style text; sentences over 200 tokens are tagged in windows.{vocab_limit}
 
