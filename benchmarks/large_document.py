@@ -40,7 +40,7 @@ def one(archive: str, size: int, threads: int) -> dict:
     seconds = time.perf_counter() - started
     readings = [Entity.from_json(entity) for entity in output["alternatives"]]
     started = time.perf_counter()
-    predictor.merge_heads(readings)
+    predictor.merge_heads(readings, types_mapped=True)
     merging = time.perf_counter() - started
     assert output["text"] == text and "error" not in output
     return {"characters": len(text), "tokens": predictor.tokens_processed, "seconds": seconds,

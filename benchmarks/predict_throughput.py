@@ -105,7 +105,7 @@ def compare_merge(archive: str, documents, batch_size: int, rounds: int) -> None
     for merge, predictor in predictors.items():
         started = time.perf_counter()
         for entities in readings.values():
-            predictor.merge_heads(entities)
+            predictor.merge_heads(entities, types_mapped=True)
         merging[merge] = time.perf_counter() - started
     median = {merge: sorted(values)[len(values) // 2] for merge, values in seconds.items()}
     print(f"\n## Merge rule, side by side (batch {batch_size}, {rounds} rounds each, alternating)\n")

@@ -80,8 +80,11 @@ def evaluate_corpus(
         readings.setdefault(document.pmid, [])
 
     def scores(heads: Optional[Sequence[str]] = None, merge: Optional[str] = None, scored=types):
-        merged = {pmid: predictor.merge_heads(entities, heads, merge) for pmid, entities in readings.items()}
-        return score_mentions(gold, predicted_mentions(merged, type_mapper), scored)
+        merged = {
+            pmid: predictor.merge_heads(entities, heads, merge, types_mapped=True)
+            for pmid, entities in readings.items()
+        }
+        return score_mentions(gold, predicted_mentions(merged), scored)
 
     types_of_heads: Dict[str, List[str]] = {}
     for head in predictor.heads:

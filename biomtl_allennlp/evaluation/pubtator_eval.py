@@ -48,15 +48,18 @@ def gold_mentions(documents: Iterable[PubtatorDocument], type_mapper: TypeMapper
 
 def predicted_mentions(
     predictions: Mapping[str, Iterable[Union[Entity, Mapping[str, Any]]]],
-    type_mapper: TypeMapper,
+    type_mapper: Optional[TypeMapper] = None,
 ) -> Set[Mention]:
     """`predictions`: document id -> entities (`Entity`s, or their JSON form, read with
-    `Entity.from_json`)."""
+    `Entity.from_json`). `type_mapper`: for entities of dataset types; `None` for the
+    predictor's output, whose types are already common types (mapping them again could
+    move them: `{"GENE": "Protein"}` with the default `protein -> Gene/Protein`)."""
     mentions: Set[Mention] = set()
     for pmid, entities in predictions.items():
         for item in entities:
             entity = item if isinstance(item, Entity) else Entity.from_json(item)
-            mentions.add((pmid, entity.start, entity.end, type_mapper(entity.type)))
+            entity_type = type_mapper(entity.type) if type_mapper is not None else entity.type
+            mentions.add((pmid, entity.start, entity.end, entity_type))
     return mentions
 
 
@@ -141,7 +144,7 @@ def evaluate(
     predictions, throughput = predict_documents(predictor, gold_documents, batch_size)
     metrics = score_mentions(
         gold_mentions(gold_documents, type_mapper),
-        predicted_mentions(predictions, type_mapper),
+        predicted_mentions(predictions),
         types,
     )
     metrics["throughput"] = throughput

@@ -702,24 +702,28 @@ class BiomedicalEntitiesPredictor(Predictor):
         entities: List[Entity],
         heads: Optional[Sequence[str]] = None,
         merge: Optional[str] = None,
+        types_mapped: bool = False,
     ) -> List[Entity]:
         """
-        The output entities of one document from its heads' entities (dataset types, or
-        common types: `TypeMapper` is idempotent), by the predictor's `merge` (or `merge`),
-        `min_votes`, `type_conflicts` and overlap settings: what the predictor outputs with
-        `heads` (default: its own) selected. `allennlp corpus-eval` scores each head alone
-        and the union through this.
+        The output entities of one document from its heads' entities, by the predictor's
+        `merge` (or `merge`), `min_votes`, `type_conflicts` and overlap settings: what the
+        predictor outputs with `heads` (default: its own) selected. The entities carry their
+        heads' own types, or common types with `types_mapped=True` (an output's
+        `alternatives`: a `type_map` need not map a common type to itself). `allennlp
+        corpus-eval` scores each head alone and the union through this.
         """
         heads = self.heads if heads is None else sorted(heads)
         if heads != self.heads:
             entities = [entity for entity in entities if entity.dataset in set(heads)]
+        if not types_mapped:
+            entities = [self._map_type(entity) for entity in entities]
         if (merge or self.merge) == "union":
-            return merge_entities(entities, self._type_mapper, self.overlap_policy, self.overlap_scope)
+            return merge_entities(entities, None, self.overlap_policy, self.overlap_scope)
         heads_of_type = heads_per_type(
             {head: self.types_of_head[head] for head in heads}, self._type_mapper
         )
         return consensus_merge(
-            [self._map_type(entity) for entity in entities],
+            entities,
             heads_of_type,
             self.min_votes,
             self.overlap_policy,

@@ -93,15 +93,7 @@ class TypeMapper:
         self.table = table
 
     def __call__(self, entity_type: str) -> str:
-        # Entries are followed to the end of a chain (`{"disease": "Pathology"}` maps
-        # SpecificDisease -> Disease -> Pathology), so mapping a mapped type changes
-        # nothing; a cycle stops where it would repeat.
-        seen = {entity_type.lower()}
-        mapped = self.table.get(entity_type.lower(), entity_type)
-        while mapped.lower() not in seen and mapped.lower() in self.table:
-            seen.add(mapped.lower())
-            mapped = self.table[mapped.lower()]
-        return mapped
+        return self.table.get(entity_type.lower(), entity_type)
 
 
 class _DisjointSpans:

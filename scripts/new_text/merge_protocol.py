@@ -62,8 +62,8 @@ class Split:
 
     def counts(self, predictor, heads=None, merge=None) -> Dict[str, Counter]:
         """Per gold type: tp, fp, fn of the predictor's rule (with `heads`, `merge`)."""
-        merged = {p: predictor.merge_heads(e, heads, merge) for p, e in self.readings.items()}
-        predicted = predicted_mentions(merged, TypeMapper())
+        merged = {p: predictor.merge_heads(e, heads, merge, types_mapped=True) for p, e in self.readings.items()}
+        predicted = predicted_mentions(merged)
         result = {}
         for entity_type in self.types:
             gold_t = {m for m in self.gold if m[3] == entity_type}

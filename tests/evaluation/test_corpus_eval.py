@@ -102,3 +102,23 @@ def test_bad_corpus_line_is_a_clear_error(tmp_path, monkeypatch, capsys):
         run_allennlp(monkeypatch, "corpus-eval", "model.tar.gz", path)
     assert exit_info.value.code == 1
     assert f"error: {path}:2:" in capsys.readouterr().err
+
+
+def test_a_type_map_that_is_not_idempotent_scores_what_the_predictor_outputs(tmp_path):
+    """`{"GENE": "Protein"}` maps GENE to Protein, while the default table maps protein to
+    Gene/Protein: scoring the output's (mapped) readings must not map them twice."""
+    path = tmp_path / "test.tsv"
+    path.write_text(CORPUS, encoding="utf-8")
+    documents = corpus_documents(path)
+    type_map = {"GENE": "Protein", "Chemical": "Drug"}
+    predictor = Predictor.from_path(tiny_archive_path(), "biomedical_entities", type_map=type_map)
+    metrics = evaluate_corpus(predictor, documents, type_map)
+    mapper = TypeMapper(type_map)
+    outputs = Predictor.from_path(tiny_archive_path(), "biomedical_entities", type_map=type_map).predict_batch_json(
+        [{"pmid": d.pmid, "text": d.text} for d in documents]
+    )
+    predicted = predicted_mentions({o["pmid"]: [Entity.from_json(e) for e in o["entities"]] for o in outputs})
+    assert {m[3] for m in predicted} <= {"Drug", "Disease", "Protein"} and predicted
+    assert set(metrics["merged"]["per_type"]) == {"Drug", "Disease", "Protein"}
+    assert "Gene/Protein" not in metrics["merged"]["ignored_predicted_types"]
+    assert metrics["merged"] == score_mentions(gold_mentions(documents, mapper), predicted)

@@ -67,7 +67,7 @@ def test_counting_with_a_fake_predictor():
             # doc 2: a false positive chemical.
             "2": [(3, 11, "Chemical")],
             # doc 3: right span, wrong type (FP Disease, FN Chemical); the same span twice.
-            "3": [(0, 17, "Disease"), (0, 17, "Disease"), (22, 26, "GENE")],
+            "3": [(0, 17, "Disease"), (0, 17, "Disease"), (22, 26, "Gene/Protein")],
         }
     )
     metrics = evaluate(predictor, GOLD, batch_size=2)

@@ -135,12 +135,3 @@ class TestOverlaps:
             resolve_overlaps([], "shortest")
         with pytest.raises(ValueError, match="overlap_scope"):
             resolve_overlaps([], "longest", "sentence")
-
-
-def test_type_mapping_follows_chains_so_a_mapped_type_maps_to_itself():
-    mapper = TypeMapper({"disease": "Pathology"})
-    assert mapper("SpecificDisease") == "Pathology" and mapper("Disease") == "Pathology"
-    for name in ("SpecificDisease", "GENE", "cell_type", "Pathology", "Unknown", "DNA"):
-        assert mapper(mapper(name)) == mapper(name)
-    cycle = TypeMapper({"a": "b", "b": "a"}, use_defaults=False)
-    assert cycle(cycle("a")) == cycle("a") and cycle(cycle("b")) == cycle("b")
