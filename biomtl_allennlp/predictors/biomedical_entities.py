@@ -36,9 +36,9 @@ from biomtl_allennlp.common.datasets import label_namespace
 from biomtl_allennlp.common.tags import split_tag
 from biomtl_allennlp.predictors.entity_merging import (
     DEFAULT_MIN_VOTES,
+    DEFAULT_COEXIST_SCORE,
     DEFAULT_SPAN_TYPE_PRIOR,
     MERGE_RULES,
-    TYPE_CONFLICTS,
     OVERLAP_POLICIES,
     OVERLAP_SCOPES,
     TypeMapper,
@@ -201,11 +201,11 @@ class BiomedicalEntitiesPredictor(Predictor):
     span_type_prior : `float`, optional (default = `DEFAULT_SPAN_TYPE_PRIOR`, 4.0)
         Which type keeps a span several types claim (`consensus_merge`): the one with the
         highest score sum over its number of heads plus this prior.
-    type_conflicts : `str`, optional (default = `"annotated"`)
-        Which types claiming one span exclude each other: `"annotated"`, those one head
-        produces together (its corpus annotated both, so its guidelines chose one per
-        span: Gene/Protein and Chemical, Chemical and Disease; not Anatomy and CellType,
-        which no corpus told apart); `"all"`, every pair (one type per span).
+    coexist_score : `float`, optional (default = `DEFAULT_COEXIST_SCORE`)
+        Types one head produces together (its corpus annotated both, so its guidelines chose
+        one per span: Gene/Protein and Chemical, Chemical and Disease) never share a span;
+        other types (Anatomy and CellType, which no corpus told apart) share it when the
+        weaker one's score reaches this (above 1: never, one type per span).
     alternatives : `bool`, optional (default = `False`)
         Add `"alternatives"` to each output: every selected head's entities (common types,
         `dataset` the head), before merging, so no reading is lost.
@@ -229,7 +229,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         merge: str = "consensus",
         min_votes: Optional[Dict[str, float]] = None,
         span_type_prior: float = DEFAULT_SPAN_TYPE_PRIOR,
-        type_conflicts: str = "annotated",
+        coexist_score: float = DEFAULT_COEXIST_SCORE,
         alternatives: bool = False,
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
@@ -244,7 +244,6 @@ class BiomedicalEntitiesPredictor(Predictor):
             ("overlap_policy", overlap_policy, OVERLAP_POLICIES),
             ("overlap_scope", overlap_scope, OVERLAP_SCOPES),
             ("merge", merge, MERGE_RULES),
-            ("type_conflicts", type_conflicts, TYPE_CONFLICTS),
         ):
             if value not in allowed:
                 raise ConfigurationError(
@@ -278,7 +277,11 @@ class BiomedicalEntitiesPredictor(Predictor):
                 f"biomedical_entities: span_type_prior must be a number >= 0, got {span_type_prior!r}"
             )
         self.span_type_prior = float(span_type_prior)
-        self.type_conflicts = type_conflicts
+        if isinstance(coexist_score, bool) or not isinstance(coexist_score, (int, float)):
+            raise ConfigurationError(
+                f"biomedical_entities: coexist_score must be a number, got {coexist_score!r}"
+            )
+        self.coexist_score = float(coexist_score)
         self.alternatives = bool(alternatives)
         # Each head's entity types (from its label namespace).
         self.types_of_head = {
@@ -690,11 +693,9 @@ class BiomedicalEntitiesPredictor(Predictor):
         return dataclasses.replace(entity, type=self._type_mapper(entity.type))
 
     @property
-    def exclusive_types(self) -> Optional[List[List[str]]]:
+    def exclusive_types(self) -> List[List[str]]:
         """`consensus_merge`'s groups of types that exclude each other on a span: each head's
-        common types (`type_conflicts="annotated"`), or `None`: all (`"all"`)."""
-        if self.type_conflicts == "all":
-            return None
+        common types."""
         return [sorted({self._type_mapper(t) for t in types}) for types in self.types_of_head.values()]
 
     def merge_heads(
@@ -706,7 +707,7 @@ class BiomedicalEntitiesPredictor(Predictor):
     ) -> List[Entity]:
         """
         The output entities of one document from its heads' entities, by the predictor's
-        `merge` (or `merge`), `min_votes`, `type_conflicts` and overlap settings: what the
+        `merge` (or `merge`), `min_votes`, `coexist_score` and overlap settings: what the
         predictor outputs with `heads` (default: its own) selected. The entities carry their
         heads' own types, or common types with `types_mapped=True` (an output's
         `alternatives`: a `type_map` need not map a common type to itself). `allennlp
@@ -730,6 +731,7 @@ class BiomedicalEntitiesPredictor(Predictor):
             self.overlap_scope,
             self.span_type_prior,
             self.exclusive_types,
+            self.coexist_score,
         )
 
     def _forward(self, batch: List[List[Token]]) -> List[Any]:

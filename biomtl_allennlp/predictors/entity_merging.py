@@ -57,13 +57,15 @@ DEFAULT_TYPE_MAP: Dict[str, str] = {
 OVERLAP_POLICIES = ("keep_all", "longest", "highest_score")
 OVERLAP_SCOPES = ("type", "all")
 MERGE_RULES = ("consensus", "union")
-TYPE_CONFLICTS = ("annotated", "all")
 
 # The consensus rule's minimum votes per common type (see `consensus_merge`), chosen on the
 # leave-corpora-out protocol of docs/new_text.md; `"*"` is every other type.
 DEFAULT_MIN_VOTES: Dict[str, float] = {"*": 0.0, "Chemical": 1.2, "Gene/Protein": 0.6}
-# The consensus rule's add-k prior for a span several types claim, chosen there too.
+# The consensus rule's add-k prior for a span several types claim, and the score a second
+# type needs to stay on a span beside the first where no head tells the two apart; chosen
+# there too.
 DEFAULT_SPAN_TYPE_PRIOR = 4.0
+DEFAULT_COEXIST_SCORE = 0.0
 
 
 class TypeMapper:
@@ -244,6 +246,7 @@ def consensus_merge(
     overlap_scope: str = "type",
     span_type_prior: float = DEFAULT_SPAN_TYPE_PRIOR,
     exclusive_types: Optional[Iterable[Iterable[str]]] = None,
+    coexist_score: float = DEFAULT_COEXIST_SCORE,
 ) -> List[Entity]:
     """
     Merges the (type-mapped) entities of several heads into one reading per mention:
@@ -264,8 +267,9 @@ def consensus_merge(
        `exclusive_types`, sets of types of which a span keeps at most one (the predictor
        passes each head's own types: a corpus that annotates genes and chemicals had to
        choose one for a span, while no corpus chose between Anatomy (AnatEM's cells and
-       tumours) and CellType or Disease, so those readings stay side by side); `None`:
-       every pair of types excludes each other.
+       tumours) and CellType or Disease); `None`: every pair of types excludes each other.
+       Types that do not exclude each other share a span when the weaker one's best score
+       reaches `coexist_score` (0: always; above 1: never, one type per span).
     3. **Overlaps** as `resolve_overlaps` with `overlap_policy` and `overlap_scope`, ranked
        by the smoothed support of 2 first for `"highest_score"` (two heads' competing
        extents of one mention: the extent more heads found wins).
@@ -291,6 +295,8 @@ def consensus_merge(
         The add-k prior of step 2 (k >= 0).
     exclusive_types : `Iterable[Iterable[str]]`, optional (default = `None`)
         Step 2's groups of types that exclude each other; `None`: all types.
+    coexist_score : `float`, optional (default = `DEFAULT_COEXIST_SCORE`)
+        Step 2's score for a second type that no group excludes.
     """
     if not span_type_prior >= 0:
         raise ValueError(f"span_type_prior must be a number >= 0, got {span_type_prior!r}")
@@ -326,7 +332,10 @@ def consensus_merge(
     of_span: Dict[Tuple[int, int], List[Entity]] = {}
     for entity in sorted(kept, key=lambda e: (-span_type_key[key_of(e)], -e.score, e.type)):
         chosen = of_span.setdefault((entity.start, entity.end), [])
-        if not any(excludes(entity.type, other.type) for other in chosen):
+        if not chosen or (
+            entity.score >= coexist_score
+            and not any(excludes(entity.type, other.type) for other in chosen)
+        ):
             chosen.append(entity)
     # Ranked by the smoothed support of 2: within one type it orders as the support does
     # (same number of heads), and across types (`overlap_scope="all"`) as step 2 decides.

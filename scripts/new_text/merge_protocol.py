@@ -8,7 +8,7 @@ it on their test splits, against the union of all heads and the best head alone.
 
 Every head's reading of every sentence is computed once per split (`allennlp corpus-eval`'s
 pass, `evaluate_corpus`) and cached in `OUT/readings/`; the rules are then scored from the
-cache. Tuning (devel only): which types conflict, the overlap scope and the span-type prior (macro F1), then the minimum votes of each common type
+cache. Tuning (devel only): the score two types need to share a span, the overlap scope and the span-type prior (macro F1), then the minimum votes of each common type
 that two or more heads produce, one type at a time, twice round, each to the value with the
 best pooled devel F1 of that type (ties: the smaller value). Writes `OUT/chosen.json` (the
 predictor arguments) and `OUT/report.md` (devel and test tables), and prints the report.
@@ -38,6 +38,7 @@ from biomtl_allennlp.predictors.entity_merging import TypeMapper  # noqa: E402
 LEFT_OUT = ["BioNLP13PC-IOBES", "BioNLP11ID-IOBES", "NCBI-disease-IOBES", "JNLPBA"]
 VOTES_STEP = 0.2
 PRIOR_GRID = [0.0, 0.5, 1.0, 2.0, 4.0, 100.0]
+COEXIST_GRID = [0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.01]
 
 
 class Split:
@@ -92,19 +93,18 @@ def tune(splits: List[Split], predictor, types: List[str], heads: Dict[str, int]
     predictor.min_votes = {"*": 0.0}
     log = []
     structural = {}
-    for conflicts in ("annotated", "all"):
+    for coexist in COEXIST_GRID:
         for scope in ("type", "all"):
             for prior in PRIOR_GRID:
-                setting = (conflicts, scope, prior)
-                predictor.type_conflicts, predictor.overlap_scope, predictor.span_type_prior = setting
+                setting = (coexist, scope, prior)
+                predictor.coexist_score, predictor.overlap_scope, predictor.span_type_prior = setting
                 scores = pooled(splits, predictor, types)
                 structural[setting] = sum(scores[t]["f1"] for t in types) / len(types)
-                log.append(f"type_conflicts={conflicts}, overlap_scope={scope}, span_type_prior={prior}: "
+                log.append(f"coexist_score={coexist}, overlap_scope={scope}, span_type_prior={prior}: "
                            f"macro F1 {100 * structural[setting]:.2f}")
-    # Ties: the least sweeping setting (types that conflict in a corpus, scope "type", the
-    # smaller prior).
-    predictor.type_conflicts, predictor.overlap_scope, predictor.span_type_prior = max(
-        structural, key=lambda k: (round(structural[k], 6), k[0] == "annotated", k[1] == "type", -k[2])
+    # Ties: the highest coexist score (fewer types per span), scope "type", the smaller prior.
+    predictor.coexist_score, predictor.overlap_scope, predictor.span_type_prior = max(
+        structural, key=lambda k: (round(structural[k], 4), k[0], k[1] == "type", -k[2])
     )
     for _ in range(2):
         for entity_type in voted:
@@ -120,7 +120,7 @@ def tune(splits: List[Split], predictor, types: List[str], heads: Dict[str, int]
                 + f" -> {best}"
             )
     return {
-        "chosen": {"merge": "consensus", "type_conflicts": predictor.type_conflicts,
+        "chosen": {"merge": "consensus", "coexist_score": predictor.coexist_score,
                    "overlap_scope": predictor.overlap_scope,
                    "span_type_prior": predictor.span_type_prior, "min_votes": predictor.min_votes},
         "log": log,

@@ -165,3 +165,24 @@ class TestTagFile:
         with pytest.raises(InputFormatError, match=r"cut\.jsonl\.gz:\d+: cannot be read"):
             tag_file(make_predictor(), str(path), output, batch_size=50)
         assert output.getvalue().count("\n") >= 50
+
+    def test_a_title_without_its_abstract_line_at_the_end_is_tagged(self, make_predictor, tmp_path):
+        """A PubTator title line whose `|a|` line never comes, last in the file, is tagged
+        alone (the predictor's `flush`), as one before another document is."""
+        data = (
+            b"1|t|Cisplatin induced anemia.\n"
+            b"1|a|Hydrogen peroxide and p53.\n"
+            b"\n"
+            b"2|t|Naloxone reverses hypotension.\n"
+            b"3|t|Aspirin and p53.\n"
+            b"\n"
+        )
+        outputs, counts, _ = run(make_predictor(), data, tmp_path, name="in.pubtator", batch_size=2)
+        assert [output["pmid"] for output in outputs] == ["1", "2", "3"]
+        assert counts == {"lines": 4, "outputs": 3, "errors": 0}
+        check_document(outputs[2], "Aspirin and p53.")
+        assert outputs[2]["title"] == "Aspirin and p53." and outputs[2]["abstract"] == ""
+        predictor = make_predictor()
+        assert predictor.flush() is None
+        predictor.load_line("4|t|A title.")
+        assert predictor.flush()["title"] == "A title." and predictor.flush() is None

@@ -194,9 +194,16 @@ def test_only_types_a_head_annotates_together_exclude_each_other():
     ]
     # All types exclude each other: one type per span.
     assert [(e.start, e.type) for e in consensus_merge(found, heads, {"*": 0.0})] == [(0, "Anatomy"), (10, "Gene/Protein")]
+    # CellType (0.9) shares the span with Anatomy only from a coexist score of 0.9 down.
+    for coexist, expected in ((0.9, [(0, "Anatomy"), (0, "CellType")]), (0.91, [(0, "Anatomy")])):
+        merged = consensus_merge(found, heads, {"*": 0.0}, exclusive_types=groups, coexist_score=coexist)
+        assert [(e.start, e.type) for e in merged if e.start == 0] == expected
 
 
 def test_the_predictor_takes_exclusive_types_from_its_heads(make_predictor):
+    from allennlp.common.checks import ConfigurationError
+
     predictor = make_predictor()
     assert predictor.exclusive_types == [["Chemical"], ["Disease"], ["Gene/Protein"]]
-    assert make_predictor(type_conflicts="all").exclusive_types is None
+    with pytest.raises(ConfigurationError, match="coexist_score"):
+        make_predictor(coexist_score="high")
