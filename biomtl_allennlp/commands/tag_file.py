@@ -60,7 +60,9 @@ def tag_file(predictor: Any, input_file: str, output: IO[str], batch_size: int =
     Tags the lines of `input_file` with a `biomedical_entities` `predictor` (each line
     through its `load_bytes`), `batch_size` lines per `predict_batch_json`, and writes
     its `dump_line`s to `output`, in input order. Error outputs get `input_file:LINE: `
-    before their message. Returns `{"lines", "outputs", "errors"}`.
+    before their message. At the end, a PubTator title whose `|a|` line never came is
+    tagged alone (the predictor's `flush`; `allennlp predict` loses it). Returns
+    `{"lines", "outputs", "errors"}`.
 
     Raises `InputFormatError` when `input_file` cannot be opened or read (a truncated
     gzip file, ...), after writing the outputs of the lines before.
@@ -109,6 +111,11 @@ def tag_file(predictor: Any, input_file: str, output: IO[str], batch_size: int =
             if len(batch) == batch_size:
                 flush(batch)
                 batch = []
+    # A PubTator title line whose abstract line never came (the last line read: any other
+    # line would have completed or dropped it) is a document of its own.
+    pending = predictor.flush()
+    if pending is not None:
+        batch.append((number, pending))
     if batch:
         flush(batch)
     return counts

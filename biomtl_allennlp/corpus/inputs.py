@@ -15,8 +15,12 @@ Formats, by file name (a folder means every such file directly in it, sorted by 
   annotations in the input are ignored): per document `{"pmid", "title", "abstract"}`;
 - BioC (`biomtl_allennlp.data.bioc_collections`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
   `*.xml.gz`, `*.json` files whose content is a BioC XML collection, a BioC JSON
-  collection or PubTator3's BioC JSON export (`bioc_format`): per document
-  `{BIOC_DOCUMENT: BioCDocument}`, whose passages are tagged one by one.
+  collection or PubTator3's BioC JSON export (`bioc_format`): per document an
+  `InputDocument` with its `BioCDocument`, whose passages are tagged one by one.
+
+A document of `read_records` is an `InputDocument`: the predictor's input (`fields`; for
+JSON lines the line's object as it is, whatever its keys) or a BioC document, with its
+reader's warnings and its line (JSON lines) beside it, never inside the user's object.
 
 A file's output name is its name without these endings (`pubmed25n0001.xml.gz` ->
 `pubmed25n0001`), so two inputs with the same name in different folders are an error.
@@ -25,7 +29,8 @@ Output formats (`output_format_of`): `jsonl`, `pubtator`, `bioc_xml`, `bioc_json
 `auto`: BioC inputs in their own BioC format, the others as JSON lines. A BioC input is
 written as BioC only (its documents have passages that JSON lines and PubTator cannot
 hold); another input written as BioC gets a `title` and an `abstract` passage per
-document (`document_from_record`). A BioC output is one collection per input: the input's
+document (`document_from_record`; an object the predictor refuses is an error output
+naming its `path:line`, as JSON lines get from the predictor). A BioC output is one collection per input: the input's
 source, date, key and infons (for other inputs: the input's file name as source), then
 its documents.
 """
@@ -35,6 +40,8 @@ import os
 import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from bioc import BioCDocument
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data import bioc_collections
@@ -65,17 +72,32 @@ class BadRecord:
     line: Optional[str] = None
 
 
-# A document for the predictor, the PMIDs of a deletion, or a bad line.
-Record = Union[Dict[str, Any], List[str], BadRecord]
-# The key under which a document of `read_records` carries its warnings (`path:line:
-# message`, e.g. an unresolved XML entity): not predictor input, written to the errors file.
-WARNINGS_KEY = "_warnings"
+@dataclass(frozen=True)
+class InputDocument:
+    """A document of an input file: `fields`, the predictor's input (a JSON-lines input's
+    object as it is, whatever its keys), or `bioc_document`, a document of a BioC input; the
+    `warnings` of its reader (`path:line: message`, e.g. an unresolved XML entity: not
+    predictor input, written to the errors file); `line`, its line in a JSON-lines input."""
+
+    fields: Optional[Dict[str, Any]] = None
+    bioc_document: Optional[BioCDocument] = None
+    warnings: Tuple[str, ...] = ()
+    line: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class BiocRecord:
+    """A document on its way to a worker for a BioC output: the `document` (tagged passage
+    by passage) and the BioC format it is written in (`output_format`)."""
+
+    document: BioCDocument
+    output_format: str
+
+
+# A document, the PMIDs of a deletion, or a bad line.
+Record = Union[InputDocument, List[str], BadRecord]
 
 OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_collections.BIOC_FORMATS
-# The key of a BioC document in a record (its value: a `BioCDocument`), and of the BioC
-# format it is written in.
-BIOC_DOCUMENT = "bioc_document"
-BIOC_OUTPUT = "bioc_output"
 # The file name ending of each output format's entities file.
 _OUTPUT_ENDINGS = {"jsonl": "jsonl", "pubtator": "pubtator", "bioc_xml": "bioc.xml", "bioc_json": "bioc.json"}
 
@@ -150,8 +172,7 @@ def collect_inputs(paths: Sequence[str]) -> List[CorpusFile]:
 
 def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
     """
-    The records of one input file, in file order: a dict per document (the predictor's
-    input, with `WARNINGS_KEY` when the reader has warnings about it), a list of PMIDs per
+    The records of one input file, in file order: an `InputDocument` per document, a list of PMIDs per
     `DeleteCitation`, a `BadRecord` per bad JSON line. A bad file (XML that is not well
     formed, a truncated gzip file, ...) raises `InputFormatError` naming the file and line.
     """
@@ -160,21 +181,18 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
             if isinstance(record, MedlineDeletion):
                 yield record.pmids
             else:
-                document: Dict[str, Any] = record.to_json()
-                if record.warnings:
-                    document[WARNINGS_KEY] = list(record.warnings)
-                yield document
+                yield InputDocument(fields=record.to_json(), warnings=tuple(record.warnings))
     elif corpus_file.format == "pubtator":
         for document in read_pubtator(corpus_file.path, strict=False):
-            yield {"pmid": document.pmid, "title": document.title, "abstract": document.abstract}
+            yield InputDocument({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
     elif corpus_file.format in bioc_collections.BIOC_FORMATS:
         for document in bioc_collections.read_bioc(corpus_file.path, corpus_file.format):
-            yield {BIOC_DOCUMENT: document}
+            yield InputDocument(bioc_document=document)
     else:
         yield from _read_jsonl(corpus_file.path)
 
 
-def _read_jsonl(path: str) -> Iterator[Union[Dict[str, Any], BadRecord]]:
+def _read_jsonl(path: str) -> Iterator[Union[InputDocument, BadRecord]]:
     try:
         raw = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
     except OSError as error:
@@ -211,7 +229,7 @@ def _read_jsonl(path: str) -> Iterator[Union[Dict[str, Any], BadRecord]]:
                 message = f"expected a JSON object per line, got {type(value).__name__}"
                 yield BadRecord(str(InputFormatError(message, path, number)), line)
                 continue
-            yield value
+            yield InputDocument(fields=value, line=number)
 
 
 def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
@@ -231,16 +249,24 @@ def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
     return output_format
 
 
-def output_record(record: Dict[str, Any], output_format: str) -> Dict[str, Any]:
-    """A document of `read_records` as the tagger takes it for `output_format` (an input's
-    resolved format): for BioC outputs `{BIOC_DOCUMENT, BIOC_OUTPUT}`, other inputs' documents
-    made BioC documents (`document_from_record`)."""
+def output_record(document: InputDocument, output_format: str) -> Union[Dict[str, Any], BiocRecord]:
+    """
+    A document of `read_records` as the tagger takes it for `output_format` (an input's
+    resolved format): the predictor's input (`fields`), or for BioC outputs a
+    `BiocRecord`, other inputs' documents made BioC documents (`document_from_record`).
+
+    Raises `InputFormatError` (the predictor's message, without a place: the caller names
+    the input's `path:line`) when a BioC output is asked for an object the predictor
+    refuses (missing keys, a non-string text, empty text), which there cannot wait for
+    the predictor's error output.
+    """
     if output_format not in bioc_collections.BIOC_FORMATS:
-        return record
-    document = record.get(BIOC_DOCUMENT)
-    if document is None:
-        document = bioc_collections.document_from_record(record)
-    return {BIOC_DOCUMENT: document, BIOC_OUTPUT: output_format}
+        assert document.fields is not None, "a BioC input is written as BioC"
+        return document.fields
+    if document.bioc_document is not None:
+        return BiocRecord(document.bioc_document, output_format)
+    assert document.fields is not None
+    return BiocRecord(bioc_collections.document_from_record(document.fields), output_format)
 
 
 def output_start(corpus_file: CorpusFile, output_format: str) -> str:

@@ -22,8 +22,9 @@ the engine of `allennlp tag-corpus`.
   files are `.<name>.<pid>.partial`; those a killed run left are removed at the start.
 - **Resumable and checked**: an input's entities file is written under a temporary name
   and checked before it is renamed into place: as many documents written as read from the
-  input, the bytes on disk those written (SHA-256), and for JSON lines one JSON object per
-  document. Then its completion record `DIR/.<entities file>.complete` is written (the
+  input, the bytes on disk those written (SHA-256), for JSON lines one JSON object per
+  document, for BioC a whole collection (well-formed XML, valid JSON) of the documents
+  written (documents with error outputs are only in the errors file). Then its completion record `DIR/.<entities file>.complete` is written (the
   input's size, the documents, the size and SHA-256 of each output file). A rerun skips an
   input only when its record exists and every output file still matches it; anything else
   (no record: a killed run or an output of an older version; a file changed, cut or
@@ -46,16 +47,17 @@ import resource
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.data.bioc_collections import BIOC_FORMATS, count_written_documents
+from biomtl_allennlp.data.entity import ID_KEYS
 from biomtl_allennlp.corpus.inputs import (
-    BIOC_DOCUMENT,
-    BIOC_OUTPUT,
     OUTPUT_FORMATS,
-    WARNINGS_KEY,
     BadRecord,
+    BiocRecord,
     CorpusFile,
+    InputDocument,
     output_end,
     output_format_of,
     output_names,
@@ -91,7 +93,7 @@ class TaggerWorker:
         A `model.tar.gz` of a `multitask_crf_tagger`.
     output_format : `str`
         `"pubtator"` (the predictor's `"pubtator"`), or another of `OUTPUT_FORMATS` (the
-        predictor's `"json"`; documents of BioC outputs come as BioC records, see
+        predictor's `"json"`; documents of BioC outputs come as `BiocRecord`s, see
         `inputs.output_record`).
     threads : `int`
         torch threads of this worker.
@@ -126,25 +128,27 @@ class TaggerWorker:
             **(predictor_args or {}),
         )
 
-    def tag(self, documents: List[Dict[str, Any]]) -> List[Tuple[str, Optional[str], List[str]]]:
-        """Per document: its output lines (as `allennlp predict` writes them; for a BioC
-        record the document as its BioC file holds it), its error output as a JSON line
-        (or `None`; a BioC document's errors, one line per passage), and the types of its
-        entities."""
-        plain = [index for index, document in enumerate(documents) if BIOC_DOCUMENT not in document]
+    def tag(
+        self, documents: List[Union[Dict[str, Any], BiocRecord]]
+    ) -> List[Tuple[str, Optional[str], List[str]]]:
+        """Per document (a predictor input, or a `BiocRecord`): its output lines (as
+        `allennlp predict` writes them; for a BioC record the document as its BioC file
+        holds it), its error output as a JSON line (or `None`; a BioC document's errors,
+        one line per passage), and the types of its entities."""
+        plain = [index for index, document in enumerate(documents) if not isinstance(document, BiocRecord)]
         results: List[Any] = [None] * len(documents)
         outputs = self.predictor.predict_batch_json([documents[index] for index in plain]) if plain else []
         for index, output in zip(plain, outputs):
             error = json.dumps(output) if "error" in output else None
             types = [entity["type"] for entity in output.get("entities", [])]
             results[index] = (self.predictor.dump_line(output), error, types)
-        records = [(index, document) for index, document in enumerate(documents) if BIOC_DOCUMENT in document]
+        records = [(index, document) for index, document in enumerate(documents) if isinstance(document, BiocRecord)]
         if records:
             from biomtl_allennlp.data.bioc_collections import format_document, tag_documents
 
-            tagged = tag_documents(self.predictor.predict_batch_json, [r[BIOC_DOCUMENT] for _, r in records])
+            tagged = tag_documents(self.predictor.predict_batch_json, [r.document for _, r in records])
             for (index, record), (entities, errors) in zip(records, tagged):
-                text = format_document(record[BIOC_DOCUMENT], record[BIOC_OUTPUT])
+                text = format_document(record.document, record.output_format)
                 error = "\n".join(json.dumps(e) for e in errors) if errors else None
                 results[index] = (text, error, [entity.type for entity in entities])
         return results
@@ -168,7 +172,10 @@ class _FileJob:
     input_bytes: int = 0
     handle: Any = None
     documents: int = 0  # read so far
-    written: int = 0
+    written: int = 0  # results taken, in order (error results too)
+    # Documents in the entities file (results with output text): for a BioC output, the
+    # documents of the collection (those with error outputs are not there).
+    output_documents: int = 0
     # Results that came back before those of earlier documents: document index -> result.
     waiting: Dict[int, Any] = field(default_factory=dict)
     # The entities file as written: its size and SHA-256.
@@ -242,10 +249,11 @@ class CorpusSummary:
 # A worker's result for one document: its output text, its error output as a JSON line (or
 # `None`), and the types of its entities.
 _Result = Tuple[str, Optional[str], List[str]]
-# A document on its way to a worker: its job, its index in the job's input, the predictor
-# input (`None` for a bad line or a document refused: its result is then already known),
-# its warnings (lines of the errors file) and that known result.
-_Item = Tuple[_FileJob, int, Optional[Dict[str, Any]], List[str], Optional[_Result]]
+# A document on its way to a worker: its job, its index in the job's input, the worker's
+# input (a predictor input or a `BiocRecord`; `None` for a bad line or a document refused:
+# its result is then already known), its warnings (lines of the errors file) and that
+# known result.
+_Item = Tuple[_FileJob, int, Union[Dict[str, Any], BiocRecord, None], List[str], Optional[_Result]]
 # The longest input line echoed in an error output (as the predictor does).
 _MAX_ECHOED_LINE = 1000
 
@@ -264,12 +272,24 @@ def _error_result(
     return (error + "\n" if output_format == "jsonl" else "", error, [])
 
 
-def _document_chars(document: Dict[str, Any]) -> int:
-    """The length of the text the predictor makes of `document` (0 when it has none)."""
-    if isinstance(document.get("text"), str):
-        return len(document["text"])
-    parts = [document.get(key) for key in ("title", "abstract")]
+def _document_chars(document: InputDocument) -> int:
+    """The length of the text the predictor makes of `document` (0 when it has none); for
+    a BioC document the sum of its passages' texts (each tagged as one input)."""
+    if document.bioc_document is not None:
+        return sum(len(passage.text or "") for passage in document.bioc_document.passages)
+    fields = document.fields or {}
+    if isinstance(fields.get("text"), str):
+        return len(fields["text"])
+    parts = [fields.get(key) for key in ("title", "abstract")]
     return sum(len(part) + 1 for part in parts if isinstance(part, str))
+
+
+def _ids_of(document: InputDocument) -> Dict[str, Any]:
+    """The ids of a document, as its outputs echo them (a BioC document's `id`)."""
+    if document.bioc_document is not None:
+        return {"id": document.bioc_document.id}
+    fields = document.fields or {}
+    return {key: fields[key] for key in ID_KEYS if key in fields}
 
 
 def _batches(
@@ -279,8 +299,6 @@ def _batches(
     document over `LARGE_DOCUMENT_CHARS` in a batch of its own). A job whose input fails
     to read is marked failed and the next one read. Bad lines and documents over
     `max_document_chars` come with their (error) result and go to no worker."""
-    from biomtl_allennlp.predictors.biomedical_entities import ID_KEYS
-
     batch: List[_Item] = []
     for job in jobs:
         try:
@@ -289,13 +307,14 @@ def _batches(
                     job.deleted.extend(record)
                     continue
                 warnings: List[str] = []
-                document: Optional[Dict[str, Any]] = None
+                document: Union[Dict[str, Any], BiocRecord, None] = None
                 result: Optional[_Result] = None
+                size = 0
                 if isinstance(record, BadRecord):
                     result = _error_result(record.message, job.output_format, line=record.line)
                 else:
-                    ids = {key: record[key] for key in ID_KEYS if key in record}
-                    warnings = [json.dumps({**ids, "warning": w}) for w in record.pop(WARNINGS_KEY, [])]
+                    ids = _ids_of(record)
+                    warnings = [json.dumps({**ids, "warning": w}) for w in record.warnings]
                     size = _document_chars(record)
                     if max_document_chars is not None and size > max_document_chars:
                         result = _error_result(
@@ -305,10 +324,15 @@ def _batches(
                             ids=ids,
                         )
                     else:
-                        document = output_record(record, job.output_format)
+                        try:
+                            document = output_record(record, job.output_format)
+                        except InputFormatError as error:  # refused as the predictor would
+                            message = str(InputFormatError(error.message, job.corpus_file.path, record.line))
+                            line = json.dumps(record.fields, ensure_ascii=False)
+                            result = _error_result(message, job.output_format, ids=ids, line=line)
                 job.documents += 1
                 item = (job, job.documents - 1, document, warnings, result)
-                if document is not None and _document_chars(document) > LARGE_DOCUMENT_CHARS:
+                if document is not None and size > LARGE_DOCUMENT_CHARS:
                     yield [item]
                     continue
                 batch.append(item)
@@ -377,13 +401,16 @@ def completion_problem(paths: Dict[str, str], corpus_file: CorpusFile, output_fo
     try:
         with open(record_path(paths["entities"]), encoding="utf-8") as handle:
             record = json.load(handle)
-        files = record["files"]
-        if record.get("version") != _RECORD_VERSION or record.get("output_format") != output_format:
-            return "its completion record is of another version or output format"
     except FileNotFoundError:
         return "no completion record (an interrupted run, or an output of an older version)"
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError) as error:
         return f"unreadable completion record ({error})"
+    # Hand-edited or corrupt: not of the shape this module writes.
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
+        return "unreadable completion record (not an object with 'files' of objects)"
+    if record.get("version") != _RECORD_VERSION or record.get("output_format") != output_format:
+        return "its completion record is of another version or output format"
     try:
         input_bytes = os.path.getsize(corpus_file.path)
     except OSError as error:
@@ -414,8 +441,9 @@ def completion_problem(paths: Dict[str, str], corpus_file: CorpusFile, output_fo
 
 def _check_output(job: _FileJob) -> Optional[str]:
     """Why the temporary entities file of `job` is not complete, or `None`: every document
-    read is written, the file on disk holds the bytes written, and a JSON-lines file has
-    one JSON object per document."""
+    read is written, the file on disk holds the bytes written, a JSON-lines file has one
+    JSON object per document, and a BioC file is a whole collection (well-formed XML,
+    valid JSON) of the documents written to it."""
     if job.written != job.documents:
         return f"{job.written} documents written for {job.documents} read"
     path = job.temporary("entities")
@@ -433,6 +461,13 @@ def _check_output(job: _FileJob) -> Optional[str]:
                     return f"line {lines} of the output is not a JSON object ({error})"
         if lines != job.documents:
             return f"{lines} output lines for {job.documents} documents"
+    elif job.output_format in BIOC_FORMATS:
+        try:
+            found_documents = count_written_documents(path, job.output_format)
+        except InputFormatError as error:
+            return str(error)
+        if found_documents != job.output_documents:
+            return f"{found_documents} documents in the output for {job.output_documents} written"
     return None
 
 
@@ -472,9 +507,11 @@ class _Driver:
         lines, error, types = result
         if job.handle is None:
             self._emit(job, output_start(job.corpus_file, job.output_format))
-        elif lines:
-            self._emit(job, output_separator(job.output_format))
-        self._emit(job, lines)
+        if lines:  # not a document with only an error output (BioC, PubTator)
+            if job.output_documents:
+                self._emit(job, output_separator(job.output_format))
+            self._emit(job, lines)
+            job.output_documents += 1
         job.written += 1
         for warning in warnings:  # JSON lines {ids..., "warning": ...}
             logger.warning("tag-corpus: %s", warning)

@@ -35,6 +35,7 @@ annotations and relations are kept.
 """
 import gzip
 import json
+import logging
 import os
 import re
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -45,6 +46,8 @@ from lxml import etree
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data.entity import ID_KEYS, Entity
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from biomtl_allennlp.data.pubtator import PubtatorDocument
@@ -59,10 +62,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 1 << 16
 # The first element of an XML file (after the declaration, comments, a DOCTYPE).
 _FIRST_ELEMENT_RE = re.compile(rb"<(?![?!])([A-Za-z_][\w.:-]*)")
-# The start of a BioC JSON collection or of PubTator3's export.
-_JSON_COLLECTION_RE = re.compile(
-    r'^\s*[\[{]\s*"(source|date|key|version|infons|documents|PubTator3|bioctype)"\s*:'
-)
+# A key only BioC JSON has: a collection's documents, PubTator3's export, a document's
+# passages (not inside a string: the quote is not escaped).
+_BIOC_JSON_KEY_RE = re.compile(r'(?<!\\)"(documents|PubTator3|passages)"\s*:\s*[\[{]')
 # Characters XML 1.0 cannot hold.
 _NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
@@ -87,10 +89,13 @@ def _open_binary(path: PathLike) -> IO[bytes]:
 
 def bioc_format(path: PathLike) -> Optional[str]:
     """
-    `"bioc_xml"` for an XML file whose root element is `<collection>`, `"bioc_json"` for a
-    JSON file that starts as a BioC collection or PubTator3's export, or whose first line
-    is a BioC document (an object with `passages`) or not a whole JSON value (pretty
-    printed); `None` otherwise (MEDLINE XML, JSON lines) or when the file cannot be read.
+    `"bioc_xml"` for an XML file whose root element is `<collection>`; `"bioc_json"` for a
+    JSON file whose first line is a BioC collection (an object with `documents`),
+    PubTator3's export (`PubTator3`), a BioC document (`passages`) or an array of them,
+    or is not a whole JSON value but the start of the file holds one of these keys
+    (pretty-printed JSON); `None` otherwise (MEDLINE XML, JSON lines: a first line that is
+    an array of something else, or invalid JSON without these keys, is a bad line of a
+    JSON-lines file) or when the file cannot be read. BioC is told only by these keys.
     """
     try:
         with _open_binary(path) as handle:
@@ -102,20 +107,19 @@ def bioc_format(path: PathLike) -> Optional[str]:
         match = _FIRST_ELEMENT_RE.search(head)
         return "bioc_xml" if match and match.group(1) == b"collection" else None
     text = head.decode("utf-8", errors="replace")
-    if _JSON_COLLECTION_RE.match(text):
-        return "bioc_json"
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in text.split("\n") if line.strip()), "")
     if not first.lstrip().startswith(("{", "[")):
         return None
     try:
         value = json.loads(first)
     except ValueError:
-        # Not a whole JSON value on the first line: pretty-printed JSON, unless the line
-        # is just cut by the sniffing window (then a long JSON line).
-        return "bioc_json" if len(first) < len(text) - 1 else None
-    if isinstance(value, list):
+        # Pretty-printed JSON, a long line cut by the sniffing window, or a bad line.
+        return "bioc_json" if _BIOC_JSON_KEY_RE.search(text) else None
+    if isinstance(value, list):  # an array of documents
+        value = value[0] if value else None
+    if isinstance(value, dict) and any(key in value for key in ("documents", "PubTator3", "passages")):
         return "bioc_json"
-    return "bioc_json" if isinstance(value, dict) and "passages" in value else None
+    return None
 
 
 # ---------------------------------------------------------------------- reading
@@ -426,6 +430,66 @@ def collection_end(format_: str) -> str:
     raise ValueError(f"format must be one of {BIOC_FORMATS}, got {format_!r}")
 
 
+def count_written_documents(path: PathLike, format_: str) -> int:
+    """
+    The number of documents of a BioC file as `collection_start`, `format_document` (joined
+    by `DOCUMENT_SEPARATOR`) and `collection_end` write it, checking that it is whole:
+    well-formed XML whose root is a `<collection>`, or valid JSON (a collection object
+    whose `documents` are objects, each on a line of its own). Streaming: it holds one
+    document at a time. Raises `InputFormatError` naming the file and line otherwise.
+    """
+    name = os.fspath(path)
+    if format_ == "bioc_xml":
+        documents = depth = 0
+        for event, element in _xml_events(name, ("start", "end")):
+            if event == "start":
+                depth += 1
+                if depth == 1 and element.tag != "collection":
+                    raise InputFormatError(
+                        f"expected a BioC <collection>, got <{element.tag}>", name, element.sourceline
+                    )
+                continue
+            depth -= 1
+            if depth == 1:
+                documents += element.tag == "document"
+                element.clear()
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+        return documents
+    if format_ != "bioc_json":
+        raise ValueError(f"format must be one of {BIOC_FORMATS}, got {format_!r}")
+    separator = DOCUMENT_SEPARATOR["bioc_json"].rstrip("\n")
+    end = collection_end("bioc_json").strip()
+    with open(name, "rb") as handle:
+        number, documents, closed, separated = 1, 0, False, False
+        try:
+            head = json.loads(handle.readline().decode("utf-8") + end)
+            if not isinstance(head, dict) or head.get("documents") != []:
+                raise ValueError("not the start of a BioC collection")
+            for number, data in enumerate(handle, start=2):
+                line = data.decode("utf-8").rstrip("\n")
+                if closed:
+                    raise ValueError("text after the end of the collection")
+                if line == end:
+                    if separated:
+                        raise ValueError(f"{separator!r} after the last document")
+                    closed = True
+                elif not line and not documents:  # an empty collection
+                    continue
+                elif documents and not separated:
+                    raise ValueError(f"no {separator!r} between two documents")
+                else:
+                    separated = line.endswith(separator)
+                    if not isinstance(json.loads(line[: -len(separator)] if separated else line), dict):
+                        raise ValueError("a document is not a JSON object")
+                    documents += 1
+            if not closed:
+                raise ValueError("the collection is not closed (cut)")
+        except (ValueError, UnicodeDecodeError) as error:
+            raise InputFormatError(f"not a whole BioC JSON collection ({error})", name, number) from None
+    return documents
+
+
 def write_bioc(path: PathLike, collection: bioc.BioCCollection, format_: str) -> None:
     """Writes `collection` (as `collection_start`, `format_document`, `collection_end`)."""
     with open(path, "w", encoding="utf-8") as handle:
@@ -444,12 +508,19 @@ def document_from_record(record: Mapping[str, Any]) -> bioc.BioCDocument:
     "abstract"}` gives a `title` passage at offset 0 and an `abstract` passage at
     `len(title) + 1` (PubTator3's layout, so document offsets are those of `title + " " +
     abstract`); `{"text"}` one passage at 0. The id is the first of `ID_KEYS` present.
+
+    Raises `InputFormatError` (without a place) with the message of the predictor's error
+    output for a record it refuses (missing keys, a `text`, `title` or `abstract` that is
+    not a string, empty text: `check_document_input`), so a JSON line is refused alike
+    whether it is written as JSON lines or as BioC.
     """
+    from biomtl_allennlp.predictors.biomedical_entities import check_document_input
+
+    check_document_input(record)
     document = bioc.BioCDocument()
     document.id = next((str(record[key]) for key in ID_KEYS if record.get(key) is not None), "")
-    if "text" in record or ("title" not in record and "abstract" not in record):
-        passage = bioc.BioCPassage.of_text(record.get("text") if isinstance(record.get("text"), str) else "")
-        document.add_passage(passage)
+    if "text" in record:
+        document.add_passage(bioc.BioCPassage.of_text(record["text"]))
         return document
     title = record.get("title") or ""
     abstract = record.get("abstract") or ""
@@ -529,14 +600,22 @@ def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["P
     """
     The documents of a BioC file of titles and abstracts (PubTator3's layout: a passage at
     offset 0, the title, and optionally one at `len(title) + 1`, the abstract) as
-    `PubtatorDocument`s, with every annotation whose infons have a `type` (an annotation
-    with several locations spans from the first to the last): the gold file of `allennlp
-    pubtator-eval`. `InputFormatError` for a document of another layout (full text).
+    `PubtatorDocument`s, with every annotation (of the document, its passages and their
+    sentences) whose infons have a `type`: the gold file of `allennlp pubtator-eval`.
+    Annotations without a `type` or without a location are skipped, and their number
+    logged as a warning.
+
+    Raises `InputFormatError` naming the document for a document of another layout (full
+    text), a location whose offset or length is not a non-negative integer or that ends
+    outside the text, and a discontinuous annotation (several locations): exact-offset
+    scoring cannot score it, and widening it to one span would score text it does not
+    annotate (split it into one annotation per location to score the parts).
     """
     from biomtl_allennlp.data.pubtator import PubtatorAnnotation, PubtatorDocument
 
     name = os.fspath(path)
     documents = []
+    skipped = 0
     for document in read_bioc(name, format_):
         passages = document.passages
         title = passages[0].text if passages else ""
@@ -551,16 +630,39 @@ def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["P
             )
         pubtator = PubtatorDocument(pmid=document.id, title=title, abstract=abstract)
         text = pubtator.text
-        holders = [document] + list(passages)
+        holders = [document] + list(passages) + [s for p in passages for s in p.sentences]
         for annotation in (a for holder in holders for a in holder.annotations):
             if not annotation.infons.get("type") or not annotation.locations:
+                skipped += 1
                 continue
-            start = min(location.offset for location in annotation.locations)
-            end = max(location.offset + location.length for location in annotation.locations)
+            label = f"document {document.id!r}, annotation {annotation.id!r}"
+            if len(annotation.locations) > 1:
+                raise InputFormatError(
+                    f"{label}: a discontinuous annotation ({len(annotation.locations)} locations), "
+                    "which exact-offset scoring cannot score; give each part an annotation of its own",
+                    name,
+                )
+            (location,) = annotation.locations
+            start, length = location.offset, location.length
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (start, length)):
+                raise InputFormatError(
+                    f"{label}: a location's offset and length must be non-negative integers, got "
+                    f"{start!r} and {length!r}",
+                    name,
+                )
+            end = start + length
+            if end > len(text):
+                raise InputFormatError(
+                    f"{label}: its location ({start}, length {length}) ends after the text "
+                    f"({len(text)} characters)",
+                    name,
+                )
             identifier = annotation.infons.get("identifier")
             pubtator.annotations.append(
                 PubtatorAnnotation(start, end, text[start:end], str(annotation.infons["type"]), identifier)
             )
         pubtator.annotations.sort(key=lambda a: (a.start, a.end, a.type))
         documents.append(pubtator)
+    if skipped:
+        logger.warning("%s: %d annotations without a 'type' infon or a location skipped", name, skipped)
     return documents

@@ -269,7 +269,7 @@ def test_formats_are_told_by_content(tmp_path):
     assert [d.id for d in read_bioc(tmp_path / "lines.json")] == [a["pmid"] for a in ABSTRACTS[:2]]
     assert [d.id for d in read_bioc(tmp_path / "c.xml.gz")] == [ABSTRACTS[0]["pmid"]]
     records = list(read_records(collect_inputs([str(tmp_path / "pretty.json")])[0]))
-    assert [r["bioc_document"].id for r in records] == [ABSTRACTS[1]["pmid"]]
+    assert [r.bioc_document.id for r in records] == [ABSTRACTS[1]["pmid"]]
 
 
 def test_invalid_bioc_files_are_clear_errors(tmp_path):
@@ -306,13 +306,13 @@ def test_output_formats(tmp_path):
         tag_corpus(str(tagger_path()), [bioc_file], str(tmp_path / "out"), output_format="jsonl")
     (record,) = list(read_records(plain))
     made = output_record(record, "bioc_xml")
-    document = made["bioc_document"]
-    assert made["bioc_output"] == "bioc_xml" and document.id == ABSTRACTS[0]["pmid"]
+    document = made.document
+    assert made.output_format == "bioc_xml" and document.id == ABSTRACTS[0]["pmid"]
     text = f"{ABSTRACTS[0]['title']} {ABSTRACTS[0]['abstract']}"  # PubTator's document text
     assert [(p.infons["type"], p.offset) for p in document.passages] == [("title", 0), ("abstract", len(ABSTRACTS[0]["title"]) + 1)]
     for passage in document.passages:
         assert text[passage.offset : passage.offset + len(passage.text)] == passage.text
-    assert output_record(record, "jsonl") is record
+    assert output_record(record, "jsonl") is record.fields
     assert set(BIOC_FORMATS) == {"bioc_xml", "bioc_json"}
 
 
@@ -346,3 +346,54 @@ def test_pubtator_eval_gold_can_be_bioc(tmp_path):
     write_bioc(tmp_path / "full.xml", full, "bioc_xml")
     with pytest.raises(InputFormatError, match=r"full\.xml: document 'PMC0000001': expected a title passage"):
         pubtator_documents(tmp_path / "full.xml")
+
+
+def test_bioc_json_is_told_only_by_its_keys(tmp_path):
+    """A `.json` JSON-lines file whose first line is an array, or invalid JSON followed by
+    more lines, or an object with a `source` key, is JSON lines: that line is a bad line
+    and the others are documents (not the whole file a failed BioC input)."""
+    cases = {
+        "array.json": '[{"id": "a", "text": "Aspirin."}]\n{"id": "b", "text": "Cisplatin."}\n',
+        "broken.json": '{"id": "a", "text": \n{"id": "b", "text": "Cisplatin."}\n',
+        "source.json": '{"source": "x", "id": "a", "text": "Aspirin."}\n{"id": "b", "text": "Cisplatin."}\n',
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        corpus_file = collect_inputs([str(tmp_path / name)])[0]
+        assert corpus_file.format == "jsonl", name
+        records = list(read_records(corpus_file))
+        assert records[-1].fields == {"id": "b", "text": "Cisplatin."} and len(records) == 2
+    # positive evidence: a document's passages, PubTator3's key, a collection's documents
+    (tmp_path / "docs.json").write_text(json.dumps([pubtator3_document(ABSTRACTS[0])]) + "\n")
+    (tmp_path / "pretty.json").write_text(json.dumps([pubtator3_document(ABSTRACTS[0])], indent=2))
+    (tmp_path / "one.json").write_text(json.dumps({"source": "x", "documents": []}) + "\n")
+    for name in ("docs.json", "pretty.json", "one.json"):
+        assert bioc_format(tmp_path / name) == "bioc_json", name
+
+
+def test_bioc_gold_locations_are_checked(tmp_path):
+    """`pubtator_documents` (pubtator-eval's BioC gold): a location that is not integers
+    or a discontinuous annotation is an error naming the document; sentence annotations
+    are read."""
+    from biomtl_allennlp.data.bioc_collections import pubtator_documents
+
+    def gold(locations, holder="passage"):
+        document = pubtator3_document(ABSTRACTS[0])
+        title = document["passages"][0]
+        annotation = {"id": "9", "infons": {"type": "Disease"}, "text": "x", "locations": locations}
+        if holder == "sentence":
+            title["sentences"] = [{"offset": 0, "text": title["text"], "annotations": [annotation]}]
+        else:
+            title["annotations"] = [annotation]
+        (tmp_path / "gold.json").write_text(json.dumps({"PubTator3": [document]}))
+        return tmp_path / "gold.json"
+
+    pmid = ABSTRACTS[0]["pmid"]
+    with pytest.raises(InputFormatError, match=rf"gold\.json: document '{pmid}', annotation '9': a location's offset and length must be non-negative integers, got '0' and 5"):
+        pubtator_documents(gold([{"offset": "0", "length": 5}]))
+    with pytest.raises(InputFormatError, match=rf"document '{pmid}', annotation '9': a discontinuous annotation \(2 locations\)"):
+        pubtator_documents(gold([{"offset": 0, "length": 3}, {"offset": 10, "length": 4}]))
+    with pytest.raises(InputFormatError, match=rf"document '{pmid}', annotation '9': its location \(0, length 100000\) ends after the text"):
+        pubtator_documents(gold([{"offset": 0, "length": 100000}]))
+    (document,) = pubtator_documents(gold([{"offset": 2, "length": 5}], holder="sentence"))
+    assert (2, 7, "Disease") in [(a.start, a.end, a.type) for a in document.annotations]

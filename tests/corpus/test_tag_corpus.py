@@ -12,7 +12,7 @@ import ray
 
 from biomtl_allennlp import load_tagger
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.corpus.inputs import BadRecord, collect_inputs, input_format, read_records
+from biomtl_allennlp.corpus.inputs import BadRecord, InputDocument, collect_inputs, input_format, read_records
 from biomtl_allennlp.corpus.tagger import tag_corpus
 from biomtl_allennlp.data.pubtator import PubtatorDocument, write_pubtator
 from biomtl_allennlp.pretrained import tagger_path
@@ -68,7 +68,7 @@ def tagged(local_ray, corpus, tmp_path_factory):
 
 def documents_of(path: Path):
     (corpus_file,) = collect_inputs([str(path)])
-    return [record for record in read_records(corpus_file) if isinstance(record, dict)]
+    return [record.fields for record in read_records(corpus_file) if isinstance(record, InputDocument)]
 
 
 def test_every_input_gets_its_file_and_a_bad_one_is_reported(corpus, tagged):
@@ -195,7 +195,7 @@ def test_input_collection_errors(tmp_path):
     # bad lines of a JSON-lines file are bad records naming the line (issue 41), not the end
     bad = write(tmp_path / "bad.jsonl", '{"text": "ok"}\n[1, 2]\n\n{"text": \n{"text": "last"}\n')
     first, listed, broken, last = read_records(collect_inputs([str(bad)])[0])
-    assert first == {"text": "ok"} and last == {"text": "last"}
+    assert first == InputDocument({"text": "ok"}, line=1) and last == InputDocument({"text": "last"}, line=5)
     assert listed == BadRecord(f"{bad}:2: expected a JSON object per line, got list", "[1, 2]")
     assert broken.message.startswith(f"{bad}:4: invalid JSON") and broken.line == '{"text": '
 

@@ -7,11 +7,12 @@ import sys
 import time
 from pathlib import Path
 
+import bioc
 import pytest
 import ray
 
 from biomtl_allennlp.corpus import tagger
-from biomtl_allennlp.corpus.inputs import collect_inputs
+from biomtl_allennlp.corpus.inputs import BiocRecord, collect_inputs
 from biomtl_allennlp.corpus.tagger import (
     OutputFolderLockedError,
     output_folder_lock,
@@ -233,3 +234,173 @@ def test_a_slow_document_blocks_neither_other_workers_nor_other_files(local_ray,
     assert slow_done - fast_done > 4  # finished while the slow document ran (8 s)
     assert [json.loads(line)["text"] for line in (out / "a_slow.jsonl").read_text().splitlines()] == ["SLOW", "after"]
     assert len((out / "b_fast.jsonl").read_text().splitlines()) == 40
+
+
+# ---------------------------------------------------------------------- BioC outputs and records
+
+# The bad lines of the review: refused by the predictor's rules (missing key, a value that is
+# not a string), whatever the output format.
+REFUSED = [
+    ('{"title": 5}', "'title' must be a string, got int"),
+    ('{"title": "x", "abstract": 5}', "'abstract' must be a string, got int"),
+    ('{"text": 5}', "'text' must be a string, got int"),
+    ('{"foo": 1}', "missing key: expected 'text', or 'title' and 'abstract'; got keys ['foo']"),
+]
+
+
+def _job(path: Path, out: Path, output_format: str):
+    from biomtl_allennlp.corpus.inputs import output_names
+
+    (corpus_file,) = collect_inputs([str(path)])
+    names = output_names(corpus_file.stem, output_format)
+    return tagger._FileJob(corpus_file, {kind: str(out / name) for kind, name in names.items()}, output_format)
+
+
+class _NoProgress:
+    def set_postfix(self, **kwargs):
+        pass
+
+
+def _bioc_lines(folder: Path) -> Path:
+    """A JSON-lines input whose first document is over 60 characters, then a bad line, the
+    refused objects, and two good documents, one with fields named like internal keys."""
+    lines = [json.dumps({"id": "long", "text": "Cisplatin " * 7}), "not json"]
+    lines += [line for line, _ in REFUSED]
+    lines += [json.dumps({"id": "mine", "text": TEXT, "_warnings": ["mine"], "bioc_document": "mine too"})]
+    lines += [json.dumps({"id": "last", "text": "Aspirin."})]
+    folder.mkdir(exist_ok=True)
+    return write(folder / "lines.jsonl", "\n".join(lines) + "\n")
+
+
+def test_bad_lines_written_as_bioc_are_error_outputs_naming_their_line(tmp_path):
+    path = _bioc_lines(tmp_path / "in")
+    for output_format in ("bioc_json", "bioc_xml", "jsonl"):
+        job = _job(path, tmp_path, output_format)
+        (items,) = [batch for batch in tagger._batches([job], 100, max_document_chars=60) if batch]
+        results = [item[4] for item in items]
+        refused = output_format != "jsonl"  # else by the predictor, in the worker
+        assert [r is None for r in results] == [False, False] + [not refused] * 4 + [True, True]
+        assert json.loads(results[0][1])["error"].startswith("document of 70 characters, over the limit of 60")
+        assert json.loads(results[1][1])["error"].startswith(f"{path}:2: invalid JSON")
+        if output_format == "jsonl":  # the predictor's error outputs (`test_bad_lines_and_a_size_limit`)
+            assert items[2][2] == json.loads(REFUSED[0][0])
+            continue
+        for number, ((line, message), result) in enumerate(zip(REFUSED, results[2:6]), start=3):
+            assert json.loads(result[1]) == {"error": f"{path}:{number}: {message}", "line": line}
+            assert result[0] == ""  # not in the BioC file, in the errors file
+        mine = items[6][2]
+        assert isinstance(mine, BiocRecord) and mine.document.id == "mine"
+        assert [p.text for p in mine.document.passages] == [TEXT]
+    # the user's fields are never taken for internal keys
+    assert items[6][2] == {"id": "mine", "text": TEXT, "_warnings": ["mine"], "bioc_document": "mine too"}
+    assert items[6][3] == []
+
+
+def test_the_worker_tags_a_user_object_with_an_internal_key_as_a_document():
+    class Predictor:
+        def predict_batch_json(self, inputs):
+            return [{"id": document.get("id"), "entities": []} for document in inputs]
+
+        def dump_line(self, output):
+            return json.dumps(output) + "\n"
+
+    worker = object.__new__(tagger.TaggerWorker)
+    worker.predictor = Predictor()
+    (result,) = worker.tag([{"id": "mine", "text": TEXT, "bioc_document": "x", "bioc_output": "bioc_json"}])
+    assert result == ('{"id": "mine", "entities": []}\n', None, [])
+
+
+def test_a_bioc_document_counts_its_passages_for_the_size_limits(tmp_path):
+    from biomtl_allennlp.data.bioc_collections import document_from_record, write_bioc
+
+    collection = bioc.BioCCollection()
+    for number, size in enumerate((30, 10, tagger.LARGE_DOCUMENT_CHARS)):
+        collection.add_document(document_from_record({"id": str(number), "title": "T" * size, "abstract": "A" * size}))
+    write_bioc(tmp_path / "c.bioc.json", collection, "bioc_json")
+    job = _job(tmp_path / "c.bioc.json", tmp_path, "bioc_json")
+    (batch,) = [batch for batch in tagger._batches([job], 10, max_document_chars=59) if batch]
+    assert [item[4] is None for item in batch] == [False, True, False]  # the passages' sum
+    assert json.loads(batch[0][4][1]) == {
+        "id": "0",
+        "error": "document of 60 characters, over the limit of 59 (max_document_chars); not tagged",
+    }
+    job = _job(tmp_path / "c.bioc.json", tmp_path, "bioc_json")
+    batches = [batch for batch in tagger._batches([job], 10) if batch]
+    assert [[item[1] for item in batch] for batch in batches] == [[2], [0, 1]]  # the large one alone
+
+
+def test_a_bioc_file_whose_first_documents_are_refused_is_valid(tmp_path):
+    """The separator goes between documents written, not before the first one written;
+    the output check parses BioC outputs."""
+    from biomtl_allennlp.data.bioc_collections import document_from_record, format_document, load_bioc
+
+    path = write(tmp_path / "in.jsonl", "{}\n" * 3)
+    for output_format in ("bioc_json", "bioc_xml"):
+        job = _job(path, tmp_path, output_format)
+        job.documents, job.reading_done = 3, True
+        summary = tagger.CorpusSummary()
+        driver = tagger._Driver([job], summary, _NoProgress(), started=time.time())
+        document = format_document(document_from_record({"id": "x", "text": TEXT}), output_format)
+        driver.write(job, 1, ("", '{"error": "refused"}', []), [])
+        driver.write(job, 2, (document, None, []), [])
+        driver.write(job, 0, ("", '{"error": "bad line"}', []), [])
+        driver.settle()
+        assert summary.files_done == [str(path)] and not summary.files_failed, summary.files_failed
+        assert [d.id for d in load_bioc(job.paths["entities"], output_format).documents] == ["x"]
+    # and a BioC output that is not a whole collection fails the check (no completion record)
+    job = _job(path, tmp_path / "broken", "bioc_json")
+    (tmp_path / "broken").mkdir()
+    job.documents = job.written = job.output_documents = 1
+    tagger._Driver._emit(job, '{"source": "", "documents": [\n,\n{"id": "x", "passages": []}\n]}\n')
+    job.handle.close()
+    assert tagger._check_output(job).startswith(f"{job.temporary('entities')}:2: not a whole BioC JSON collection")
+
+
+@pytest.mark.parametrize("record", ['{"version": 1, "output_format": "jsonl", "files": []}',
+                                    '{"version": 1, "output_format": "jsonl", "files": {"a.jsonl": 5}}',
+                                    "[1, 2]", '"text"'])  # fmt: skip
+def test_a_corrupt_completion_record_is_unreadable_not_a_crash(tmp_path, record):
+    path = write(tmp_path / "a.jsonl", '{"text": "x"}\n')
+    job = _job(path, tmp_path, "jsonl")
+    Path(tagger.record_path(job.paths["entities"])).write_text(record)
+    problem = tagger.completion_problem(job.paths, job.corpus_file, "jsonl")
+    assert problem.startswith("unreadable completion record")
+
+
+class _NoModelWorker(_OneSlowDocumentWorker):
+    """A stand-in for `TaggerWorker` (no model) that writes BioC records as they are."""
+
+    def tag(self, documents):
+        from biomtl_allennlp.data.bioc_collections import format_document
+
+        return [
+            (format_document(d.document, d.output_format), None, []) if isinstance(d, BiocRecord)
+            else (json.dumps(d) + "\n", None, [])
+            for d in documents
+        ]  # fmt: skip
+
+
+def test_bad_lines_written_as_bioc_end_to_end(local_ray, tmp_path, monkeypatch):
+    import cloudpickle
+
+    from biomtl_allennlp.data.bioc_collections import load_bioc
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(tagger, "TaggerWorker", _NoModelWorker)
+    folder = tmp_path / "in"
+    _bioc_lines(folder)
+    for output_format, name in (("bioc_json", "lines.bioc.json"), ("bioc_xml", "lines.bioc.xml"), ("jsonl", "lines.jsonl")):
+        out = tmp_path / output_format
+        summary = run(folder, out, output_format=output_format, max_document_chars=60, batch_size=2)
+        assert summary.files_done == [str(folder / "lines.jsonl")] and not summary.files_failed
+        assert summary.documents == 8 and summary.warnings == 0
+        if output_format == "jsonl":
+            outputs = [json.loads(line) for line in (out / name).read_text().splitlines()]
+            assert outputs[6] == {"id": "mine", "text": TEXT, "_warnings": ["mine"], "bioc_document": "mine too"}
+            continue
+        assert summary.documents_with_errors == 6
+        assert [d.id for d in load_bioc(out / name, output_format).documents] == ["mine", "last"]
+        if output_format == "bioc_json":
+            assert [d["id"] for d in json.loads((out / name).read_text())["documents"]] == ["mine", "last"]
+        errors = [json.loads(line)["error"] for line in (out / "lines.errors.jsonl").read_text().splitlines()]
+        assert [e.split(": ")[0] for e in errors[1:]] == [f"{folder / 'lines.jsonl'}:{n}" for n in range(2, 7)]
