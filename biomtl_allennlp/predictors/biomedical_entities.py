@@ -119,14 +119,15 @@ class BiomedicalEntitiesPredictor(Predictor):
     Merging the heads (`merge`): every head tags every sentence with its own corpus's types,
     so one mention may come out of several heads, with one type or several (`WT1` as a gene
     by the gene heads and as a chemical by a chemical head). The default
-    `merge="consensus"` (`entity_merging.consensus_merge`) gives one reading per mention: a
-    span is kept for a type when the heads producing that type vote for it enough (the sum
-    of their scores, at least `min_votes`; a type only one head produces is kept as that
-    head gives it), and of several types that exclude each other claiming the same span
-    the best-supported one keeps it. `merge="union"` keeps every head's entities (identical
-    spans of one type merged). Chosen on the leave-corpora-out protocol of
-    `docs/new_text.md`, where the union is below the best head on new text. With
-    `alternatives=True` the output also lists every head's reading.
+    `merge="consensus"` (`entity_merging.consensus_merge`): a span is kept for a type when
+    the heads producing that type vote for it enough (the sum of their scores, at least
+    `min_votes`; a type only one head produces is kept as that head gives it), and of
+    types that one corpus annotates together (gene or chemical) a span keeps the
+    best-supported one; types no corpus told apart (Anatomy and CellType) may share it.
+    `merge="union"` keeps every head's entities (identical spans of one type merged).
+    Chosen on the leave-corpora-out protocol of `docs/new_text.md`, where the union falls
+    below the best head on new text. With `alternatives=True` the output also lists every
+    head's reading.
 
     Overlapping entities: identical spans of the same common type from several heads are
     always merged. The default `overlap_policy="highest_score"` with
