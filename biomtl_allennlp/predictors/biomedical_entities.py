@@ -153,8 +153,8 @@ class BiomedicalEntitiesPredictor(Predictor):
     frozen : `bool`, optional (default = `True`)
     input_format : `str`, optional (default = `"auto"`)
         How `load_line` reads a line: `"json"`, `"pubtator"`, `"text"`, or `"auto"`: a line
-        starting with `{` or `[`, or that is a whole JSON value (a string, number, `true`,
-        `false`, `null`), is JSON (and an error line unless it is an object), one matching
+        starting with `{`, or `[` and a JSON value (`[{`, `[1`, not `[Treatment of ...]`),
+        or that is a whole JSON value (a string, number, `true`, `false`, `null`), is JSON (and an error line unless it is an object), one matching
         `^\\d+\\|[ta]\\|` is PubTator (and, after one, lines matching `^\\d+\\t` are its
         mention lines, ignored), anything else is plain text.
     output_format : `str`, optional (default = `"json"`)
@@ -349,7 +349,7 @@ class BiomedicalEntitiesPredictor(Predictor):
         raw = raw[:-1] if raw.endswith("\r") else raw
         kind = self.input_format
         if kind == "auto":
-            if raw.lstrip(_JSON_WHITESPACE).startswith(("{", "[")):
+            if _looks_like_json_container(raw):
                 kind = "json"
             elif looks_like_pubtator(raw, after_pubtator_lines=self._seen_pubtator):
                 kind = "pubtator"
@@ -780,6 +780,19 @@ class BiomedicalEntitiesPredictor(Predictor):
 
 # The whitespace of JSON (RFC 8259): space, tab, line feed, carriage return.
 _JSON_WHITESPACE = " \t\n\r"
+
+
+def _looks_like_json_container(line: str) -> bool:
+    """Whether `line` starts a JSON object or array: `{`, or `[` followed by what can start
+    a JSON value (`[{`, `[1`, `["`, `[]`, ...). A bracketed plain-text start such as
+    PubMed's translated titles (`[Treatment of hypertension in the elderly].`) is text."""
+    stripped = line.lstrip(_JSON_WHITESPACE)
+    if stripped.startswith("{"):
+        return True
+    if not stripped.startswith("["):
+        return False
+    rest = stripped[1:].lstrip(_JSON_WHITESPACE)
+    return not rest or rest[0] in '{["]-0123456789' or rest.startswith(("true", "false", "null"))
 
 
 def _is_json_scalar(line: str) -> bool:

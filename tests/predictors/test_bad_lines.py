@@ -54,15 +54,18 @@ class TestLoadLine:
 
     @pytest.mark.parametrize(
         "line",
-        ["true love of p53", "42 patients with anemia", "null mutants of BRCA1", '"Quoted" anemia', "[sic] anemia"],
+        ["true love of p53", "42 patients with anemia", "null mutants of BRCA1", '"Quoted" anemia', "[sic] anemia",
+         "[Treatment of hypertension in the elderly]."],
     )
-    def test_text_that_only_starts_like_json_is_text_or_an_error_not_a_fragment(self, make_predictor, line):
+    def test_text_that_only_starts_like_json_is_text(self, make_predictor, line):
+        predictor = make_predictor()
+        check_document(predictor.predict_json(predictor.load_line(line + "\n")), line)
+
+    @pytest.mark.parametrize("line", ['[{"pmid": "1", "text": "Cisplatin"', "[1, 2", '["a", ]', "[true, x]"])
+    def test_a_broken_json_array_is_an_error_not_text(self, make_predictor, line):
         predictor = make_predictor()
         output = predictor.predict_json(predictor.load_line(line + "\n"))
-        if line.startswith("["):  # a line starting with "[" is JSON: invalid here
-            assert output["error"].startswith("invalid JSON") and output["line"] == line
-        else:
-            check_document(output, line)
+        assert output["error"].startswith("invalid JSON") and output["line"] == line
 
     def test_raw_control_characters_in_json_lines(self, make_predictor):
         predictor = make_predictor()
