@@ -154,7 +154,8 @@ class BiomedicalEntitiesPredictor(Predictor):
     input_format : `str`, optional (default = `"auto"`)
         How `load_line` reads a line: `"json"`, `"pubtator"`, `"text"`, or `"auto"`: a line
         starting with `{`, or `[` and a JSON value (`[{`, `[1`, not `[Treatment of ...]`),
-        or that is a whole JSON value (a string, number, `true`, `false`, `null`), is JSON (and an error line unless it is an object), one matching
+        or that is a whole JSON value (a string, number, `true`, `false`, `null`), is JSON
+        (and an error line unless it is an object), one matching
         `^\\d+\\|[ta]\\|` is PubTator (and, after one, lines matching `^\\d+\\t` are its
         mention lines, ignored), anything else is plain text.
     output_format : `str`, optional (default = `"json"`)
@@ -273,7 +274,11 @@ class BiomedicalEntitiesPredictor(Predictor):
         except ValueError as error:
             raise ConfigurationError(f"biomedical_entities: {error}") from None
         self.merge = merge
-        if isinstance(span_type_prior, bool) or not isinstance(span_type_prior, (int, float)) or not span_type_prior >= 0:
+        if (
+            isinstance(span_type_prior, bool)
+            or not isinstance(span_type_prior, (int, float))
+            or not span_type_prior >= 0
+        ):
             raise ConfigurationError(
                 f"biomedical_entities: span_type_prior must be a number >= 0, got {span_type_prior!r}"
             )
@@ -295,6 +300,14 @@ class BiomedicalEntitiesPredictor(Predictor):
             )
             for head in model.datasets
         }
+        # `consensus_merge`'s groups of types that exclude each other on a span: each head's
+        # common types; and the number of the selected heads producing each common type.
+        self.exclusive_types = [
+            sorted({self._type_mapper(t) for t in types}) for types in self.types_of_head.values()
+        ]
+        self._heads_of_type = heads_per_type(
+            {head: self.types_of_head[head] for head in self.heads}, self._type_mapper
+        )
         if min_votes is None:
             min_votes = DEFAULT_MIN_VOTES
         common_types = {self._type_mapper(t) for types in self.types_of_head.values() for t in types}
@@ -693,12 +706,6 @@ class BiomedicalEntitiesPredictor(Predictor):
     def _map_type(self, entity: Entity) -> Entity:
         return dataclasses.replace(entity, type=self._type_mapper(entity.type))
 
-    @property
-    def exclusive_types(self) -> List[List[str]]:
-        """`consensus_merge`'s groups of types that exclude each other on a span: each head's
-        common types."""
-        return [sorted({self._type_mapper(t) for t in types}) for types in self.types_of_head.values()]
-
     def merge_heads(
         self,
         entities: List[Entity],
@@ -721,8 +728,10 @@ class BiomedicalEntitiesPredictor(Predictor):
             entities = [self._map_type(entity) for entity in entities]
         if (merge or self.merge) == "union":
             return merge_entities(entities, None, self.overlap_policy, self.overlap_scope)
-        heads_of_type = heads_per_type(
-            {head: self.types_of_head[head] for head in heads}, self._type_mapper
+        heads_of_type = (
+            self._heads_of_type
+            if heads == self.heads
+            else heads_per_type({head: self.types_of_head[head] for head in heads}, self._type_mapper)
         )
         return consensus_merge(
             entities,

@@ -249,7 +249,8 @@ def consensus_merge(
     coexist_score: float = DEFAULT_COEXIST_SCORE,
 ) -> List[Entity]:
     """
-    Merges the (type-mapped) entities of several heads into one reading per mention:
+    Merges the (type-mapped) entities of several heads: one type per mention among types
+    that exclude each other, competing extents resolved:
 
     1. **Votes.** A span's votes for a common type are the sum, over the heads that found
        that span with that type, of their scores (span posteriors): 2.0 when two heads
@@ -308,7 +309,6 @@ def consensus_merge(
         for head in entity.datasets or (entity.dataset,):
             by_head[head] = max(by_head.get(head, 0.0), entity.score)
     votes = {key: sum(by_head.values()) for key, by_head in scores.items()}
-    support = {key: votes[key] / max(heads_of_type.get(key[2], 1), 1) for key in votes}
     span_type_key = {
         key: votes[key] / (max(heads_of_type.get(key[2], 1), 1) + span_type_prior) for key in votes
     }
