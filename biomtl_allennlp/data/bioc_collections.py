@@ -150,10 +150,15 @@ def _document_from_element(element: Any, path: str) -> bioc.BioCDocument:
     return _clean_passages(document)
 
 
-def _xml_events(path: str, events: Tuple[str, ...]) -> Iterator[Tuple[str, Any]]:
+def _xml_events(path: str) -> Iterator[Tuple[str, Any]]:
+    """The `start` and `end` events of a BioC XML file, streaming; its root must be
+    `<collection>`."""
     handle = _open_binary(path)
     try:
-        context = etree.iterparse(handle, events=events, resolve_entities=False, no_network=True, huge_tree=True)
+        context = etree.iterparse(
+            handle, events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=True
+        )
+        root = None
         while True:
             try:
                 event, element = next(context)
@@ -163,6 +168,12 @@ def _xml_events(path: str, events: Tuple[str, ...]) -> Iterator[Tuple[str, Any]]
                 raise InputFormatError(f"not well-formed XML: {error.msg}", path, error.lineno) from None
             except (OSError, EOFError) as error:
                 raise InputFormatError(f"cannot be read ({error})", path) from error
+            if root is None:
+                root = element
+                if element.tag != "collection":
+                    raise InputFormatError(
+                        f"expected a BioC <collection>, got <{element.tag}>", path, element.sourceline
+                    )
             yield event, element
     finally:
         handle.close()
@@ -174,13 +185,9 @@ def _read_xml(path: str) -> Iterator[Union[bioc.BioCCollection, bioc.BioCDocumen
     depth = 0
     info = bioc.BioCCollection()
     sent_info = False
-    for event, element in _xml_events(path, ("start", "end")):
+    for event, element in _xml_events(path):
         if event == "start":
             depth += 1
-            if depth == 1 and element.tag != "collection":
-                raise InputFormatError(
-                    f"expected a BioC <collection>, got <{element.tag}>", path, element.sourceline
-                )
             if depth == 2 and element.tag == "document" and not sent_info:
                 sent_info = True
                 yield info
@@ -441,13 +448,9 @@ def count_written_documents(path: PathLike, format_: str) -> int:
     name = os.fspath(path)
     if format_ == "bioc_xml":
         documents = depth = 0
-        for event, element in _xml_events(name, ("start", "end")):
+        for event, element in _xml_events(name):
             if event == "start":
                 depth += 1
-                if depth == 1 and element.tag != "collection":
-                    raise InputFormatError(
-                        f"expected a BioC <collection>, got <{element.tag}>", name, element.sourceline
-                    )
                 continue
             depth -= 1
             if depth == 1:
