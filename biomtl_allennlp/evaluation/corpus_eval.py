@@ -61,8 +61,9 @@ def evaluate_corpus(
     batch_size: int = 64,
 ) -> Dict[str, Any]:
     """
-    Tags `documents` (from `corpus_documents`) once with every head's reading kept, and
-    scores the merged output, the union and each head alone (see the module docs).
+    Tags `documents` (from `corpus_documents`) once with every head's reading kept (it
+    turns the predictor's `alternatives` on), and scores the merged output, the union and
+    each head alone (see the module docs).
 
     # Returns
 
