@@ -174,9 +174,9 @@ def one_epoch(args, device, amp_dtype, tagger, mix, path: str, batch_size: int) 
 
 
 def prediction_throughput(args, device) -> List[Dict]:
-    """Part 3: the predictor on raw abstracts, all heads, loop vs scan."""
-    from allennlp.predictors import Predictor
-
+    """Part 3: the predictor on raw abstracts, all heads, loop vs scan (the archive's
+    config with `model.crf_algorithm` set)."""
+    from biomtl_allennlp.common.archives import predictor_from_path
     from biomtl_allennlp.data.pubtator import read_pubtator
     from biomtl_allennlp.evaluation.pubtator_eval import predict_documents
     from biomtl_allennlp.pretrained import SHIPPED_MODELS, tagger_path
@@ -184,10 +184,10 @@ def prediction_throughput(args, device) -> List[Dict]:
     archive = str(tagger_path(args.archive)) if args.archive in SHIPPED_MODELS else args.archive
     documents = list(read_pubtator(args.predict_data))[: args.max_documents]
     cuda_device = (device.index or 0) if device.type == "cuda" else -1
-    predictor = Predictor.from_path(archive, "biomedical_entities", cuda_device=cuda_device)
     rows = []
     for algorithm in ("loop", "scan"):
-        predictor._model._crf.algorithm = algorithm
+        predictor = predictor_from_path(archive, "biomedical_entities", cuda_device=cuda_device,
+                                        overrides={"model.crf_algorithm": algorithm})
         predict_documents(predictor, documents[:16], batch_size=16)  # warm-up
         for batch_size in args.predict_batch_sizes:
             _, throughput = predict_documents(predictor, documents, batch_size=batch_size)
