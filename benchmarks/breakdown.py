@@ -235,25 +235,26 @@ def allennlp_crf_viterbi(crf: MultiHeadCrf, logits, mask, heads) -> Dict[int, Li
 # ---------------------------------------------------------------------------- isolation
 
 
-def detached(value):
+def map_tensors(value, function: Callable[[torch.Tensor], torch.Tensor]):
+    """`value` with `function` applied to every tensor in it (in dicts, lists, tuples)."""
     if isinstance(value, torch.Tensor):
-        return value.detach()
+        return function(value)
     if isinstance(value, dict):
-        return {key: detached(item) for key, item in value.items()}
+        return {key: map_tensors(item, function) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(detached(item) for item in value)
+        return type(value)(map_tensors(item, function) for item in value)
     return value
+
+
+def detached(value):
+    return map_tensors(value, torch.Tensor.detach)
 
 
 def requiring_grad(value):
     """Float tensors as fresh leaves that require grad (as inside the full graph)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().requires_grad_() if value.is_floating_point() else value
-    if isinstance(value, dict):
-        return {key: requiring_grad(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(requiring_grad(item) for item in value)
-    return value
+    return map_tensors(
+        value, lambda tensor: tensor.detach().requires_grad_() if tensor.is_floating_point() else tensor
+    )
 
 
 def capture_calls(model, tensor_batches: Sequence[Dict]) -> Dict[str, List[Call]]:

@@ -242,3 +242,25 @@ def test_predict_throughput_compares_the_merge_rules(capsys):
     for merge in ("union", "consensus"):
         assert f"| {merge} | " in output
     assert "consensus / union prediction time (medians): " in output
+
+
+def test_tokenization_boundaries(tmp_path, capsys):
+    """Every gold mention of the file is counted, and the fixture's mentions all fit our tokens."""
+    from biomtl_allennlp.data.pubtator import read_pubtator
+
+    gold = PROJECT_ROOT / "fixtures" / "pubmed" / "gold.pubtator"
+    (tmp_path / "gold.txt").write_text(gold.read_text(encoding="utf-8"), encoding="utf-8")
+    load("tokenization_boundaries").main(["--data", str(tmp_path)])
+    documents = list(read_pubtator(gold))
+    mentions = sum(len(document.annotations) for document in documents)
+    output = capsys.readouterr().out
+    assert mentions > 0 and f"| **overall** | {len(documents)} | {mentions} | 0 (0.00%) |" in output
+
+
+def test_large_document(capsys):
+    """One document of the size asked for, tagged whole by the shipped model in a process of its
+    own (its text comes back unchanged: checked inside)."""
+    load("large_document").main(["--sizes", "3000", "--threads", "1"])
+    row = capsys.readouterr().out.split("\n| 3,000 | ")[1]
+    tokens, entities = row.split(" | ")[0], row.split(" | ")[4]
+    assert int(tokens.replace(",", "")) > 300 and int(entities) > 0
