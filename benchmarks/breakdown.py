@@ -149,7 +149,9 @@ class SectionTimer:
         self._handles, self._wrapped = [], []
 
 
-def in_situ_breakdown(trainer, tensor_batches: Sequence[Dict], training: bool) -> List[Tuple[str, float]]:
+def in_situ_breakdown(
+    trainer, tensor_batches: Sequence[Dict], training: bool
+) -> List[Tuple[str, float]]:
     """Milliseconds per batch of each part of a real step (hooks time the forward)."""
     model = trainer.model
     timer = SectionTimer()

@@ -158,7 +158,8 @@ def one_epoch(args, device, amp_dtype, tagger, mix, path: str, batch_size: int) 
     batches = bucketed_batches(mix, batch_size, rng)
     rng.shuffle(batches)
     started = time.perf_counter()
-    tensors = [move_to_device(tensorize(tagger.reader, tagger.vocab, batch), device) for batch in batches]
+    tensors = [move_to_device(tensorize(tagger.reader, tagger.vocab, batch), device)
+               for batch in batches]
     tensorize_seconds = time.perf_counter() - started
     trainer = PathTrainer(tagger, device, path, amp_dtype)
     trainer.step(tensors[0])  # first-call set-up (cuDNN plans, allocator) outside the timing

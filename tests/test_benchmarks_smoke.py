@@ -64,10 +64,13 @@ def test_train_throughput(capsys):
     # The package's model, as each config builds it (heads from the reader's datasets, private
     # layers where the config puts them); crf_tagger is allennlp-models'.
     models = {name: variant.model for name, variant in variants.items()}
-    assert all(type(models[name]) is MultiTaskCrfTagger for name in ("stm", "mtm_cw_mix", "mtm_c_mix", "mtm_w_mix"))
-    assert models["stm"].datasets == ["demo-disease"] and models["mtm_cw_mix"].datasets == sorted(DEMO_DATASETS)
+    for name in ("stm", "mtm_cw_single", "mtm_cw_mix", "mtm_c_mix", "mtm_w_mix"):
+        assert type(models[name]) is MultiTaskCrfTagger
+    assert models["stm"].datasets == ["demo-disease"]
+    assert models["mtm_cw_mix"].datasets == sorted(DEMO_DATASETS)
     assert models["mtm_cw_single"] is not models["mtm_cw_mix"]
-    assert set(models["mtm_c_mix"]._encoders) == set(DEMO_DATASETS) and models["mtm_c_mix"]._encoder is None
+    assert models["mtm_c_mix"]._encoder is None
+    assert set(models["mtm_c_mix"]._encoders) == set(DEMO_DATASETS)
     assert set(models["mtm_w_mix"]._private_embedders["chars"]) == set(DEMO_DATASETS)
     assert type(models["crf_tagger"]).__name__ == "CrfTagger"
     # crf_tagger's layers are the Lample baseline config's, char sizes from the command line.
@@ -118,12 +121,14 @@ def test_breakdown(capsys):
     # The package's layers, found in the model (not named by the script), and compared with
     # allennlp's stock ones after checking they compute the same.
     parts = [row[0] for row in results["in_place"]]
-    for part in ("CharStreamEmbedder", "Word2VecEmbedding", "PaddedBiLstm `encoder`", "Linear `projections.*`",
-                 "CRF log-likelihood", "CRF Viterbi", "backward", "total step"):
+    for part in ("CharStreamEmbedder", "Word2VecEmbedding", "PaddedBiLstm `encoder`",
+                 "Linear `projections.*`", "CRF log-likelihood", "CRF Viterbi", "backward",
+                 "total step"):
         assert any(part in label for label in parts), part
     assert "best paths identical" in results["check"]
     assert "PaddedBiLstm `encoder`'s output equal to allennlp's packed `lstm`'s" in results["check"]
-    assert [row[0].split(":")[0] for row in results["ratios"]] == ["word encoder", "CRF log-likelihood", "Viterbi"]
+    assert [row[0].split(":")[0] for row in results["ratios"]] == [
+        "word encoder", "CRF log-likelihood", "Viterbi"]
     output = capsys.readouterr().out
     assert "Where the model's time goes" in output and "torch.profiler, 1 training steps" in output
 
