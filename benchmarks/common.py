@@ -1,11 +1,13 @@
 """
 Shared pieces of the speed and memory benchmarks (see benchmarks/README.md).
 
-Everything here runs in-process on CPU: corpora are read with the project's own reader
-functions, models are built from the training configs with `Params` overrides, and
-batches are built once, up front, so that every timed region is a model step and nothing
-else (turning sentences into tensors is the data loader's work and is timed separately
-where it is reported at all).
+Everything here runs in-process: corpora are read with the project's own reader
+functions; reader, vocabulary, model and allennlp's `GradientDescentTrainer` (optimiser,
+gradient clipping, mixed precision) are built from the training configs with `Params`
+overrides, so the benchmarks measure the package's model as `allennlp train` builds and
+trains it. Batches are built once, up front, so that every timed region is a training
+step and nothing else (turning sentences into tensors is the data loader's work and is
+timed separately where it is reported at all).
 """
 import argparse
 import json
@@ -18,7 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -27,7 +29,9 @@ if str(REPO_ROOT) not in sys.path:
 import torch  # noqa: E402
 from allennlp.common import Params  # noqa: E402
 from allennlp.data import Batch, DatasetReader, Vocabulary  # noqa: E402
+from allennlp.data.data_loaders import SimpleDataLoader  # noqa: E402
 from allennlp.models import Model  # noqa: E402
+from allennlp.training import GradientDescentTrainer, Trainer  # noqa: E402
 
 import biomtl_allennlp  # noqa: E402,F401  (registers the components)
 from biomtl_allennlp.common.datasets import (  # noqa: E402
@@ -50,11 +54,6 @@ CONFIGS = REPO_ROOT / "training_configs"
 # Training throughput of the paper's own code (LM-LSTM-CRF based), measured earlier on
 # these machines at batch 10. A given reference: no script here re-measures it.
 PAPER_CODE_SENTENCES_PER_SECOND = 45.0
-
-# The paper's optimiser: SGD, lr 0.01, momentum 0.9, gradient norm clipped at 5.
-PAPER_LR = 0.01
-PAPER_MOMENTUM = 0.9
-PAPER_GRAD_NORM = 5.0
 
 
 class Sentence(NamedTuple):
@@ -210,34 +209,57 @@ def count_tokens(batch: Sequence[Sentence]) -> int:
 # ---------------------------------------------------------------------------- models
 
 
-def config_params(config: str, datasets: Sequence[str], data_root: str) -> Params:
-    overrides = {"dataset_reader.datasets": list(datasets), "dataset_reader.data_root": data_root}
-    return Params.from_file(str(CONFIGS / config), params_overrides=json.dumps(overrides))
+def config_params(
+    config: str, datasets: Sequence[str], data_root: str, overrides: Optional[Dict[str, Any]] = None
+) -> Params:
+    """A config under `training_configs/` for `datasets` under `data_root`, with `overrides`
+    (dotted keys, as `allennlp train -o`)."""
+    merged = {"dataset_reader.datasets": list(datasets), "dataset_reader.data_root": data_root}
+    merged.update(overrides or {})
+    return Params.from_file(str(CONFIGS / config), params_overrides=json.dumps(merged))
 
 
 class Tagger(NamedTuple):
     reader: DatasetReader
     vocab: Vocabulary
     model: Model
+    # The config less its reader and vocabulary (`model`, `trainer`, `data_loader`, ...).
+    params: Params
 
 
 def build_tagger(
-    config: str, datasets: Sequence[str], data_root: str, vocab_sentences: Iterable[Sentence]
+    config: str, datasets: Sequence[str], data_root: str, vocab_sentences: Iterable[Sentence],
+    overrides: Optional[Dict[str, Any]] = None,
 ) -> Tagger:
     """
     Reader, vocabulary and model of a training config (`stm.jsonnet`, `mtm_cw.jsonnet`,
-    ...) for `datasets`; the vocabulary is built by the config's vocabulary section from
-    `vocab_sentences` (normally the whole training set, as `allennlp train` does).
+    ...) for `datasets`, as `allennlp train` builds them; the vocabulary is built by the
+    config's vocabulary section from `vocab_sentences` (normally the whole training set).
     """
-    params = config_params(config, datasets, data_root)
+    params = config_params(config, datasets, data_root, overrides)
     reader = DatasetReader.from_params(params.pop("dataset_reader"))
     instances = [
         reader.text_to_instance(sentence.words, sentence.tags, dataset=sentence.dataset)
         for sentence in vocab_sentences
     ]
     vocab = Vocabulary.from_params(params.pop("vocabulary"), instances=instances)
-    model = Model.from_params(vocab=vocab, params=params.pop("model"))
-    return Tagger(reader, vocab, model)
+    model = Model.from_params(vocab=vocab, params=params.get("model").duplicate())
+    return Tagger(reader, vocab, model, params)
+
+
+def build_trainer(tagger: Tagger, model: Optional[Model] = None) -> GradientDescentTrainer:
+    """
+    allennlp's trainer of the config's `trainer` section (optimiser, `grad_norm`,
+    `cuda_device`, which moves the model, `use_amp`) for `model` (default: the tagger's; a
+    copy for a variant that trains apart). It gets no data loader and no serialization
+    folder: `train_step` feeds it pre-built batches, and nothing is written.
+    """
+    return Trainer.from_params(
+        params=tagger.params.duplicate().pop("trainer"),
+        model=model if model is not None else tagger.model,
+        serialization_dir=None,
+        data_loader=SimpleDataLoader([], batch_size=1),
+    )
 
 
 def tensorize(
@@ -260,27 +282,44 @@ def tensorize(
     return allennlp_batch.as_tensor_dict()
 
 
-def paper_optimizer(model: torch.nn.Module) -> torch.optim.Optimizer:
-    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    return torch.optim.SGD(parameters, lr=PAPER_LR, momentum=PAPER_MOMENTUM)
-
-
-def clip_and_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    """What allennlp's trainer does after `backward` (grad_norm 5, then the step)."""
-    torch.nn.utils.clip_grad_norm_(
-        [parameter for parameter in model.parameters() if parameter.grad is not None],
-        PAPER_GRAD_NORM,
-    )
-    optimizer.step()
-
-
-def train_step(model: Model, optimizer: torch.optim.Optimizer, tensors: Dict) -> float:
-    """One training step of an allennlp model on a tensor dict; returns the loss."""
+def train_step(
+    trainer: GradientDescentTrainer, tensors: Dict,
+    loss_of: Optional[Callable[[Model, Dict], torch.Tensor]] = None,
+    autocast: Optional[torch.dtype] = None,
+) -> float:
+    """
+    One training step of `trainer` on a tensor dict, returning the loss: what
+    `GradientDescentTrainer` does per batch (one batch per step), without its per-batch
+    metrics, callbacks and progress bar. `zero_grad`, the forward pass
+    (`trainer.batch_outputs`, or `loss_of(model, tensors)`), backward, the config's
+    `grad_norm` / `grad_clipping` (`rescale_gradients`, `clip_gradient`) and the optimiser
+    step. With the config's `use_amp` (CUDA only) the forward runs under float16 autocast
+    and backward and step go through the trainer's gradient scaler, as in `allennlp
+    train`; `autocast` (e.g. `torch.bfloat16`, any device) runs the forward under that
+    dtype instead, without a scaler.
+    """
+    model = trainer.model
     model.train()
-    optimizer.zero_grad(set_to_none=True)
-    loss = model(**tensors)["loss"]
-    loss.backward()
-    clip_and_step(model, optimizer)
+    trainer.optimizer.zero_grad()
+    # allennlp 2.10 keeps `use_amp`'s gradient scaler here; it has no public accessor.
+    scaler = trainer._scaler
+    enabled = scaler is not None or autocast is not None
+    with torch.autocast(trainer.cuda_device.type, dtype=autocast or torch.float16, enabled=enabled):
+        if loss_of is None:
+            loss = trainer.batch_outputs(tensors, for_training=True)["loss"]
+        else:
+            loss = loss_of(model, tensors)
+    if scaler is None:
+        loss.backward()
+    else:
+        scaler.scale(loss).backward()
+    trainer.rescale_gradients()
+    trainer.clip_gradient()
+    if scaler is None:
+        trainer.optimizer.step()
+    else:
+        scaler.step(trainer.optimizer)
+        scaler.update()
     return loss.item()
 
 
@@ -290,14 +329,15 @@ def train_step(model: Model, optimizer: torch.optim.Optimizer, tensors: Dict) ->
 class Variant:
     """
     Something to time: `step(work)` for each work item of `items`; each item counts
-    `sentences[i]` sentences and `tokens[i]` tokens.
+    `sentences[i]` sentences and `tokens[i]` tokens. `model`: the model it trains or runs.
     """
 
     def __init__(
         self, name: str, step: Callable[[object], object], items: Sequence[object],
-        sentences: Sequence[int], tokens: Sequence[int],
+        sentences: Sequence[int], tokens: Sequence[int], model: Optional[torch.nn.Module] = None,
     ) -> None:
         self.name = name
+        self.model = model
         self.step = step
         self.items = list(items)
         self.sentences = list(sentences)

@@ -6,12 +6,15 @@ GPU training and prediction speed (issue 12), as one command for a lent GPU wind
 Everything is measured side by side in one process, on pre-built batches moved to the
 device (so the timed region is the model step, as in `train_throughput.py`):
 
-1. Training sentences/s (forward, backward, gradient-norm clip, SGD step) of STM (one
-   corpus) and MTM-CW (the four corpora mixed) at each `--batch-sizes`, for each path:
+1. Training sentences/s (one step of the config's allennlp trainer: forward, backward,
+   gradient-norm clip, SGD step) of STM (`stm.jsonnet`, one corpus) and MTM-CW
+   (`mtm_cw.jsonnet`, the four corpora mixed) at each `--batch-sizes`, for each path:
    `loop` (the CRF one token at a time, float32: the path of every CPU result), `scan`
    (the CRF as a tree of matrix products, `crf_algorithm: "scan"`), and `scan+amp`
-   (the same under autocast, `--amp-dtype`, with a gradient scaler for float16, as
-   allennlp's `"use_amp": true` does; the CRF itself stays float32). Paths of one model and
+   (the same in mixed precision, as `training_configs/gpu/mtm_cw.jsonnet` trains: with
+   float16 on a GPU the trainer's `"use_amp": true`, autocast and its gradient scaler;
+   with `--amp-dtype bfloat16`, or on CPU, autocast in bfloat16 without a scaler; the CRF
+   itself stays float32). Paths of one model and
    batch size run interleaved, round by round, on the same batches; the ratio to `loop` is
    paired by round. Peak device memory per path.
 2. One epoch of the four-corpus MTM-CW (every training sentence once, length-bucketed
@@ -25,8 +28,6 @@ figures are then CPU figures. Targets (issue 12, one H200): >= 1,000 sentences/s
 10, >= 10,000 at the best batch, prediction >= 300,000 tokens/s.
 """
 import argparse
-import contextlib
-import copy
 import random
 import sys
 import time
@@ -36,65 +37,52 @@ from typing import Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     DEFAULT_SINGLE_DATASET,
-    PAPER_GRAD_NORM,
     Variant,
     add_common_arguments,
     build_tagger,
+    build_trainer,
     bucketed_batches,
-    clip_and_step,
     count_tokens,
     load_sentences,
     markdown_table,
     measure_interleaved,
     paired_ratio,
-    paper_optimizer,
     pick_batches,
     setup,
     tensorize,
+    train_step,
     verdict,
 )
 
 import torch  # noqa: E402
+from allennlp.models import Model  # noqa: E402
 from allennlp.nn.util import move_to_device  # noqa: E402
 
 PATHS = ("loop", "scan", "scan+amp")
 
 
-class Trainer:
-    """One model on the device with its optimiser, taking training steps along one path."""
+class PathTrainer:
+    """
+    One model on the device with the config's trainer, taking training steps along one
+    path: the path sets the config's `crf_algorithm` and, for `+amp`, its `use_amp`
+    (float16 on a GPU) or a bfloat16 autocast.
+    """
 
-    def __init__(self, model, device: torch.device, path: str, amp_dtype: torch.dtype) -> None:
-        self.model = model.to(device)
-        self.model._crf.algorithm = "loop" if path == "loop" else "scan"
+    def __init__(self, tagger, device: torch.device, path: str, amp_dtype: torch.dtype) -> None:
         self.device = device
-        self.amp = path.endswith("+amp")
-        self.amp_dtype = amp_dtype
-        self.optimizer = paper_optimizer(self.model)
-        scaling = self.amp and amp_dtype == torch.float16 and device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if scaling else None
-
-    def autocast(self):
-        if not self.amp:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        params = tagger.params.duplicate()
+        params["model"]["crf_algorithm"] = "loop" if path == "loop" else "scan"
+        model = Model.from_params(vocab=tagger.vocab, params=params.pop("model"))
+        model.load_state_dict(tagger.model.state_dict())  # every path starts from the same weights
+        params["trainer"]["cuda_device"] = (device.index or 0) if device.type == "cuda" else -1
+        trainer_amp = path.endswith("+amp") and device.type == "cuda" and amp_dtype == torch.float16
+        params["trainer"]["use_amp"] = trainer_amp
+        self.autocast = amp_dtype if path.endswith("+amp") and not trainer_amp else None
+        self.trainer = build_trainer(tagger._replace(params=params), model)
+        self.model = self.trainer.model
 
     def step(self, tensors: Dict) -> float:
-        self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        with self.autocast():
-            loss = self.model(**tensors)["loss"]
-        if self.scaler is None:
-            loss.backward()
-            clip_and_step(self.model, self.optimizer)
-        else:
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)  # clip_and_step's clipping, before the scaler's step
-            torch.nn.utils.clip_grad_norm_(
-                [p for p in self.model.parameters() if p.grad is not None], PAPER_GRAD_NORM
-            )
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        return loss.item()  # waits for the device
+        return train_step(self.trainer, tensors, autocast=self.autocast)  # .item() waits for the device
 
 
 def synchronize(device: torch.device) -> None:
@@ -102,7 +90,7 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def peak_memory_mib(trainer: Trainer, batches: Sequence[Dict]) -> float:
+def peak_memory_mib(trainer: PathTrainer, batches: Sequence[Dict]) -> float:
     """Peak device memory of one pass over `batches` (CUDA only; NaN elsewhere)."""
     if trainer.device.type != "cuda":
         return float("nan")
@@ -115,7 +103,7 @@ def peak_memory_mib(trainer: Trainer, batches: Sequence[Dict]) -> float:
 
 def build_models(args, corpora) -> Dict[str, tuple]:
     """Model name -> (its untrained tagger, its training sentences): STM on the single
-    corpus, MTM-CW on the mix. Part 1 trains copies; part 2 trains MTM-CW itself."""
+    corpus, MTM-CW on the mix. Each path trains a model of its own from their weights."""
     single = args.single_dataset
     mix = [sentence for name in args.datasets for sentence in corpora[name]]
     return {
@@ -127,7 +115,7 @@ def build_models(args, corpora) -> Dict[str, tuple]:
 def training_throughput(args, device, amp_dtype, models) -> List[Dict]:
     """Part 1: one row per (model, batch size, path)."""
     rows = []
-    for model_name, ((reader, vocab, model), sentences) in models.items():
+    for model_name, (tagger, sentences) in models.items():
         for batch_size in args.batch_sizes:
             rng = random.Random(args.seed)
             # The same number of sentences per batch size (at least one batch).
@@ -136,12 +124,14 @@ def training_throughput(args, device, amp_dtype, models) -> List[Dict]:
                 sentence_batches = pick_batches(sentences, batch_size, num_batches, rng)
             except ValueError:
                 continue  # fewer sentences than one batch (a --quick run)
-            tensors = [move_to_device(tensorize(reader, vocab, b), device) for b in sentence_batches]
-            trainers = {path: Trainer(copy.deepcopy(model), device, path, amp_dtype) for path in args.paths}
+            tensors = [move_to_device(tensorize(tagger.reader, tagger.vocab, b), device)
+                       for b in sentence_batches]
+            trainers = {path: PathTrainer(tagger, device, path, amp_dtype) for path in args.paths}
             variants = [
                 Variant(
                     path, trainers[path].step, tensors,
                     [len(b) for b in sentence_batches], [count_tokens(b) for b in sentence_batches],
+                    model=trainers[path].model,
                 )
                 for path in args.paths
             ]
@@ -164,14 +154,14 @@ def training_throughput(args, device, amp_dtype, models) -> List[Dict]:
 
 def one_epoch(args, device, amp_dtype, tagger, mix, path: str, batch_size: int) -> Dict:
     """Part 2: every training sentence of the four corpora (`mix`) once."""
-    reader, vocab, model = tagger
     rng = random.Random(args.seed)
     batches = bucketed_batches(mix, batch_size, rng)
     rng.shuffle(batches)
     started = time.perf_counter()
-    tensors = [move_to_device(tensorize(reader, vocab, batch), device) for batch in batches]
+    tensors = [move_to_device(tensorize(tagger.reader, tagger.vocab, batch), device)
+               for batch in batches]
     tensorize_seconds = time.perf_counter() - started
-    trainer = Trainer(model, device, path, amp_dtype)
+    trainer = PathTrainer(tagger, device, path, amp_dtype)
     trainer.step(tensors[0])  # first-call set-up (cuDNN plans, allocator) outside the timing
     synchronize(device)
     started = time.perf_counter()
@@ -185,9 +175,9 @@ def one_epoch(args, device, amp_dtype, tagger, mix, path: str, batch_size: int) 
 
 
 def prediction_throughput(args, device) -> List[Dict]:
-    """Part 3: the predictor on raw abstracts, all heads, loop vs scan."""
-    from allennlp.predictors import Predictor
-
+    """Part 3: the predictor on raw abstracts, all heads, loop vs scan (the archive's
+    config with `model.crf_algorithm` set)."""
+    from biomtl_allennlp.common.archives import predictor_from_path
     from biomtl_allennlp.data.pubtator import read_pubtator
     from biomtl_allennlp.evaluation.pubtator_eval import predict_documents
     from biomtl_allennlp.pretrained import SHIPPED_MODELS, tagger_path
@@ -195,10 +185,10 @@ def prediction_throughput(args, device) -> List[Dict]:
     archive = str(tagger_path(args.archive)) if args.archive in SHIPPED_MODELS else args.archive
     documents = list(read_pubtator(args.predict_data))[: args.max_documents]
     cuda_device = (device.index or 0) if device.type == "cuda" else -1
-    predictor = Predictor.from_path(archive, "biomedical_entities", cuda_device=cuda_device)
     rows = []
     for algorithm in ("loop", "scan"):
-        predictor._model._crf.algorithm = algorithm
+        predictor = predictor_from_path(archive, "biomedical_entities", cuda_device=cuda_device,
+                                        overrides={"model.crf_algorithm": algorithm})
         predict_documents(predictor, documents[:16], batch_size=16)  # warm-up
         for batch_size in args.predict_batch_sizes:
             _, throughput = predict_documents(predictor, documents, batch_size=batch_size)

@@ -6,9 +6,10 @@ fresh Python process.
   every other figure);
 - `train, batch B` (B in `--batch-sizes`): what `allennlp train` holds for MTM-CW on
   `--datasets`: the reader reads the training split (all of it unless
-  `--max-sentences`), a `MultiProcessDataLoader` with the config's bucket sampler keeps
-  the instances, the vocabulary is built from them, the model is built, then `--steps`
-  training steps (SGD lr 0.01, momentum 0.9, clip 5) run on the loader's batches;
+  `--max-sentences`), the config's data loader (its bucket sampler at batch B) keeps
+  the instances, the vocabulary is built from them, the model and the config's trainer
+  are built, then `--steps` training steps (the trainer's: SGD lr 0.01, momentum 0.9,
+  clip 5) run on the loader's batches;
 - `predict, batch B` (only with `--archive`, or `--untrained-archive`, which first
   archives an untrained MTM-CW with the full training vocabulary): loads the archive, reads the test split's
   sentences of `--datasets` as raw text (no dataset: every head tags every sentence) and
@@ -67,40 +68,38 @@ def run_measurement(spec: Dict) -> Dict:
     stages = {"imports": current_rss_mib()}
     result: Dict = {"kind": spec["kind"], "batch_size": spec.get("batch_size")}
     if spec["kind"] == "train":
-        from allennlp.data import DatasetReader
-        from allennlp.data.data_loaders import MultiProcessDataLoader
-        from allennlp.data.samplers import BucketBatchSampler
+        from allennlp.data import DataLoader, DatasetReader
         from allennlp.models import Model
 
-        params = common.config_params("mtm_cw.jsonnet", spec["datasets"], spec["data_root"])
+        params = common.config_params(
+            "mtm_cw.jsonnet", spec["datasets"], spec["data_root"],
+            {"data_loader.batch_sampler.batch_size": spec["batch_size"]},
+        )
         reader_params = params.pop("dataset_reader")
         if spec.get("max_sentences"):
             reader_params["max_instances_per_dataset"] = spec["max_sentences"]
         reader = DatasetReader.from_params(reader_params)
-        loader = MultiProcessDataLoader(
-            reader, "train",
-            batch_sampler=BucketBatchSampler(batch_size=spec["batch_size"], sorting_keys=["tokens"]),
-        )
+        loader = DataLoader.from_params(params.pop("data_loader"), reader=reader, data_path="train")
         instances = list(loader.iter_instances())
+        result["sentences"] = len(instances)
         stages["data read"] = current_rss_mib()
         vocab = Vocabulary.from_params(params.pop("vocabulary"), instances=instances)
         del instances
         loader.index_with(vocab)
         stages["vocabulary"] = current_rss_mib()
         model = Model.from_params(vocab=vocab, params=params.pop("model"))
-        optimizer = common.paper_optimizer(model)
+        trainer = common.build_trainer(common.Tagger(reader, vocab, model, params))
         stages["model"] = current_rss_mib()
         steps = 0
         step_start = time.perf_counter()
         while steps < spec["steps"]:
             for tensors in loader:
-                common.train_step(model, optimizer, tensors)
+                common.train_step(trainer, tensors)
                 steps += 1
                 if steps >= spec["steps"]:
                     break
         result["step_seconds"] = time.perf_counter() - step_start
         stages[f"{steps} steps"] = current_rss_mib()
-        result["sentences"] = len(loader._instances or [])
         result["steps"] = steps
     elif spec["kind"] == "predict":
         from allennlp.models.archival import load_archive
@@ -138,7 +137,7 @@ def run_measurement(spec: Dict) -> Dict:
             spec["datasets"], spec["data_root"], "train", spec.get("max_sentences")
         )
         mix = [sentence for sentences in corpora.values() for sentence in sentences]
-        reader, vocab, model = common.build_tagger(
+        reader, vocab, model, _ = common.build_tagger(
             "mtm_cw.jsonnet", spec["datasets"], spec["data_root"], mix
         )
         directory = Path(tempfile.mkdtemp(prefix="biomtl-memory-archive-"))

@@ -9,7 +9,8 @@ How MTM-CW's training step and inference time grow with sentence length and batc
 - Batch-size sweep (B in `--batch-sizes`): real length-bucketed batches of the mix of
   `--datasets`.
 
-Training = forward + backward + clip + SGD step (the paper's optimiser). Inference =
+Training = one step of the config's allennlp trainer (forward + backward + clip + SGD
+step, the paper's optimiser). Inference =
 forward + Viterbi with every head on every row (raw-text prediction: no dataset given),
 results as lists; `make_output_human_readable` (ids -> tag strings) is not included.
 Each cell: `--num-batches` batches, run once untimed (`--warmup` passes: every batch shape
@@ -37,9 +38,9 @@ from common import (  # noqa: E402
     Sentence,
     add_common_arguments,
     build_tagger,
+    build_trainer,
     load_sentences,
     markdown_table,
-    paper_optimizer,
     pick_batches,
     setup,
     tensorize,
@@ -71,8 +72,8 @@ def synthetic_sentence(
 
 def time_cell(tagger, batches: Sequence[List[Sentence]], warmup: int) -> Dict[str, float]:
     """Median ms per batch for a training step and for inference."""
-    reader, vocab, model = tagger
-    optimizer = paper_optimizer(model)
+    reader, vocab, model, _ = tagger
+    trainer = build_trainer(tagger)
     labelled = [tensorize(reader, vocab, batch) for batch in batches]
     raw = [tensorize(reader, vocab, batch, labelled=False) for batch in batches]
 
@@ -81,7 +82,7 @@ def time_cell(tagger, batches: Sequence[List[Sentence]], warmup: int) -> Dict[st
 
     results = {}
     for label, step, inputs in (
-        ("train", lambda t: train_step(model, optimizer, t), labelled),
+        ("train", lambda t: train_step(trainer, t), labelled),
         ("infer", infer, raw),
     ):
         for _ in range(warmup):  # untimed passes: every batch shape seen before timing
@@ -104,8 +105,8 @@ def new_shape_penalty(
     First, second and third run of the same batch, for batch shapes the process has not
     seen before (oneDNN builds an LSTM kernel per new input shape and caches it).
     """
-    reader, vocab, model = tagger
-    optimizer = paper_optimizer(model)
+    reader, vocab, model, _ = tagger
+    trainer = build_trainer(tagger)
     names = list(corpora)
     rows = []
     for length in lengths:
@@ -115,7 +116,7 @@ def new_shape_penalty(
         raw = tensorize(reader, vocab, batch, labelled=False)
         timings = {}
         for label, step, tensors in (
-            ("train", lambda t: train_step(model, optimizer, t), labelled),
+            ("train", lambda t: train_step(trainer, t), labelled),
             ("infer", lambda t: _infer(model, t), raw),
         ):
             times = []
@@ -182,8 +183,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, List[list]]:
     if new_shape_lengths:
         # One step on another shape first, so one-time initialisation is not counted.
         warm = [synthetic_sentence(corpora[names[0]], 15, rng) for _ in range(args.batch_size)]
-        train_step(tagger.model, paper_optimizer(tagger.model),
-                   tensorize(tagger.reader, tagger.vocab, warm))
+        train_step(build_trainer(tagger), tensorize(tagger.reader, tagger.vocab, warm))
         tables["new_shape"] = new_shape_penalty(
             tagger, corpora, new_shape_lengths, args.batch_size, rng
         )

@@ -111,7 +111,7 @@ def _percent(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.2f}%" if whole else "-"
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="folder of PubTator files (default: %(default)s)")
@@ -120,7 +120,7 @@ def main() -> None:
                         help="failures to show per file (default: %(default)s)")
     parser.add_argument("--no-split-hyphens", action="store_true",
                         help="keep hyphenated words whole (JNLPBA style)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     files = sorted(p for p in args.data.iterdir() if p.is_file() and p.suffix == ".txt")
     if not files:

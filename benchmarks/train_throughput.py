@@ -2,7 +2,9 @@
 Training throughput (sentences/s for forward + backward + clip + SGD step), several
 models side by side in one process on pre-built batches.
 
-Variants (all trained with SGD lr 0.01, momentum 0.9, gradient norm clipped at 5):
+Every model, its vocabulary and its trainer (the config's optimiser and gradient clipping:
+SGD lr 0.01, momentum 0.9, gradient norm 5) are built from `training_configs/`, as
+`allennlp train` builds them. Variants:
 
 - `stm`: our STM (`training_configs/stm.jsonnet`) on length-bucketed batches of one
   corpus (`--single-dataset`, default NCBI-disease);
@@ -16,15 +18,16 @@ Variants (all trained with SGD lr 0.01, momentum 0.9, gradient norm clipped at 5
   a batch, so compare them with `mtm_cw_mix`;
 - `crf_tagger`: allennlp-models' `crf_tagger` as shipped, with a per-word character
   BiLSTM (`character_encoding` + `lstm`, the Lample et al. design), on the same batches as
-  `stm`. As shipped it also runs Viterbi and its span/accuracy metrics on every training
-  batch;
+  `stm`: the Lample baseline config (`baselines/lample.jsonnet`: reader, vocabulary,
+  layers, trainer) with allennlp-models' model class. As shipped it also runs Viterbi and
+  its span/accuracy metrics on every training batch;
 - `crf_tagger_lean`: the same architecture, loss only (no training-time Viterbi or
   metrics): the architecture's own cost.
 
-Sizes: word embedding 200, word BiLSTM 200 per direction, dropout 0.5 everywhere; our
-char-stream layer: char embedding 30, LSTM 200 per direction (the paper); crf_tagger's
-per-word char BiLSTM: `--crf-char-embedding` (30) and `--crf-char-hidden` (100 per
-direction).
+Sizes are the configs' (word embedding 200, word BiLSTM 200 per direction, dropout 0.5
+everywhere; our char-stream layer: char embedding 30, LSTM 200 per direction, the paper's);
+crf_tagger's per-word char BiLSTM: `--crf-char-embedding` (30) and `--crf-char-hidden`
+(100 per direction).
 
     python benchmarks/train_throughput.py            # full run, see benchmarks/README.md
 """
@@ -40,29 +43,23 @@ from typing import Dict, List, Optional, Sequence
 # `benchmarks` package into the environment).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from allennlp.common import Params  # noqa: E402
-from allennlp.data import Vocabulary  # noqa: E402
-from allennlp.data.token_indexers import (  # noqa: E402
-    SingleIdTokenIndexer,
-    TokenCharactersIndexer,
-)
-from allennlp.models import Model  # noqa: E402
 from allennlp.nn import util  # noqa: E402
 
 from common import (  # noqa: E402
     DEFAULT_SINGLE_DATASET,
     PAPER_CODE_SENTENCES_PER_SECOND,
     Sentence,
+    Tagger,
     Variant,
     add_common_arguments,
     build_tagger,
-    clip_and_step,
+    build_trainer,
+    config_params,
     count_tokens,
     markdown_table,
     measure_interleaved,
     load_sentences,
     paired_ratio,
-    paper_optimizer,
     pick_batches,
     setup,
     tensorize,
@@ -70,7 +67,6 @@ from common import (  # noqa: E402
     verdict,
 )
 from biomtl_allennlp.common.datasets import label_namespace  # noqa: E402
-from biomtl_allennlp.dataset_readers.multitask_ner import MultiTaskNerDatasetReader  # noqa: E402
 
 VARIANTS = [
     "stm", "mtm_cw_single", "mtm_cw_mix", "mtm_c_mix", "mtm_w_mix", "crf_tagger",
@@ -80,55 +76,33 @@ VARIANTS = [
 PRIVATE_LAYER_VARIANTS = {"mtm_c_mix": "mtm_c.jsonnet", "mtm_w_mix": "mtm_w.jsonnet"}
 
 
+CRF_TAGGER_CONFIG = "baselines/lample.jsonnet"
+
+
 def build_crf_tagger(
     dataset: str, data_root: str, vocab_sentences: Sequence[Sentence],
     char_embedding: int, char_hidden: int,
-):
-    """allennlp-models' crf_tagger with a per-word char BiLSTM, on our reader's instances."""
+) -> Tagger:
+    """allennlp-models' crf_tagger in the Lample baseline config, char sizes as given."""
     import allennlp_models.tagging  # noqa: F401  (registers crf_tagger)
 
-    reader = MultiTaskNerDatasetReader(
-        datasets=[dataset], data_root=data_root,
-        token_indexers={
-            "tokens": SingleIdTokenIndexer(),
-            "token_characters": TokenCharactersIndexer(min_padding_length=1),
-        },
-    )
-    instances = [
-        reader.text_to_instance(sentence.words, sentence.tags, dataset=sentence.dataset)
-        for sentence in vocab_sentences
-    ]
-    vocab = Vocabulary.from_instances(instances, min_count={"tokens": 5})
-    params = Params({
-        "type": "crf_tagger",
-        "label_namespace": label_namespace(dataset),
-        "label_encoding": "BIOUL",
-        "include_start_end_transitions": True,
-        "dropout": 0.5,
-        "text_field_embedder": {"token_embedders": {
-            "tokens": {"type": "embedding", "embedding_dim": 200},
-            "token_characters": {
-                "type": "character_encoding",
-                "embedding": {"embedding_dim": char_embedding, "vocab_namespace": "token_characters"},
-                "encoder": {
-                    "type": "lstm", "input_size": char_embedding, "hidden_size": char_hidden,
-                    "bidirectional": True,
-                },
-            },
-        }},
-        "encoder": {
-            "type": "lstm", "input_size": 200 + 2 * char_hidden, "hidden_size": 200,
-            "bidirectional": True,
-        },
-    })
-    model = Model.from_params(vocab=vocab, params=params)
-    return reader, vocab, model
+    embedders = "model.text_field_embedder.token_embedders"
+    word_dim = config_params(CRF_TAGGER_CONFIG, [dataset], data_root).get("model").get(
+        "text_field_embedder").get("token_embedders").get("tokens").get("embedding_dim")
+    overrides = {
+        "model.type": "crf_tagger",
+        "model.label_namespace": label_namespace(dataset),
+        "model.label_encoding": "BIOUL",
+        f"{embedders}.token_characters.embedding.embedding_dim": char_embedding,
+        f"{embedders}.token_characters.encoder.input_size": char_embedding,
+        f"{embedders}.token_characters.encoder.hidden_size": char_hidden,
+        "model.encoder.input_size": word_dim + 2 * char_hidden,
+    }
+    return build_tagger(CRF_TAGGER_CONFIG, [dataset], data_root, vocab_sentences, overrides)
 
 
-def lean_crf_tagger_step(model, optimizer, tensors: Dict) -> float:
-    """crf_tagger's training computation without its Viterbi and metrics."""
-    model.train()
-    optimizer.zero_grad(set_to_none=True)
+def lean_crf_tagger_loss(model, tensors: Dict):
+    """crf_tagger's training loss without its Viterbi and metrics."""
     tokens, tags = tensors["tokens"], tensors["tags"]
     mask = util.get_text_field_mask(tokens)
     embedded = model.text_field_embedder(tokens)
@@ -138,20 +112,20 @@ def lean_crf_tagger_step(model, optimizer, tensors: Dict) -> float:
     if model.dropout:
         encoded = model.dropout(encoded)
     logits = model.tag_projection_layer(encoded)
-    loss = -model.crf(logits, tags, mask)
-    loss.backward()
-    clip_and_step(model, optimizer)
-    return loss.item()
+    return -model.crf(logits, tags, mask)
 
 
-def make_variant(name, model, tensor_batches, sentence_batches, step_function) -> Variant:
-    optimizer = paper_optimizer(model)
+def make_variant(name, tagger: Tagger, model, tensor_batches, sentence_batches,
+                 loss_of=None) -> Variant:
+    """`model` (the tagger's or a copy) trained by the tagger's config's trainer."""
+    trainer = build_trainer(tagger, model)
     return Variant(
         name,
-        lambda tensors: step_function(model, optimizer, tensors),
+        lambda tensors: train_step(trainer, tensors, loss_of),
         tensor_batches,
         [len(batch) for batch in sentence_batches],
         [count_tokens(batch) for batch in sentence_batches],
+        model=model,
     )
 
 
@@ -195,40 +169,36 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Variant]:
     variants: List[Variant] = []
     wanted = set(args.variants)
     if "stm" in wanted:
-        reader, vocab, model = build_tagger("stm.jsonnet", [single], args.data_root, corpora[single])
-        tensors = [tensorize(reader, vocab, batch) for batch in single_batches]
-        variants.append(make_variant("stm", model, tensors, single_batches, train_step))
+        tagger = build_tagger("stm.jsonnet", [single], args.data_root, corpora[single])
+        tensors = [tensorize(tagger.reader, tagger.vocab, batch) for batch in single_batches]
+        variants.append(make_variant("stm", tagger, tagger.model, tensors, single_batches))
     if wanted & {"mtm_cw_single", "mtm_cw_mix"}:
-        reader, vocab, model = build_tagger(
-            "mtm_cw.jsonnet", args.datasets, args.data_root, mix_sentences
-        )
+        tagger = build_tagger("mtm_cw.jsonnet", args.datasets, args.data_root, mix_sentences)
         if "mtm_cw_single" in wanted:
-            tensors = [tensorize(reader, vocab, batch) for batch in single_batches]
+            tensors = [tensorize(tagger.reader, tagger.vocab, batch) for batch in single_batches]
             variants.append(
-                make_variant("mtm_cw_single", model, tensors, single_batches, train_step)
+                make_variant("mtm_cw_single", tagger, tagger.model, tensors, single_batches)
             )
         if "mtm_cw_mix" in wanted:
-            mix_model = copy.deepcopy(model) if "mtm_cw_single" in wanted else model
-            tensors = [tensorize(reader, vocab, batch) for batch in mix_batches]
-            variants.append(make_variant("mtm_cw_mix", mix_model, tensors, mix_batches, train_step))
+            mix_model = copy.deepcopy(tagger.model) if "mtm_cw_single" in wanted else tagger.model
+            tensors = [tensorize(tagger.reader, tagger.vocab, batch) for batch in mix_batches]
+            variants.append(make_variant("mtm_cw_mix", tagger, mix_model, tensors, mix_batches))
     for name, config in PRIVATE_LAYER_VARIANTS.items():
         if name in wanted:
-            reader, vocab, model = build_tagger(
-                config, args.datasets, args.data_root, mix_sentences
-            )
-            tensors = [tensorize(reader, vocab, batch) for batch in mix_batches]
-            variants.append(make_variant(name, model, tensors, mix_batches, train_step))
+            tagger = build_tagger(config, args.datasets, args.data_root, mix_sentences)
+            tensors = [tensorize(tagger.reader, tagger.vocab, batch) for batch in mix_batches]
+            variants.append(make_variant(name, tagger, tagger.model, tensors, mix_batches))
     if wanted & {"crf_tagger", "crf_tagger_lean"}:
-        reader, vocab, model = build_crf_tagger(
+        tagger = build_crf_tagger(
             single, args.data_root, corpora[single], args.crf_char_embedding, args.crf_char_hidden
         )
-        tensors = [tensorize(reader, vocab, batch) for batch in single_batches]
+        tensors = [tensorize(tagger.reader, tagger.vocab, batch) for batch in single_batches]
         if "crf_tagger" in wanted:
-            variants.append(make_variant("crf_tagger", model, tensors, single_batches, train_step))
+            variants.append(make_variant("crf_tagger", tagger, tagger.model, tensors, single_batches))
         if "crf_tagger_lean" in wanted:
-            lean_model = copy.deepcopy(model) if "crf_tagger" in wanted else model
+            lean_model = copy.deepcopy(tagger.model) if "crf_tagger" in wanted else tagger.model
             variants.append(make_variant(
-                "crf_tagger_lean", lean_model, tensors, single_batches, lean_crf_tagger_step
+                "crf_tagger_lean", tagger, lean_model, tensors, single_batches, lean_crf_tagger_loss
             ))
 
     measure_interleaved(variants, args.rounds, args.warmup)

@@ -1,17 +1,24 @@
 """
 The benchmark scripts' `main` functions on tiny inputs (the demo corpora, a couple of
 batches), so the scripts keep working as the code they measure changes. Figures are not
-checked, only that every script runs end to end and reports what it should.
+checked; what is: every script runs end to end and reports what it should, the models it
+times are the package's, built from the training configs, and its timed training step is
+one step of allennlp's trainer.
 """
+import copy
 import importlib.util
 import sys
 
 import pytest
+import torch
+from allennlp.common import Params
 
+from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
 from tests.conftest import DEMO_DATA, PROJECT_ROOT
 
 BENCHMARKS = PROJECT_ROOT / "benchmarks"
-DEMO = ["--datasets", "demo-gene", "demo-chemical", "demo-disease", "--data-root", str(DEMO_DATA)]
+DEMO_DATASETS = ["demo-gene", "demo-chemical", "demo-disease"]
+DEMO = ["--datasets", *DEMO_DATASETS, "--data-root", str(DEMO_DATA)]
 TINY = ["--max-sentences", "40", "--batch-size", "4", "--threads", "1"]
 
 
@@ -34,6 +41,13 @@ def restore_threads():
     torch.set_num_threads(threads)
 
 
+def demo_tagger(config="mtm_cw.jsonnet", max_sentences=8):
+    common = load("common")
+    corpora = common.load_sentences(DEMO_DATASETS, str(DEMO_DATA), "train", max_sentences)
+    sentences = [sentence for corpus in corpora.values() for sentence in corpus]
+    return common, common.build_tagger(config, DEMO_DATASETS, str(DEMO_DATA), sentences), sentences
+
+
 def test_train_throughput(capsys):
     variants = load("train_throughput").main(
         DEMO + TINY + ["--single-dataset", "demo-disease", "--num-batches", "1", "--rounds", "1",
@@ -47,18 +61,76 @@ def test_train_throughput(capsys):
     output = capsys.readouterr().out
     assert "MTM-CW / STM time per sentence" in output and "STM / crf_tagger" in output
     assert "MTM-W / MTM-CW time per sentence" in output
+    # The package's model, as each config builds it (heads from the reader's datasets, private
+    # layers where the config puts them); crf_tagger is allennlp-models'.
+    models = {name: variant.model for name, variant in variants.items()}
+    for name in ("stm", "mtm_cw_single", "mtm_cw_mix", "mtm_c_mix", "mtm_w_mix"):
+        assert type(models[name]) is MultiTaskCrfTagger
+    assert models["stm"].datasets == ["demo-disease"]
+    assert models["mtm_cw_mix"].datasets == sorted(DEMO_DATASETS)
+    assert models["mtm_cw_single"] is not models["mtm_cw_mix"]
+    assert models["mtm_c_mix"]._encoder is None
+    assert set(models["mtm_c_mix"]._encoders) == set(DEMO_DATASETS)
+    assert set(models["mtm_w_mix"]._private_embedders["chars"]) == set(DEMO_DATASETS)
+    assert type(models["crf_tagger"]).__name__ == "CrfTagger"
+    # crf_tagger's layers are the Lample baseline config's, char sizes from the command line.
+    embedder = models["crf_tagger"].text_field_embedder
+    assert embedder.get_output_dim() == models["crf_tagger"].encoder.get_input_dim() == 200 + 2 * 100
 
 
-def test_compute_floor(capsys):
-    variants = load("compute_floor").main(
-        DEMO + TINY + ["--num-batches", "1", "--rounds", "1", "--warmup", "0",
-                       "--breakdown-repeats", "1"]
+def test_train_step_is_one_step_of_allennlps_trainer(tmp_path):
+    """The timed step (`common.train_step`) changes the weights exactly as allennlp's own
+    training loop does on the same batch, with the trainer the config specifies."""
+    from allennlp.data.data_loaders import SimpleDataLoader
+    from allennlp.training import Trainer
+
+    common, tagger, sentences = demo_tagger()
+    batch = sentences[:6]
+    ours, theirs = copy.deepcopy(tagger.model), copy.deepcopy(tagger.model)
+    trainer = common.build_trainer(tagger, ours)
+    config = Params.from_file(str(PROJECT_ROOT / "training_configs" / "mtm_cw.jsonnet"))["trainer"]
+    group = trainer.optimizer.param_groups[0]
+    assert (type(trainer.optimizer).__name__, group["lr"], group["momentum"], trainer._grad_norm) == (
+        "SgdOptimizer", config["optimizer"]["lr"], config["optimizer"]["momentum"], config["grad_norm"])
+    torch.manual_seed(3)
+    loss = common.train_step(trainer, common.tensorize(tagger.reader, tagger.vocab, batch))
+
+    instances = [tagger.reader.text_to_instance(s.words, s.tags, dataset=s.dataset) for s in batch]
+    loader = SimpleDataLoader(instances, batch_size=len(instances))
+    loader.index_with(tagger.vocab)
+    params = tagger.params.duplicate()["trainer"]
+    params.update({"num_epochs": 1, "patience": None, "validation_metric": "-loss"})
+    allennlp_trainer = Trainer.from_params(
+        params=params, model=theirs, serialization_dir=str(tmp_path), data_loader=loader
     )
-    assert {"model train", "floor train", "model infer, every head"} <= set(variants)
+    torch.manual_seed(3)
+    metrics = allennlp_trainer.train()
+    assert metrics["training_loss"] == pytest.approx(loss, rel=1e-6)
+    torch.testing.assert_close(ours.state_dict(), theirs.state_dict())
+    assert not torch.equal(ours._encoder._forward_layers[0].weight_hh_l0,
+                           tagger.model._encoder._forward_layers[0].weight_hh_l0)  # it did step
+
+
+def test_breakdown(capsys):
+    results = load("breakdown").main(
+        DEMO + TINY + ["--num-batches", "2", "--rounds", "1", "--warmup", "0",
+                       "--breakdown-repeats", "1", "--profile", "1"]
+    )
+    assert set(results["variants"]) == {"train", "infer, own head", "infer, every head"}
+    assert all(type(variant.model) is MultiTaskCrfTagger for variant in results["variants"].values())
+    # The package's layers, found in the model (not named by the script), and compared with
+    # allennlp's stock ones after checking they compute the same.
+    parts = [row[0] for row in results["in_place"]]
+    for part in ("CharStreamEmbedder", "Word2VecEmbedding", "PaddedBiLstm `encoder`",
+                 "Linear `projections.*`", "CRF log-likelihood", "CRF Viterbi", "backward",
+                 "total step"):
+        assert any(part in label for label in parts), part
+    assert "best paths identical" in results["check"]
+    assert "PaddedBiLstm `encoder`'s output equal to allennlp's packed `lstm`'s" in results["check"]
+    assert [row[0].split(":")[0] for row in results["ratios"]] == [
+        "word encoder", "CRF log-likelihood", "Viterbi"]
     output = capsys.readouterr().out
-    # The floor is checked against the model (same loss, same paths) before timing.
-    assert "best paths identical" in output
-    assert "Where our model's time goes" in output and "total step" in output
+    assert "Where the model's time goes" in output and "torch.profiler, 1 training steps" in output
 
 
 def test_scaling():
@@ -132,6 +204,25 @@ def test_gpu_benchmark_runs_on_cpu(capsys):
     assert "| loop | 4 | 10 |" in prediction and "| scan | 4 | 10 |" in prediction
 
 
+def test_gpu_paths_train_the_configs_model():
+    """Every path of `benchmarks/gpu.py` trains the package's model of the config from the same
+    weights, with the crf_algorithm of its path: the loop and the scan take the same step."""
+    gpu = load("gpu")
+    common, tagger, sentences = demo_tagger()
+    tensors = common.tensorize(tagger.reader, tagger.vocab, sentences[:6])
+    losses = {}
+    for path in gpu.PATHS:
+        trainer = gpu.PathTrainer(tagger, torch.device("cpu"), path, torch.bfloat16)
+        assert type(trainer.model) is MultiTaskCrfTagger
+        torch.testing.assert_close(trainer.model.state_dict(), tagger.model.state_dict())
+        assert trainer.model._crf.algorithm == ("loop" if path == "loop" else "scan")
+        assert trainer.autocast == (torch.bfloat16 if path == "scan+amp" else None)
+        torch.manual_seed(5)
+        losses[path] = trainer.step(tensors)
+    assert losses["scan"] == pytest.approx(losses["loop"], rel=1e-5)
+    assert losses["scan+amp"] == pytest.approx(losses["loop"], rel=5e-2)
+
+
 def test_data_loading(capsys):
     results = load("data_loading").main(DEMO + ["--max-sentences", "30", "--batch-size", "4",
                                                 "--threads", "1", "--workers", "0", "2"])
@@ -156,3 +247,25 @@ def test_predict_throughput_compares_the_merge_rules(capsys):
     for merge in ("union", "consensus"):
         assert f"| {merge} | " in output
     assert "consensus / union prediction time (medians): " in output
+
+
+def test_tokenization_boundaries(tmp_path, capsys):
+    """Every gold mention of the file is counted, and the fixture's mentions all fit our tokens."""
+    from biomtl_allennlp.data.pubtator import read_pubtator
+
+    gold = PROJECT_ROOT / "fixtures" / "pubmed" / "gold.pubtator"
+    (tmp_path / "gold.txt").write_text(gold.read_text(encoding="utf-8"), encoding="utf-8")
+    load("tokenization_boundaries").main(["--data", str(tmp_path)])
+    documents = list(read_pubtator(gold))
+    mentions = sum(len(document.annotations) for document in documents)
+    output = capsys.readouterr().out
+    assert mentions > 0 and f"| **overall** | {len(documents)} | {mentions} | 0 (0.00%) |" in output
+
+
+def test_large_document(capsys):
+    """One document of the size asked for, tagged whole by the shipped model in a process of its
+    own (its text comes back unchanged: checked inside)."""
+    load("large_document").main(["--sizes", "3000", "--threads", "1"])
+    row = capsys.readouterr().out.split("\n| 3,000 | ")[1]
+    tokens, entities = row.split(" | ")[0], row.split(" | ")[4]
+    assert int(tokens.replace(",", "")) > 300 and int(entities) > 0
