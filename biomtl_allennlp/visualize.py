@@ -18,7 +18,7 @@ import sys
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.predictors.entity_merging import resolve_overlaps
 
 # Colours of the common types of `DEFAULT_TYPE_MAP`; other types get one from `_PALETTE`.

@@ -13,7 +13,7 @@ Formats, by file name (a folder means every such file directly in it, sorted by 
   (an error output; the other lines are tagged);
 - PubTator: `*.pubtator`, `*.pubtator.txt`, `*.PubTator.txt`, `*.txt` (`read_pubtator`;
   annotations in the input are ignored): per document `{"pmid", "title", "abstract"}`;
-- BioC (`biomtl_allennlp.data.bioc_collections`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
+- BioC (`biomtl_allennlp.documents.bioc_reader`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
   `*.xml.gz`, `*.json` files whose content is a BioC XML collection, a BioC JSON
   collection or PubTator3's BioC JSON export (`bioc_format`): per document an
   `InputDocument` with its `BioCDocument`, whose passages are tagged one by one.
@@ -44,9 +44,9 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 from bioc import BioCDocument
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data import bioc_collections
-from biomtl_allennlp.data.medline_xml import MedlineDeletion, read_medline
-from biomtl_allennlp.data.pubtator import read_pubtator
+from biomtl_allennlp.documents import bioc_reader, bioc_writer
+from biomtl_allennlp.documents.medline_xml import MedlineDeletion, read_medline
+from biomtl_allennlp.documents.pubtator import read_pubtator
 
 # (ending, format), longest endings first; matched case-insensitively.
 ENDINGS: Tuple[Tuple[str, str], ...] = (
@@ -97,7 +97,7 @@ class BiocRecord:
 # A document, the PMIDs of a deletion, or a bad line.
 Record = Union[InputDocument, List[str], BadRecord]
 
-OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_collections.BIOC_FORMATS
+OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_reader.BIOC_FORMATS
 # The file name ending of each output format's entities file.
 _OUTPUT_ENDINGS = {"jsonl": "jsonl", "pubtator": "pubtator", "bioc_xml": "bioc.xml", "bioc_json": "bioc.json"}
 
@@ -119,7 +119,7 @@ def input_format(path: str) -> Tuple[str, str]:
     for ending, format_ in ENDINGS:
         if lowered.endswith(ending) and len(name) > len(ending):
             if ending in (".xml", ".xml.gz", ".json"):  # MEDLINE XML / JSON lines, or BioC
-                format_ = bioc_collections.bioc_format(path) or format_
+                format_ = bioc_reader.bioc_format(path) or format_
             return format_, name[: -len(ending)]
     known = ", ".join(ending for ending, _ in ENDINGS)
     raise InputFormatError(f"unknown input type (expected a name ending in {known})", path)
@@ -185,8 +185,8 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
     elif corpus_file.format == "pubtator":
         for document in read_pubtator(corpus_file.path, strict=False):
             yield InputDocument({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
-    elif corpus_file.format in bioc_collections.BIOC_FORMATS:
-        for document in bioc_collections.read_bioc(corpus_file.path, corpus_file.format):
+    elif corpus_file.format in bioc_reader.BIOC_FORMATS:
+        for document in bioc_reader.read_bioc(corpus_file.path, corpus_file.format):
             yield InputDocument(bioc_document=document)
     else:
         yield from _read_jsonl(corpus_file.path)
@@ -237,10 +237,10 @@ def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
     docstring); `InputFormatError` for a BioC input with `jsonl` or `pubtator`."""
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-    is_bioc = corpus_file.format in bioc_collections.BIOC_FORMATS
+    is_bioc = corpus_file.format in bioc_reader.BIOC_FORMATS
     if output_format == "auto":
         return corpus_file.format if is_bioc else "jsonl"
-    if is_bioc and output_format not in bioc_collections.BIOC_FORMATS:
+    if is_bioc and output_format not in bioc_reader.BIOC_FORMATS:
         raise InputFormatError(
             f"a BioC input is written as BioC (--output-format auto, bioc_xml or bioc_json), "
             f"not {output_format}",
@@ -260,38 +260,38 @@ def output_record(document: InputDocument, output_format: str) -> Union[Dict[str
     refuses (missing keys, a non-string text, empty text), which there cannot wait for
     the predictor's error output.
     """
-    if output_format not in bioc_collections.BIOC_FORMATS:
+    if output_format not in bioc_reader.BIOC_FORMATS:
         assert document.fields is not None, "a BioC input is written as BioC"
         return document.fields
     if document.bioc_document is not None:
         return BiocRecord(document.bioc_document, output_format)
     assert document.fields is not None
-    return BiocRecord(bioc_collections.document_from_record(document.fields), output_format)
+    return BiocRecord(bioc_writer.document_from_record(document.fields), output_format)
 
 
 def output_start(corpus_file: CorpusFile, output_format: str) -> str:
     """The text of an entities file before its first document (a BioC collection's
     information; nothing for the other formats)."""
-    if output_format not in bioc_collections.BIOC_FORMATS:
+    if output_format not in bioc_reader.BIOC_FORMATS:
         return ""
-    if corpus_file.format in bioc_collections.BIOC_FORMATS:
-        info = bioc_collections.read_collection_info(corpus_file.path, corpus_file.format)
+    if corpus_file.format in bioc_reader.BIOC_FORMATS:
+        info = bioc_reader.read_collection_info(corpus_file.path, corpus_file.format)
     else:
-        info = bioc_collections.bioc.BioCCollection()
+        info = bioc_reader.bioc.BioCCollection()
         info.source = os.path.basename(corpus_file.path)
-    return bioc_collections.collection_start(info, output_format)
+    return bioc_writer.collection_start(info, output_format)
 
 
 def output_separator(output_format: str) -> str:
     """The text between two documents of an entities file."""
-    return bioc_collections.DOCUMENT_SEPARATOR.get(output_format, "")
+    return bioc_writer.DOCUMENT_SEPARATOR.get(output_format, "")
 
 
 def output_end(output_format: str) -> str:
     """The text of an entities file after its last document."""
-    if output_format not in bioc_collections.BIOC_FORMATS:
+    if output_format not in bioc_reader.BIOC_FORMATS:
         return ""
-    return bioc_collections.collection_end(output_format)
+    return bioc_writer.collection_end(output_format)
 
 
 def output_names(stem: str, output_format: str) -> Dict[str, str]:

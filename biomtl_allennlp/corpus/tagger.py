@@ -50,8 +50,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.bioc_collections import BIOC_FORMATS, count_written_documents
-from biomtl_allennlp.data.entity import ID_KEYS
+from biomtl_allennlp.documents.bioc_reader import BIOC_FORMATS
+from biomtl_allennlp.documents.bioc_writer import count_written_documents
+from biomtl_allennlp.documents.entity import ID_KEYS
 from biomtl_allennlp.corpus.inputs import (
     OUTPUT_FORMATS,
     BadRecord,
@@ -144,7 +145,7 @@ class TaggerWorker:
             results[index] = (self.predictor.dump_line(output), error, types)
         records = [(index, document) for index, document in enumerate(documents) if isinstance(document, BiocRecord)]
         if records:
-            from biomtl_allennlp.data.bioc_collections import format_document, tag_documents
+            from biomtl_allennlp.documents.bioc_writer import format_document, tag_documents
 
             tagged = tag_documents(self.predictor.predict_batch_json, [r.document for _, r in records])
             for (index, record), (entities, errors) in zip(records, tagged):

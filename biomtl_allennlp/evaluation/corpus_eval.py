@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from biomtl_allennlp.common.tags import bioul_to_spans
 from biomtl_allennlp.data.crichton_tsv import read_sentences
-from biomtl_allennlp.data.pubtator import PubtatorAnnotation, PubtatorDocument
+from biomtl_allennlp.documents.pubtator import PubtatorAnnotation, PubtatorDocument
 from biomtl_allennlp.data.text_lines import PathLike
 from biomtl_allennlp.evaluation.pubtator_eval import (
     gold_mentions,

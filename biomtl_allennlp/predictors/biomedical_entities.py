@@ -14,8 +14,8 @@ from allennlp.predictors.predictor import Predictor
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.common.tags import bioul_to_spans
-from biomtl_allennlp.data.entity import ID_KEYS, Entity
-from biomtl_allennlp.data.pubtator import (
+from biomtl_allennlp.documents.entity import ID_KEYS, Entity
+from biomtl_allennlp.documents.pubtator import (
     PubtatorAnnotation,
     PubtatorDocument,
     clean_field,

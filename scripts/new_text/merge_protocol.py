@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from biomtl_allennlp.common.archives import predictor_from_path  # noqa: E402
 from biomtl_allennlp.common.datasets import resolve_data_root  # noqa: E402
 from biomtl_allennlp.common.scoring import precision_recall_f1  # noqa: E402
-from biomtl_allennlp.data.entity import Entity  # noqa: E402
+from biomtl_allennlp.documents.entity import Entity  # noqa: E402
 from biomtl_allennlp.evaluation.corpus_eval import corpus_documents  # noqa: E402
 from biomtl_allennlp.evaluation.pubtator_eval import (  # noqa: E402
     gold_mentions,

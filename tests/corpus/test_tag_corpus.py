@@ -14,7 +14,7 @@ from biomtl_allennlp import load_tagger
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.corpus.inputs import BadRecord, InputDocument, collect_inputs, input_format, read_records
 from biomtl_allennlp.corpus.tagger import tag_corpus
-from biomtl_allennlp.data.pubtator import PubtatorDocument, write_pubtator
+from biomtl_allennlp.documents.pubtator import PubtatorDocument, write_pubtator
 from biomtl_allennlp.pretrained import tagger_path
 from tests.corpus.medline_fixtures import (
     BOOK,

@@ -311,7 +311,7 @@ def test_the_worker_tags_a_user_object_with_an_internal_key_as_a_document():
 
 
 def test_a_bioc_document_counts_its_passages_for_the_size_limits(tmp_path):
-    from biomtl_allennlp.data.bioc_collections import document_from_record, write_bioc
+    from biomtl_allennlp.documents.bioc_writer import document_from_record, write_bioc
 
     collection = bioc.BioCCollection()
     for number, size in enumerate((30, 10, tagger.LARGE_DOCUMENT_CHARS)):
@@ -332,7 +332,8 @@ def test_a_bioc_document_counts_its_passages_for_the_size_limits(tmp_path):
 def test_a_bioc_file_whose_first_documents_are_refused_is_valid(tmp_path):
     """The separator goes between documents written, not before the first one written;
     the output check parses BioC outputs."""
-    from biomtl_allennlp.data.bioc_collections import document_from_record, format_document, load_bioc
+    from biomtl_allennlp.documents.bioc_reader import load_bioc
+    from biomtl_allennlp.documents.bioc_writer import document_from_record, format_document
 
     path = write(tmp_path / "in.jsonl", "{}\n" * 3)
     for output_format in ("bioc_json", "bioc_xml"):
@@ -371,7 +372,7 @@ class _NoModelWorker(_OneSlowDocumentWorker):
     """A stand-in for `TaggerWorker` (no model) that writes BioC records as they are."""
 
     def tag(self, documents):
-        from biomtl_allennlp.data.bioc_collections import format_document
+        from biomtl_allennlp.documents.bioc_writer import format_document
 
         return [
             (format_document(d.document, d.output_format), None, []) if isinstance(d, BiocRecord)
@@ -383,7 +384,7 @@ class _NoModelWorker(_OneSlowDocumentWorker):
 def test_bad_lines_written_as_bioc_end_to_end(local_ray, tmp_path, monkeypatch):
     import cloudpickle
 
-    from biomtl_allennlp.data.bioc_collections import load_bioc
+    from biomtl_allennlp.documents.bioc_reader import load_bioc
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     monkeypatch.setattr(tagger, "TaggerWorker", _NoModelWorker)

@@ -8,7 +8,7 @@ from allennlp.predictors import Predictor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from biomtl_allennlp.data.pubtator import read_pubtator
+from biomtl_allennlp.documents.pubtator import read_pubtator
 from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor
 
 HEADS = {"demo-gene", "demo-chemical", "demo-disease"}

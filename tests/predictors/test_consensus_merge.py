@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.predictors.entity_merging import (
     consensus_merge,
     heads_per_type,
