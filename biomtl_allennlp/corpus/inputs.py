@@ -34,10 +34,7 @@ naming its `path:line`, as JSON lines get from the predictor). A BioC output is 
 source, date, key and infons (for other inputs: the input's file name as source), then
 its documents.
 """
-import gzip
-import json
 import os
-import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -45,6 +42,7 @@ from bioc import BioCDocument
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.documents import bioc_reader, bioc_writer
+from biomtl_allennlp.documents.json_lines import BadRecord, read_json_lines
 from biomtl_allennlp.documents.medline_xml import MedlineDeletion, read_medline
 from biomtl_allennlp.documents.pubtator import read_pubtator
 
@@ -61,15 +59,6 @@ ENDINGS: Tuple[Tuple[str, str], ...] = (
     (".xml", "medline"),
     (".txt", "pubtator"),
 )
-
-
-@dataclass(frozen=True)
-class BadRecord:
-    """A line of an input that is no document: `message` (`path:line: what is wrong`) and
-    the `line` itself (bytes that are not UTF-8 shown escaped)."""
-
-    message: str
-    line: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -193,43 +182,8 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
 
 
 def _read_jsonl(path: str) -> Iterator[Union[InputDocument, BadRecord]]:
-    try:
-        raw = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
-    except OSError as error:
-        raise InputFormatError(f"cannot be read ({error})", path) from error
-    with raw as handle:
-        number = 0
-        while True:
-            try:
-                data = handle.readline()
-            except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
-                raise InputFormatError(f"cannot be read ({error})", path, number + 1) from error
-            if not data:
-                break
-            number += 1
-            if number == 1 and data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]  # a UTF-8 byte-order mark
-            if not data.strip():
-                continue
-            data = data[:-1] if data.endswith(b"\n") else data
-            data = data[:-1] if data.endswith(b"\r") else data
-            try:
-                line = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                shown = data.decode("utf-8", errors="backslashreplace")
-                message = f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte {error.start + 1} of the line"
-                yield BadRecord(str(InputFormatError(message, path, number)), shown)
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield BadRecord(str(InputFormatError(f"invalid JSON ({error})", path, number)), line)
-                continue
-            if not isinstance(value, dict):
-                message = f"expected a JSON object per line, got {type(value).__name__}"
-                yield BadRecord(str(InputFormatError(message, path, number)), line)
-                continue
-            yield InputDocument(fields=value, line=number)
+    for item in read_json_lines(path):
+        yield item if isinstance(item, BadRecord) else InputDocument(fields=item[1], line=item[0])
 
 
 def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:

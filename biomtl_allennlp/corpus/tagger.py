@@ -158,7 +158,7 @@ class TaggerWorker:
         """Tokens tagged so far and the peak resident memory of this worker's process."""
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return {
-            "tokens": float(getattr(self.predictor, "tokens_processed", 0)),
+            "tokens": float(self.predictor.tokens_processed),
             "peak_memory_mb": peak_kib / 1024,
         }
 

@@ -26,6 +26,7 @@ from lxml import etree
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.documents.bioc_reader import BIOC_FORMATS, PathLike, xml_events
+from biomtl_allennlp.documents.document import Document
 from biomtl_allennlp.documents.entity import ID_KEYS, Entity
 
 DOCUMENT_SEPARATOR = {"bioc_xml": "", "bioc_json": ",\n"}
@@ -197,12 +198,10 @@ def document_from_record(record: Mapping[str, Any]) -> bioc.BioCDocument:
 
     Raises `InputFormatError` (without a place) with the message of the predictor's error
     output for a record it refuses (missing keys, a `text`, `title` or `abstract` that is
-    not a string, empty text: `check_document_input`), so a JSON line is refused alike
+    not a string, empty text: `Document.from_json`), so a JSON line is refused alike
     whether it is written as JSON lines or as BioC.
     """
-    from biomtl_allennlp.predictors.biomedical_entities import check_document_input
-
-    check_document_input(record)
+    Document.from_json(record)
     document = bioc.BioCDocument()
     document.id = next((str(record[key]) for key in ID_KEYS if record.get(key) is not None), "")
     if "text" in record:
