@@ -3,14 +3,15 @@ JSON-lines files of documents, read as bytes (`allennlp tag-file`, `allennlp tag
 lines end at line feeds only (a carriage return inside a line stays in it), blank lines
 are skipped, `.gz` files are read through gzip, and a file that cannot be opened or read
 to its end (a truncated gzip file) is an `InputFormatError` naming it and the line.
-`format_json_line` writes one output as `allennlp predict` does.
+`format_json_line` writes one output as `allennlp predict` does, and `read_outputs` reads
+such outputs back (`allennlp visualize`).
 """
 import gzip
 import json
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import IO, Any, Dict, Iterator, Optional, Tuple, Union
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
 
@@ -94,3 +95,27 @@ def read_json_lines(path: str) -> Iterator[Union[Tuple[int, Dict[str, Any]], Bad
 def format_json_line(output: Dict[str, Any]) -> str:
     """One output as a JSON line (non-ASCII characters escaped as `\\uXXXX`)."""
     return json.dumps(output) + "\n"
+
+
+def read_outputs(lines: Iterable[str]) -> Tuple[List[Dict[str, Any]], int]:
+    """The outputs of the `biomedical_entities` predictor in JSON lines (`allennlp predict`'s
+    output), those with `text` and `entities`; returns them and the number of other lines
+    (error outputs, lines that are not JSON objects), which are skipped."""
+    documents, skipped = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if (
+            not isinstance(value, dict)
+            or not isinstance(value.get("text"), str)
+            or not isinstance(value.get("entities"), list)
+        ):
+            skipped += 1
+            continue
+        documents.append(value)
+    return documents, skipped
