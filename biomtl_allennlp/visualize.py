@@ -12,13 +12,13 @@ the longest is shown (ties: higher score, then earlier). Error lines and lines w
 """
 import hashlib
 import html
-import json
 import re
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import ID_KEYS, Entity
+from biomtl_allennlp.documents.json_lines import read_outputs
 from biomtl_allennlp.predictors.entity_merging import resolve_overlaps
 
 # Colours of the common types of `DEFAULT_TYPE_MAP`; other types get one from `_PALETTE`.
@@ -33,7 +33,6 @@ TYPE_COLORS: Dict[str, str] = {
     "Organism": "#bfeeb7",
 }
 _PALETTE = ("#ddd", "#f0d0ff", "#ffeb80", "#9cc9cc", "#bfeeb7", "#e1c8a8", "#f7a8b8", "#a8d1f7")
-_DOCUMENT_TITLE_KEYS = ("pmid", "id", "doc_id", "document_id", "pmcid")
 
 
 def type_color(entity_type: str) -> str:
@@ -42,28 +41,6 @@ def type_color(entity_type: str) -> str:
         return TYPE_COLORS[entity_type]
     digest = hashlib.md5(entity_type.encode("utf-8", "surrogatepass")).digest()
     return _PALETTE[digest[0] % len(_PALETTE)]
-
-
-def read_documents(lines: Iterable[str]) -> Tuple[List[Dict[str, Any]], int]:
-    """Predictor outputs with `text` and `entities`; returns them and the number skipped."""
-    documents, skipped = [], 0
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            skipped += 1
-            continue
-        if (
-            not isinstance(value, dict)
-            or not isinstance(value.get("text"), str)
-            or not isinstance(value.get("entities"), list)
-        ):
-            skipped += 1
-            continue
-        documents.append(value)
-    return documents, skipped
 
 
 def to_displacy(document: Dict[str, Any]) -> Dict[str, Any]:
@@ -83,7 +60,7 @@ def to_displacy(document: Dict[str, Any]) -> Dict[str, Any]:
             entities.append(entity)
     shown = resolve_overlaps(entities, policy="longest", scope="all")
     title = next(
-        (html.escape(f"{key}: {document[key]}") for key in _DOCUMENT_TITLE_KEYS if key in document), None
+        (html.escape(f"{key}: {document[key]}") for key in ID_KEYS if key in document), None
     )
     return {
         "text": text,
@@ -138,10 +115,10 @@ def visualize_file(
     lines skipped.
     """
     if input_file == "-":
-        documents, skipped = read_documents(sys.stdin)
+        documents, skipped = read_outputs(sys.stdin)
     else:
         with open(input_file, encoding="utf-8") as handle:
-            documents, skipped = read_documents(handle)
+            documents, skipped = read_outputs(handle)
     if max_documents is not None:
         documents = documents[:max_documents]
     page = render(documents)

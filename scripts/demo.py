@@ -32,6 +32,7 @@ def main() -> int:
     start = time.time()
     from biomtl_allennlp import load_tagger
     from biomtl_allennlp.pretrained import tagger_path
+    from biomtl_allennlp.documents.pubtator import format_output
     from biomtl_allennlp.visualize import visualize_file
 
     tagger = load_tagger(output_format="conll")
@@ -50,7 +51,7 @@ def main() -> int:
             conll.write(tagger.dump_line(output))
             output = {key: value for key, value in output.items() if key != "sentences"}
             jsonl.write(json.dumps(output, ensure_ascii=False) + "\n")
-            pubtator.write(tagger.format_pubtator(output))
+            pubtator.write(format_output(output))
     visualize_file(str(paths["jsonl"]), str(paths["html"]))
 
     for output in outputs:

@@ -80,8 +80,8 @@ def evaluation_predictor(args: argparse.Namespace, predictor_args: Dict[str, Any
 
 @exits_on_input_error
 def pubtator_eval_from_args(args: argparse.Namespace) -> None:
-    from biomtl_allennlp.data.pubtator import read_pubtator
-    from biomtl_allennlp.data.bioc_collections import bioc_format, pubtator_documents
+    from biomtl_allennlp.documents.pubtator import read_pubtator
+    from biomtl_allennlp.documents.bioc_reader import bioc_format, pubtator_documents
     from biomtl_allennlp.evaluation.pubtator_eval import evaluate
 
     predictor_args = evaluation_predictor_args(args)

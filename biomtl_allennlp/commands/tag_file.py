@@ -1,12 +1,12 @@
 import argparse
-import gzip
 import sys
-from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Tuple
 
 from allennlp.commands.subcommand import Subcommand
 
 from biomtl_allennlp.commands import exits_on_input_error, json_object_arg
 from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.documents.json_lines import read_byte_lines
 
 
 @Subcommand.register("tag-file")
@@ -47,18 +47,11 @@ class TagFile(Subcommand):
         return subparser
 
 
-def read_byte_lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
-    """`(line number, line)` of the non-blank lines of a binary stream, split at `\\n`
-    only (a `\\r` stays inside its line; `load_line` removes a final `\\r\\n`)."""
-    for number, line in enumerate(handle, start=1):
-        if line.strip():
-            yield number, line
-
-
 def tag_file(predictor: Any, input_file: str, output: IO[str], batch_size: int = 64) -> Dict[str, int]:
     """
-    Tags the lines of `input_file` with a `biomedical_entities` `predictor` (each line
-    through its `load_bytes`), `batch_size` lines per `predict_batch_json`, and writes
+    Tags the lines of `input_file` (`documents.json_lines.read_byte_lines`: split at line
+    feeds only, `.gz` and `-` for stdin too) with a `biomedical_entities` `predictor` (each
+    line through its `load_bytes`), `batch_size` lines per `predict_batch_json`, and writes
     its `dump_line`s to `output`, in input order. Error outputs get `input_file:LINE: `
     before their message. At the end, a PubTator title whose `|a|` line never came is
     tagged alone (the predictor's `flush`; `allennlp predict` loses it). Returns
@@ -83,34 +76,19 @@ def tag_file(predictor: Any, input_file: str, output: IO[str], batch_size: int =
                 output.write(line)
         output.flush()
 
-    try:
-        if input_file == "-":
-            handle: IO[bytes] = sys.stdin.buffer
-        elif input_file.lower().endswith(".gz"):
-            handle = gzip.open(input_file, "rb")  # type: ignore[assignment]
-        else:
-            handle = open(input_file, "rb")
-    except OSError as error:
-        raise InputFormatError(f"cannot be read ({error})", input_file) from error
     batch: List[Tuple[int, Dict[str, Any]]] = []
     number = 0
-    with handle:
-        lines = read_byte_lines(handle)
-        while True:
-            try:
-                item: Optional[Tuple[int, bytes]] = next(lines, None)
-            except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
-                if batch:
-                    flush(batch)
-                raise InputFormatError(f"cannot be read ({error})", input_file, number + 1) from error
-            if item is None:
-                break
-            number, data = item
+    try:
+        for number, data in read_byte_lines(input_file):
             counts["lines"] += 1
             batch.append((number, predictor.load_bytes(data)))
             if len(batch) == batch_size:
                 flush(batch)
                 batch = []
+    except InputFormatError:
+        if batch:
+            flush(batch)
+        raise
     # A PubTator title line whose abstract line never came (the last line read: any other
     # line would have completed or dropped it) is a document of its own.
     pending = predictor.flush()

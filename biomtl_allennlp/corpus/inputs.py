@@ -13,7 +13,7 @@ Formats, by file name (a folder means every such file directly in it, sorted by 
   (an error output; the other lines are tagged);
 - PubTator: `*.pubtator`, `*.pubtator.txt`, `*.PubTator.txt`, `*.txt` (`read_pubtator`;
   annotations in the input are ignored): per document `{"pmid", "title", "abstract"}`;
-- BioC (`biomtl_allennlp.data.bioc_collections`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
+- BioC (`biomtl_allennlp.documents.bioc_reader`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
   `*.xml.gz`, `*.json` files whose content is a BioC XML collection, a BioC JSON
   collection or PubTator3's BioC JSON export (`bioc_format`): per document an
   `InputDocument` with its `BioCDocument`, whose passages are tagged one by one.
@@ -34,19 +34,17 @@ naming its `path:line`, as JSON lines get from the predictor). A BioC output is 
 source, date, key and infons (for other inputs: the input's file name as source), then
 its documents.
 """
-import gzip
-import json
 import os
-import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from bioc import BioCDocument
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data import bioc_collections
-from biomtl_allennlp.data.medline_xml import MedlineDeletion, read_medline
-from biomtl_allennlp.data.pubtator import read_pubtator
+from biomtl_allennlp.documents import bioc_reader, bioc_writer
+from biomtl_allennlp.documents.json_lines import BadRecord, read_json_lines
+from biomtl_allennlp.documents.medline_xml import MedlineDeletion, read_medline
+from biomtl_allennlp.documents.pubtator import read_pubtator
 
 # (ending, format), longest endings first; matched case-insensitively.
 ENDINGS: Tuple[Tuple[str, str], ...] = (
@@ -61,15 +59,6 @@ ENDINGS: Tuple[Tuple[str, str], ...] = (
     (".xml", "medline"),
     (".txt", "pubtator"),
 )
-
-
-@dataclass(frozen=True)
-class BadRecord:
-    """A line of an input that is no document: `message` (`path:line: what is wrong`) and
-    the `line` itself (bytes that are not UTF-8 shown escaped)."""
-
-    message: str
-    line: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +86,7 @@ class BiocRecord:
 # A document, the PMIDs of a deletion, or a bad line.
 Record = Union[InputDocument, List[str], BadRecord]
 
-OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_collections.BIOC_FORMATS
+OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_reader.BIOC_FORMATS
 # The file name ending of each output format's entities file.
 _OUTPUT_ENDINGS = {"jsonl": "jsonl", "pubtator": "pubtator", "bioc_xml": "bioc.xml", "bioc_json": "bioc.json"}
 
@@ -119,7 +108,7 @@ def input_format(path: str) -> Tuple[str, str]:
     for ending, format_ in ENDINGS:
         if lowered.endswith(ending) and len(name) > len(ending):
             if ending in (".xml", ".xml.gz", ".json"):  # MEDLINE XML / JSON lines, or BioC
-                format_ = bioc_collections.bioc_format(path) or format_
+                format_ = bioc_reader.bioc_format(path) or format_
             return format_, name[: -len(ending)]
     known = ", ".join(ending for ending, _ in ENDINGS)
     raise InputFormatError(f"unknown input type (expected a name ending in {known})", path)
@@ -185,51 +174,16 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
     elif corpus_file.format == "pubtator":
         for document in read_pubtator(corpus_file.path, strict=False):
             yield InputDocument({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
-    elif corpus_file.format in bioc_collections.BIOC_FORMATS:
-        for document in bioc_collections.read_bioc(corpus_file.path, corpus_file.format):
+    elif corpus_file.format in bioc_reader.BIOC_FORMATS:
+        for document in bioc_reader.read_bioc(corpus_file.path, corpus_file.format):
             yield InputDocument(bioc_document=document)
     else:
         yield from _read_jsonl(corpus_file.path)
 
 
 def _read_jsonl(path: str) -> Iterator[Union[InputDocument, BadRecord]]:
-    try:
-        raw = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
-    except OSError as error:
-        raise InputFormatError(f"cannot be read ({error})", path) from error
-    with raw as handle:
-        number = 0
-        while True:
-            try:
-                data = handle.readline()
-            except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
-                raise InputFormatError(f"cannot be read ({error})", path, number + 1) from error
-            if not data:
-                break
-            number += 1
-            if number == 1 and data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]  # a UTF-8 byte-order mark
-            if not data.strip():
-                continue
-            data = data[:-1] if data.endswith(b"\n") else data
-            data = data[:-1] if data.endswith(b"\r") else data
-            try:
-                line = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                shown = data.decode("utf-8", errors="backslashreplace")
-                message = f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte {error.start + 1} of the line"
-                yield BadRecord(str(InputFormatError(message, path, number)), shown)
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield BadRecord(str(InputFormatError(f"invalid JSON ({error})", path, number)), line)
-                continue
-            if not isinstance(value, dict):
-                message = f"expected a JSON object per line, got {type(value).__name__}"
-                yield BadRecord(str(InputFormatError(message, path, number)), line)
-                continue
-            yield InputDocument(fields=value, line=number)
+    for item in read_json_lines(path):
+        yield item if isinstance(item, BadRecord) else InputDocument(fields=item[1], line=item[0])
 
 
 def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
@@ -237,10 +191,10 @@ def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
     docstring); `InputFormatError` for a BioC input with `jsonl` or `pubtator`."""
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-    is_bioc = corpus_file.format in bioc_collections.BIOC_FORMATS
+    is_bioc = corpus_file.format in bioc_reader.BIOC_FORMATS
     if output_format == "auto":
         return corpus_file.format if is_bioc else "jsonl"
-    if is_bioc and output_format not in bioc_collections.BIOC_FORMATS:
+    if is_bioc and output_format not in bioc_reader.BIOC_FORMATS:
         raise InputFormatError(
             f"a BioC input is written as BioC (--output-format auto, bioc_xml or bioc_json), "
             f"not {output_format}",
@@ -260,38 +214,38 @@ def output_record(document: InputDocument, output_format: str) -> Union[Dict[str
     refuses (missing keys, a non-string text, empty text), which there cannot wait for
     the predictor's error output.
     """
-    if output_format not in bioc_collections.BIOC_FORMATS:
+    if output_format not in bioc_reader.BIOC_FORMATS:
         assert document.fields is not None, "a BioC input is written as BioC"
         return document.fields
     if document.bioc_document is not None:
         return BiocRecord(document.bioc_document, output_format)
     assert document.fields is not None
-    return BiocRecord(bioc_collections.document_from_record(document.fields), output_format)
+    return BiocRecord(bioc_writer.document_from_record(document.fields), output_format)
 
 
 def output_start(corpus_file: CorpusFile, output_format: str) -> str:
     """The text of an entities file before its first document (a BioC collection's
     information; nothing for the other formats)."""
-    if output_format not in bioc_collections.BIOC_FORMATS:
+    if output_format not in bioc_reader.BIOC_FORMATS:
         return ""
-    if corpus_file.format in bioc_collections.BIOC_FORMATS:
-        info = bioc_collections.read_collection_info(corpus_file.path, corpus_file.format)
+    if corpus_file.format in bioc_reader.BIOC_FORMATS:
+        info = bioc_reader.read_collection_info(corpus_file.path, corpus_file.format)
     else:
-        info = bioc_collections.bioc.BioCCollection()
+        info = bioc_reader.bioc.BioCCollection()
         info.source = os.path.basename(corpus_file.path)
-    return bioc_collections.collection_start(info, output_format)
+    return bioc_writer.collection_start(info, output_format)
 
 
 def output_separator(output_format: str) -> str:
     """The text between two documents of an entities file."""
-    return bioc_collections.DOCUMENT_SEPARATOR.get(output_format, "")
+    return bioc_writer.DOCUMENT_SEPARATOR.get(output_format, "")
 
 
 def output_end(output_format: str) -> str:
     """The text of an entities file after its last document."""
-    if output_format not in bioc_collections.BIOC_FORMATS:
+    if output_format not in bioc_reader.BIOC_FORMATS:
         return ""
-    return bioc_collections.collection_end(output_format)
+    return bioc_writer.collection_end(output_format)
 
 
 def output_names(stem: str, output_format: str) -> Dict[str, str]:

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from biomtl_allennlp.common.tags import bioul_to_spans
 from biomtl_allennlp.data.crichton_tsv import read_sentences
-from biomtl_allennlp.data.pubtator import PubtatorAnnotation, PubtatorDocument
+from biomtl_allennlp.documents.pubtator import PubtatorAnnotation, PubtatorDocument
 from biomtl_allennlp.data.text_lines import PathLike
 from biomtl_allennlp.evaluation.pubtator_eval import (
     gold_mentions,
@@ -75,24 +75,25 @@ def evaluate_corpus(
     gold = gold_mentions(documents, type_mapper)
     if types is None:
         types = sorted({mention[3] for mention in gold})
-    predictor.alternatives = True
+    extractor = predictor.extractor
+    extractor.alternatives = True
     readings, throughput = predict_documents(predictor, documents, batch_size, field="alternatives")
     for document in documents:
         readings.setdefault(document.pmid, [])
 
     def scores(heads: Optional[Sequence[str]] = None, merge: Optional[str] = None, scored=types):
         merged = {
-            pmid: predictor.merge_heads(entities, heads, merge, types_mapped=True)
+            pmid: extractor.merge_heads(entities, heads, merge, types_mapped=True)
             for pmid, entities in readings.items()
         }
         return score_mentions(gold, predicted_mentions(merged), scored)
 
     types_of_heads: Dict[str, List[str]] = {}
-    for head in predictor.heads:
-        for entity_type in {type_mapper(t) for t in predictor.types_of_head[head]}:
+    for head in extractor.heads:
+        for entity_type in {type_mapper(t) for t in extractor.types_of_head[head]}:
             types_of_heads.setdefault(entity_type, []).append(head)
     heads = {}
-    for head in predictor.heads:
+    for head in extractor.heads:
         produced = [t for t in types if head in types_of_heads.get(t, [])]
         if produced:
             heads[head] = scores([head], scored=produced)

@@ -30,8 +30,8 @@ from collections import Counter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from biomtl_allennlp.common.scoring import precision_recall_f1
-from biomtl_allennlp.data.entity import Entity
-from biomtl_allennlp.data.pubtator import PubtatorDocument
+from biomtl_allennlp.documents.entity import Entity
+from biomtl_allennlp.documents.pubtator import PubtatorDocument
 from biomtl_allennlp.predictors.entity_merging import TypeMapper
 
 # (document id, start, end, common type)

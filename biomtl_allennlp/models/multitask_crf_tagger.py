@@ -7,7 +7,7 @@ import torch.distributed as dist
 from allennlp.common import Lazy
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import is_distributed
-from allennlp.data import Batch, Instance, TextFieldTensors, Vocabulary
+from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.modules.token_embedders import TokenEmbedder
@@ -276,8 +276,8 @@ class MultiTaskCrfTagger(Model):
         tags : `torch.LongTensor`, optional
             Shape: (batch_size, num_tokens), BIOUL tag ids in each row's dataset namespace.
         span_scores : `bool`, optional (default = `False`)
-            Also return `span_score_parts` when decoding (a forward-backward pass; the
-            `biomedical_entities` predictor asks for them).
+            Also return `span_score_parts` when decoding (a forward-backward pass;
+            `EntityExtractor.run_model` asks for them).
 
         # Returns
 
@@ -497,27 +497,6 @@ class MultiTaskCrfTagger(Model):
             for row in output_dict["predicted_tags"]
         ]
         return output_dict
-
-    def forward_on_instances(
-        self, instances: List[Instance], span_scores: bool = False
-    ) -> List[Dict[str, Any]]:
-        """
-        `Model.forward_on_instances`, with `span_scores` passed to `forward` (the
-        `biomedical_entities` predictor asks for them). Every output but `loss` is a list
-        with one entry per row, so the outputs split per instance without allennlp's
-        tensor handling.
-        """
-        with torch.no_grad():
-            batch = Batch(instances)
-            batch.index_instances(self.vocab)
-            model_input = util.move_to_device(
-                batch.as_tensor_dict(), self._get_prediction_device()
-            )
-            outputs = self.make_output_human_readable(self(**model_input, span_scores=span_scores))
-        outputs.pop("loss", None)
-        return [
-            {name: value[row] for name, value in outputs.items()} for row in range(len(instances))
-        ]
 
     # ------------------------------------------------------------------ metrics
 

@@ -58,7 +58,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.predictors.entity_merging import merge_identical
 
 logger = logging.getLogger(__name__)

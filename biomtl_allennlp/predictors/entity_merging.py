@@ -1,7 +1,7 @@
 """
 Merging the entities that the heads of a multi-task model find in one document: mapping
 each dataset's entity types to common types, merging identical mentions, and resolving
-overlapping ones, on `Entity` objects (`biomtl_allennlp.data.entity`). Used by the
+overlapping ones, on `Entity` objects (`biomtl_allennlp.documents.entity`). Used by the
 `biomedical_entities` predictor, the visualiser and `biomtl_allennlp.evaluation.pubtator_eval`;
 registers nothing.
 """
@@ -9,7 +9,7 @@ import bisect
 import dataclasses
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 
 # Dataset entity type (matched case-insensitively) -> common type. Types not listed are
 # kept as they are.

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from biomtl_allennlp.common.archives import predictor_from_path  # noqa: E402
 from biomtl_allennlp.common.datasets import resolve_data_root  # noqa: E402
 from biomtl_allennlp.common.scoring import precision_recall_f1  # noqa: E402
-from biomtl_allennlp.data.entity import Entity  # noqa: E402
+from biomtl_allennlp.documents.entity import Entity  # noqa: E402
 from biomtl_allennlp.evaluation.corpus_eval import corpus_documents  # noqa: E402
 from biomtl_allennlp.evaluation.pubtator_eval import (  # noqa: E402
     gold_mentions,
@@ -53,7 +53,7 @@ class Split:
         if cache_file.exists():
             raw = json.loads(cache_file.read_text())
         else:
-            predictor.alternatives = True
+            predictor.extractor.alternatives = True
             readings, _ = predict_documents(predictor, documents, 64, field="alternatives")
             raw = {pmid: [e.to_json() for e in entities] for pmid, entities in readings.items()}
             cache.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ class Split:
 
     def counts(self, predictor, heads=None, merge=None) -> Dict[str, Counter]:
         """Per gold type: tp, fp, fn of the predictor's rule (with `heads`, `merge`)."""
-        merged = {p: predictor.merge_heads(e, heads, merge, types_mapped=True) for p, e in self.readings.items()}
+        merged = {p: predictor.extractor.merge_heads(e, heads, merge, types_mapped=True) for p, e in self.readings.items()}
         predicted = predicted_mentions(merged)
         result = {}
         for entity_type in self.types:
@@ -88,22 +88,23 @@ def pooled(splits: List[Split], predictor, types: List[str], heads=None, merge=N
 def tune(splits: List[Split], predictor, types: List[str], heads: Dict[str, int]) -> dict:
     """The structural settings by macro F1, then each voted type's `min_votes` (0 to its
     number of heads) by its own pooled F1, twice round."""
+    extractor = predictor.extractor
     voted = [t for t in types if heads[t] >= 2]
-    predictor.merge = "consensus"
-    predictor.min_votes = {"*": 0.0}
+    extractor.merge = "consensus"
+    extractor.min_votes = {"*": 0.0}
     log = []
     structural = {}
     for coexist in COEXIST_GRID:
         for scope in ("type", "all"):
             for prior in PRIOR_GRID:
                 setting = (coexist, scope, prior)
-                predictor.coexist_score, predictor.overlap_scope, predictor.span_type_prior = setting
+                extractor.coexist_score, extractor.overlap_scope, extractor.span_type_prior = setting
                 scores = pooled(splits, predictor, types)
                 structural[setting] = sum(scores[t]["f1"] for t in types) / len(types)
                 log.append(f"coexist_score={coexist}, overlap_scope={scope}, span_type_prior={prior}: "
                            f"macro F1 {100 * structural[setting]:.2f}")
     # Ties: the highest coexist score (fewer types per span), scope "type", the smaller prior.
-    predictor.coexist_score, predictor.overlap_scope, predictor.span_type_prior = max(
+    extractor.coexist_score, extractor.overlap_scope, extractor.span_type_prior = max(
         structural, key=lambda k: (round(structural[k], 4), k[0], k[1] == "type", -k[2])
     )
     for _ in range(2):
@@ -111,18 +112,18 @@ def tune(splits: List[Split], predictor, types: List[str], heads: Dict[str, int]
             results = {}
             grid = [round(VOTES_STEP * i, 1) for i in range(int(heads[entity_type] / VOTES_STEP) + 1)]
             for value in grid:
-                predictor.min_votes = {**predictor.min_votes, entity_type: value}
+                extractor.min_votes = {**extractor.min_votes, entity_type: value}
                 results[value] = pooled(splits, predictor, [entity_type])[entity_type]["f1"]
             best = max(grid, key=lambda v: (round(results[v], 6), -v))
-            predictor.min_votes = {**predictor.min_votes, entity_type: best}
+            extractor.min_votes = {**extractor.min_votes, entity_type: best}
             log.append(
                 f"{entity_type}: " + ", ".join(f"{v}: {100 * f:.2f}" for v, f in results.items())
                 + f" -> {best}"
             )
     return {
-        "chosen": {"merge": "consensus", "coexist_score": predictor.coexist_score,
-                   "overlap_scope": predictor.overlap_scope,
-                   "span_type_prior": predictor.span_type_prior, "min_votes": predictor.min_votes},
+        "chosen": {"merge": "consensus", "coexist_score": extractor.coexist_score,
+                   "overlap_scope": extractor.overlap_scope,
+                   "span_type_prior": extractor.span_type_prior, "min_votes": extractor.min_votes},
         "log": log,
     }
 
@@ -132,13 +133,14 @@ def cell(values: dict) -> str:
 
 
 def table(splits: List[Split], predictor, types: List[str]) -> List[str]:
+    extractor = predictor.extractor
     rows = ["| type | heads | union of all heads | best head alone | consensus (chosen) |",
             "|---|---|---|---|---|"]
     union = pooled(splits, predictor, types, merge="union")
     chosen = pooled(splits, predictor, types)
     mapper = TypeMapper()
     for entity_type in types:
-        heads = [h for h in predictor.heads if entity_type in {mapper(t) for t in predictor.types_of_head[h]}]
+        heads = [h for h in extractor.heads if entity_type in {mapper(t) for t in extractor.types_of_head[h]}]
         alone = {h: pooled(splits, predictor, [entity_type], heads=[h])[entity_type] for h in heads}
         best = max(alone, key=lambda h: alone[h]["f1"])
         rows.append(f"| {entity_type} | {len(heads)} | {cell(union[entity_type])} | "
@@ -164,7 +166,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     predictor = predictor_from_path(args.archive, "biomedical_entities", **chosen)
     mapper = TypeMapper()
     produced: Counter = Counter(
-        t for h in predictor.heads for t in {mapper(x) for x in predictor.types_of_head[h]}
+        t for h in predictor.extractor.heads for t in {mapper(x) for x in predictor.extractor.types_of_head[h]}
     )
     splits = {
         split: [Split(predictor, corpus, split, data_root, out / "readings") for corpus in args.corpora]

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
-from biomtl_allennlp.data.medline_xml import format_citation
+from biomtl_allennlp.documents.medline_xml import format_citation
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ABSTRACTS = PROJECT_ROOT / "fixtures" / "pubmed" / "abstracts.jsonl"

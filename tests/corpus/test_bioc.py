@@ -1,4 +1,4 @@
-"""BioC in and out: the readers and writers of `data/bioc_collections.py`, and `allennlp
+"""BioC in and out: the readers and writers of `documents/bioc_reader.py` and `bioc_writer.py`, and `allennlp
 tag-corpus` on BioC XML and JSON (PubTator3's export) with the shipped model, on a local
 Ray with one worker (the model is loaded once, in that worker: the JSON-lines path is
 checked on a JSON-lines file of the same run)."""
@@ -20,14 +20,8 @@ from biomtl_allennlp.corpus.inputs import (
     read_records,
 )
 from biomtl_allennlp.corpus.tagger import tag_corpus
-from biomtl_allennlp.data.bioc_collections import (
-    BIOC_FORMATS,
-    bioc_format,
-    document_from_record,
-    load_bioc,
-    read_bioc,
-    write_bioc,
-)
+from biomtl_allennlp.documents.bioc_reader import BIOC_FORMATS, bioc_format, load_bioc, read_bioc
+from biomtl_allennlp.documents.bioc_writer import document_from_record, write_bioc
 from biomtl_allennlp.pretrained import tagger_path
 from tests.conftest import PROJECT_ROOT
 from tests.corpus.medline_fixtures import article_set, citation, shipped_abstracts
@@ -319,8 +313,8 @@ def test_output_formats(tmp_path):
 def test_pubtator_eval_gold_can_be_bioc(tmp_path):
     """The fixture gold PubTator file as PubTator3-style BioC reads back as the same gold
     documents (what `allennlp pubtator-eval` scores against)."""
-    from biomtl_allennlp.data.bioc_collections import pubtator_documents
-    from biomtl_allennlp.data.pubtator import read_pubtator
+    from biomtl_allennlp.documents.bioc_reader import pubtator_documents
+    from biomtl_allennlp.documents.pubtator import read_pubtator
 
     gold = list(read_pubtator(PROJECT_ROOT / "fixtures/pubmed/gold.pubtator"))
     collection = bioc_collection()
@@ -375,7 +369,7 @@ def test_bioc_gold_locations_are_checked(tmp_path):
     """`pubtator_documents` (pubtator-eval's BioC gold): a location that is not integers
     or a discontinuous annotation is an error naming the document; sentence annotations
     are read."""
-    from biomtl_allennlp.data.bioc_collections import pubtator_documents
+    from biomtl_allennlp.documents.bioc_reader import pubtator_documents
 
     def gold(locations, holder="passage"):
         document = pubtator3_document(ABSTRACTS[0])

@@ -14,7 +14,8 @@ from biomtl_allennlp import load_tagger
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.corpus.inputs import BadRecord, InputDocument, collect_inputs, input_format, read_records
 from biomtl_allennlp.corpus.tagger import tag_corpus
-from biomtl_allennlp.data.pubtator import PubtatorDocument, write_pubtator
+from biomtl_allennlp.documents.pubtator import format_output
+from biomtl_allennlp.documents.pubtator import PubtatorDocument, write_pubtator
 from biomtl_allennlp.pretrained import tagger_path
 from tests.corpus.medline_fixtures import (
     BOOK,
@@ -137,7 +138,7 @@ def test_pubtator_output(local_ray, corpus, tmp_path):
     assert summary.files_done == [str(corpus / "pubmed25n0002.xml")]
     tagger = load_tagger(output_format="pubtator")
     outputs = tagger.predict_batch_json(documents_of(corpus / "pubmed25n0002.xml"))
-    assert (tmp_path / "pubmed25n0002.pubtator").read_text() == "".join(map(tagger.format_pubtator, outputs))
+    assert (tmp_path / "pubmed25n0002.pubtator").read_text() == "".join(map(format_output, outputs))
     again = tag_corpus(
         str(tagger_path()), collect_inputs([str(corpus / "pubmed25n0002.xml")]), str(tmp_path),
         output_format="pubtator", progress=False,

@@ -11,13 +11,10 @@ import bioc
 import pytest
 import ray
 
-from biomtl_allennlp.corpus import tagger
+from biomtl_allennlp.corpus import output_folder, tagger, worker, writer
 from biomtl_allennlp.corpus.inputs import BiocRecord, collect_inputs
-from biomtl_allennlp.corpus.tagger import (
-    OutputFolderLockedError,
-    output_folder_lock,
-    tag_corpus,
-)
+from biomtl_allennlp.corpus.output_folder import OutputFolderLockedError, output_folder_lock
+from biomtl_allennlp.corpus.tagger import tag_corpus
 from biomtl_allennlp.pretrained import tagger_path
 from tests.corpus.medline_fixtures import STRUCTURED, TITLE_ONLY, article_set, shipped_abstracts, write
 
@@ -142,7 +139,7 @@ def test_a_second_run_from_the_command_line_names_the_holder(corpus, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from biomtl_allennlp.corpus.tagger import output_folder_lock\n"
+        [sys.executable, "-c", "import sys, time; from biomtl_allennlp.corpus.output_folder import output_folder_lock\n"
          "with output_folder_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(120)", str(out)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -253,7 +250,7 @@ def _job(path: Path, out: Path, output_format: str):
 
     (corpus_file,) = collect_inputs([str(path)])
     names = output_names(corpus_file.stem, output_format)
-    return tagger._FileJob(corpus_file, {kind: str(out / name) for kind, name in names.items()}, output_format)
+    return writer.FileJob(corpus_file, {kind: str(out / name) for kind, name in names.items()}, output_format)
 
 
 class _NoProgress:
@@ -304,14 +301,14 @@ def test_the_worker_tags_a_user_object_with_an_internal_key_as_a_document():
         def dump_line(self, output):
             return json.dumps(output) + "\n"
 
-    worker = object.__new__(tagger.TaggerWorker)
-    worker.predictor = Predictor()
-    (result,) = worker.tag([{"id": "mine", "text": TEXT, "bioc_document": "x", "bioc_output": "bioc_json"}])
+    tagger_worker = object.__new__(worker.TaggerWorker)
+    tagger_worker.predictor = Predictor()
+    (result,) = tagger_worker.tag([{"id": "mine", "text": TEXT, "bioc_document": "x", "bioc_output": "bioc_json"}])
     assert result == ('{"id": "mine", "entities": []}\n', None, [])
 
 
 def test_a_bioc_document_counts_its_passages_for_the_size_limits(tmp_path):
-    from biomtl_allennlp.data.bioc_collections import document_from_record, write_bioc
+    from biomtl_allennlp.documents.bioc_writer import document_from_record, write_bioc
 
     collection = bioc.BioCCollection()
     for number, size in enumerate((30, 10, tagger.LARGE_DOCUMENT_CHARS)):
@@ -332,14 +329,15 @@ def test_a_bioc_document_counts_its_passages_for_the_size_limits(tmp_path):
 def test_a_bioc_file_whose_first_documents_are_refused_is_valid(tmp_path):
     """The separator goes between documents written, not before the first one written;
     the output check parses BioC outputs."""
-    from biomtl_allennlp.data.bioc_collections import document_from_record, format_document, load_bioc
+    from biomtl_allennlp.documents.bioc_reader import load_bioc
+    from biomtl_allennlp.documents.bioc_writer import document_from_record, format_document
 
     path = write(tmp_path / "in.jsonl", "{}\n" * 3)
     for output_format in ("bioc_json", "bioc_xml"):
         job = _job(path, tmp_path, output_format)
         job.documents, job.reading_done = 3, True
-        summary = tagger.CorpusSummary()
-        driver = tagger._Driver([job], summary, _NoProgress(), started=time.time())
+        summary = writer.CorpusSummary()
+        driver = writer.Driver([job], summary, _NoProgress(), started=time.time())
         document = format_document(document_from_record({"id": "x", "text": TEXT}), output_format)
         driver.write(job, 1, ("", '{"error": "refused"}', []), [])
         driver.write(job, 2, (document, None, []), [])
@@ -351,9 +349,9 @@ def test_a_bioc_file_whose_first_documents_are_refused_is_valid(tmp_path):
     job = _job(path, tmp_path / "broken", "bioc_json")
     (tmp_path / "broken").mkdir()
     job.documents = job.written = job.output_documents = 1
-    tagger._Driver._emit(job, '{"source": "", "documents": [\n,\n{"id": "x", "passages": []}\n]}\n')
+    writer.Driver._emit(job, '{"source": "", "documents": [\n,\n{"id": "x", "passages": []}\n]}\n')
     job.handle.close()
-    assert tagger._check_output(job).startswith(f"{job.temporary('entities')}:2: not a whole BioC JSON collection")
+    assert writer.check_output(job).startswith(f"{job.temporary('entities')}:2: not a whole BioC JSON collection")
 
 
 @pytest.mark.parametrize("record", ['{"version": 1, "output_format": "jsonl", "files": []}',
@@ -362,8 +360,8 @@ def test_a_bioc_file_whose_first_documents_are_refused_is_valid(tmp_path):
 def test_a_corrupt_completion_record_is_unreadable_not_a_crash(tmp_path, record):
     path = write(tmp_path / "a.jsonl", '{"text": "x"}\n')
     job = _job(path, tmp_path, "jsonl")
-    Path(tagger.record_path(job.paths["entities"])).write_text(record)
-    problem = tagger.completion_problem(job.paths, job.corpus_file, "jsonl")
+    Path(output_folder.record_path(job.paths["entities"])).write_text(record)
+    problem = output_folder.completion_problem(job.paths, job.corpus_file, "jsonl")
     assert problem.startswith("unreadable completion record")
 
 
@@ -371,7 +369,7 @@ class _NoModelWorker(_OneSlowDocumentWorker):
     """A stand-in for `TaggerWorker` (no model) that writes BioC records as they are."""
 
     def tag(self, documents):
-        from biomtl_allennlp.data.bioc_collections import format_document
+        from biomtl_allennlp.documents.bioc_writer import format_document
 
         return [
             (format_document(d.document, d.output_format), None, []) if isinstance(d, BiocRecord)
@@ -383,7 +381,7 @@ class _NoModelWorker(_OneSlowDocumentWorker):
 def test_bad_lines_written_as_bioc_end_to_end(local_ray, tmp_path, monkeypatch):
     import cloudpickle
 
-    from biomtl_allennlp.data.bioc_collections import load_bioc
+    from biomtl_allennlp.documents.bioc_reader import load_bioc
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     monkeypatch.setattr(tagger, "TaggerWorker", _NoModelWorker)

@@ -2,7 +2,7 @@ import json
 
 from allennlp.predictors import Predictor
 
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.evaluation.corpus_eval import corpus_documents, evaluate_corpus
 from biomtl_allennlp.evaluation.pubtator_eval import gold_mentions, predicted_mentions, score_mentions
 from biomtl_allennlp.predictors.entity_merging import TypeMapper

@@ -3,8 +3,8 @@ import json
 import pytest
 from allennlp.predictors import Predictor
 
-from biomtl_allennlp.data.pubtator import PubtatorAnnotation, PubtatorDocument, write_pubtator
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.pubtator import PubtatorAnnotation, PubtatorDocument, write_pubtator
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.evaluation.pubtator_eval import (
     evaluate,
     gold_mentions,

@@ -12,7 +12,7 @@ from spacy.tokens import Doc
 
 from biomtl_allennlp.pipelines import spacy_component
 from biomtl_allennlp.pipelines.spacy_component import BiomtlNer, Readings, predictor_readings
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.pretrained import tagger_path
 from tests.conftest import PROJECT_ROOT
 

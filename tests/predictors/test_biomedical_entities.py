@@ -8,7 +8,7 @@ from allennlp.predictors import Predictor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from biomtl_allennlp.data.pubtator import read_pubtator
+from biomtl_allennlp.documents.pubtator import read_pubtator
 from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor
 
 HEADS = {"demo-gene", "demo-chemical", "demo-disease"}
@@ -72,16 +72,15 @@ class TestInputs:
 
     def test_every_head_tags_every_sentence_in_one_pass(self, make_predictor, monkeypatch):
         predictor = make_predictor(overlap_policy="keep_all")
-        model = predictor._model
         calls = []
-        original = model.forward_on_instances
+        original = predictor.extractor.run_model
 
-        def spy(instances, **kwargs):
-            outputs = original(instances, **kwargs)
+        def spy(instances):
+            outputs = original(instances)
             calls.append(outputs)
             return outputs
 
-        monkeypatch.setattr(model, "forward_on_instances", spy)
+        monkeypatch.setattr(predictor.extractor, "run_model", spy)
         outputs = predictor.predict_batch_json(
             [{"text": ABSTRACT}, {"pmid": "2", "title": "p53 in mice.", "abstract": ABSTRACT}]
         )
@@ -107,7 +106,7 @@ class TestInputs:
     def test_tokens_are_counted(self, make_predictor):
         predictor = make_predictor()
         predictor.predict_json({"text": "IL - 2 receptor ."})
-        assert predictor.tokens_processed == 5
+        assert predictor.extractor.tokens_processed == 5
 
     def test_type_map_and_policies(self, make_predictor):
         mapped = make_predictor(type_map={"GENE": "Protein", "Chemical": "Drug"})
@@ -412,15 +411,14 @@ def test_scores_are_the_crf_posteriors(make_predictor, monkeypatch):
 
 def test_a_failing_sentence_fails_only_its_document(make_predictor, monkeypatch):
     predictor = make_predictor()
-    model = predictor._model
-    original = model.forward_on_instances
+    original = predictor.extractor.run_model
 
-    def flaky(instances, **kwargs):
+    def flaky(instances):
         if any("EXPLODE" in instance["metadata"]["words"] for instance in instances):
             raise RuntimeError("simulated failure")
-        return original(instances, **kwargs)
+        return original(instances)
 
-    monkeypatch.setattr(model, "forward_on_instances", flaky)
+    monkeypatch.setattr(predictor.extractor, "run_model", flaky)
     outputs = predictor.predict_batch_json(
         [{"id": 1, "text": ABSTRACT}, {"id": 2, "text": "p53 binds. EXPLODE now."}, {"id": 3, "text": "p53"}]
     )

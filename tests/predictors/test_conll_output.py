@@ -1,4 +1,4 @@
-"""The `output_format="conll"` writer of the `biomedical_entities` predictor."""
+"""The `output_format="conll"` output of the `biomedical_entities` predictor."""
 import json
 import logging
 import re
@@ -7,7 +7,7 @@ import pytest
 
 from biomtl_allennlp.common.tags import bioul_to_spans
 from biomtl_allennlp.data.tokenizers import tokenize_document
-from biomtl_allennlp.predictors.biomedical_entities import BiomedicalEntitiesPredictor
+from biomtl_allennlp.documents.document import Document
 from tests.predictors.test_biomedical_entities import ABSTRACT, run_allennlp_predict
 
 # Sentences of different lengths (tagged sorted by length, so out of text order), a
@@ -27,8 +27,8 @@ def windows(predictor, output):
     return [
         tokens
         for tokens in tokenize_document(
-            output["text"], predictor._tokenizer, predictor._splitter,
-            max_sentence_tokens=predictor.max_sentence_tokens, title_end=title_end,
+            output["text"], predictor.extractor._tokenizer, predictor.extractor._splitter,
+            max_sentence_tokens=predictor.extractor.max_sentence_tokens, title_end=title_end,
         )  # fmt: skip
         if tokens
     ]
@@ -77,7 +77,7 @@ def test_sentences_are_the_windows_in_text_order_with_the_models_tags(conll, mak
     spans = set()
     for sentence, tokens in zip(output["sentences"], model_windows):
         # Each head's tags are the model's Viterbi tags for that window.
-        (alone,) = conll._model.forward_on_instances([conll._instance(tokens)])
+        (alone,) = conll.extractor.run_model([conll.extractor._instance(tokens)])
         assert list(sentence["tags"]) == list(alone["tags"]) and sorted(sentence["tags"]) == HEADS
         assert sentence["tags"] == alone["tags"]
         for head, tags in sentence["tags"].items():
@@ -119,7 +119,7 @@ def test_over_long_sentences_are_cut_into_windows_each_a_sentence(make_predictor
     assert all(1 <= len(s["tokens"]) <= 4 for s in output["sentences"])
     tokens = [t for s in output["sentences"] for t in s["tokens"]]
     assert tokens == [t for s in full["sentences"] for t in s["tokens"]]
-    assert [t.text for t in predictor._tokenizer.tokenize(ABSTRACT)] == tokens
+    assert [t.text for t in predictor.extractor._tokenizer.tokenize(ABSTRACT)] == tokens
     _, rows = blocks(predictor.dump_line(output))
     assert [[row[0] for row in sentence] for sentence in rows] == [s["tokens"] for s in output["sentences"]]
 
@@ -139,9 +139,8 @@ def test_default_json_has_no_sentences(make_predictor):
 
 
 def document_sentences(predictor, json_dict):
-    document = predictor._parse(json_dict)
-    predictor._tag([document])
-    return document.sentences
+    (extraction,) = predictor.extractor.extract([Document.from_json(json_dict)])
+    return extraction.sentences
 
 
 def test_errors_are_logged_and_not_written(conll, caplog):
@@ -151,34 +150,6 @@ def test_errors_are_logged_and_not_written(conll, caplog):
         assert conll.dump_line(error) == ""
     assert any('"id": "e"' in record.getMessage() for record in caplog.records)
     assert conll.dump_line({}) == ""
-
-
-@pytest.mark.parametrize(
-    "tokens, tags, message",
-    [
-        (["a\tb"], ["O"], "token 'a\\tb'"),
-        (["a\nb"], ["O"], "token 'a\\nb'"),
-        (["a\u2028b"], ["O"], "whitespace"),
-        ([""], ["O"], "token ''"),
-        (["a"], ["B X"], "tag 'B X'"),
-        (["a", "b"], ["O"], "1 tags of head 'h' for 2 tokens"),
-    ],
-)
-def test_the_writer_rejects_what_would_break_the_columns(tokens, tags, message):
-    outputs = {"text": "x", "entities": [], "sentences": [{"tokens": tokens, "tags": {"h": tags}}]}
-    with pytest.raises(ValueError, match="format_conll: .*" + re.escape(message)):
-        BiomedicalEntitiesPredictor.format_conll(outputs, heads=["h"])
-
-
-def test_the_writer_needs_sentences_and_every_head():
-    with pytest.raises(ValueError, match="no 'sentences'"):
-        BiomedicalEntitiesPredictor.format_conll({"text": "x", "entities": []})
-    outputs = {"text": "x", "sentences": [{"tokens": ["a"], "tags": {"h": ["O"]}}]}
-    with pytest.raises(ValueError, match=r"tags of heads \['h'\], expected \['g', 'h'\]"):
-        BiomedicalEntitiesPredictor.format_conll(outputs, heads=["g", "h"])
-    assert BiomedicalEntitiesPredictor.format_conll(dict(outputs, pmid="9 9")) == (
-        "# doc 9_9\n# columns: token\th\na\tO\n\n"
-    )
 
 
 def test_allennlp_predict_writes_conll(tiny_archive_path, tmp_path, make_predictor, monkeypatch):

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.predictors.entity_merging import (
     consensus_merge,
     heads_per_type,
@@ -204,6 +204,6 @@ def test_the_predictor_takes_exclusive_types_from_its_heads(make_predictor):
     from allennlp.common.checks import ConfigurationError
 
     predictor = make_predictor()
-    assert predictor.exclusive_types == [["Chemical"], ["Disease"], ["Gene/Protein"]]
+    assert predictor.extractor.exclusive_types == [["Chemical"], ["Disease"], ["Gene/Protein"]]
     with pytest.raises(ConfigurationError, match="coexist_score"):
         make_predictor(coexist_score="high")

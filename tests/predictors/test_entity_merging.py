@@ -1,6 +1,6 @@
 import pytest
 
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.predictors.entity_merging import (
     DEFAULT_TYPE_MAP,
     TypeMapper,

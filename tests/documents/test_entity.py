@@ -1,7 +1,7 @@
 import pytest
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.entity import Entity
+from biomtl_allennlp.documents.entity import Entity
 
 JSON = {
     "start": 3, "end": 6, "text": "p53", "type": "Gene/Protein", "dataset": "BC2GM",

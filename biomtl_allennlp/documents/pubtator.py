@@ -11,20 +11,22 @@ entity annotations (BioCreative V CDR, NCBI disease corpus, PubTator exports).
 Offsets are into `title + " " + abstract`.
 
 The one PubTator module of the project: `read_pubtator` (strict, streaming: documents are
-yielded as they are read), `write_pubtator` / `format_pubtator`, and the line rules that the
-`biomedical_entities` predictor applies to its input lines one at a time
-(`parse_text_line`, `is_annotation_line`, `looks_like_pubtator`) and to its output
-(`clean_field`, `clean_pmid`). Bad input raises `InputFormatError` (`path:line: message`).
+yielded as they are read), `write_pubtator` / `format_pubtator`, the predictor's output as
+PubTator (`format_output`), and the line rules that `documents.lines` applies to input
+lines one at a time (`parse_text_line`, `is_annotation_line`, `looks_like_pubtator`) and
+`format_output` to its output (`clean_field`, `clean_pmid`). Bad input raises `InputFormatError` (`path:line: message`).
 """
 import io
 import logging
 import os
 import re
 from dataclasses import dataclass, field
-from typing import IO, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data.text_lines import open_lines, without_byte_order_mark
+from biomtl_allennlp.documents.document import first_id
+from biomtl_allennlp.documents.entity import Entity
 
 logger = logging.getLogger(__name__)
 
@@ -335,3 +337,23 @@ def write_pubtator(
     for document in documents:
         file.write(format_pubtator(document))
         file.write("\n")
+
+
+def format_output(outputs: Dict[str, Any]) -> str:
+    """
+    The PubTator lines of one output of the `biomedical_entities` predictor and a blank
+    line (a document without title and entities gives two blank lines, so each has its
+    block): the `|t|` and `|a|` lines of documents that had a title, then a mention line
+    per entity. The PMID column is the first id of `ID_KEYS` present, else `-`. Fields are
+    cleaned with `clean_field` / `clean_pmid`.
+    """
+    entities = [Entity.from_json(entity) for entity in outputs["entities"]]
+    document = PubtatorDocument(
+        pmid=clean_pmid(first_id(outputs)),
+        title=clean_field(outputs.get("title") or ""),
+        abstract=clean_field(outputs.get("abstract") or ""),
+        annotations=[
+            PubtatorAnnotation(e.start, e.end, clean_field(e.text), clean_field(e.type)) for e in entities
+        ],
+    )
+    return (format_pubtator(document, text_lines="title" in outputs) or "\n") + "\n"

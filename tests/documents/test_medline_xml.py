@@ -3,7 +3,7 @@ import gzip
 import pytest
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.medline_xml import MedlineCitation, MedlineDeletion, read_medline
+from biomtl_allennlp.documents.medline_xml import MedlineCitation, MedlineDeletion, read_medline
 from tests.corpus.medline_fixtures import (
     BOOK,
     DELETION,
@@ -42,7 +42,7 @@ def test_citations_deletions_and_the_pubtator_text(tmp_path, name):
 
 
 def test_records_stream_across_read_chunks(tmp_path, monkeypatch):
-    import biomtl_allennlp.data.medline_xml as medline_xml
+    import biomtl_allennlp.documents.medline_xml as medline_xml
 
     monkeypatch.setattr(medline_xml, "_CHUNK_BYTES", 7)  # splits tags and characters
     path = write(tmp_path / "a.xml", article_set(STRUCTURED, TITLE_ONLY, BOOK, DELETION))

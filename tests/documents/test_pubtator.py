@@ -6,7 +6,7 @@ from typing import List
 import pytest
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.data.pubtator import (
+from biomtl_allennlp.documents.pubtator import (
     PubtatorAnnotation,
     PubtatorDocument,
     clean_field,

@@ -1,0 +1,100 @@
+"""
+`Document`: one document to tag, as the `biomedical_entities` predictor and `allennlp
+tag-corpus` take it from any input format (a JSON object, a PubTator or MEDLINE record, a
+line of text), with its ids, its text, its title and abstract parts where it has them, and
+the entities found in it.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.documents.entity import ID_KEYS, Entity
+
+
+@dataclass
+class Document:
+    """
+    # Parameters
+
+    text : `str`
+        What is tagged: the text, or `title + " " + abstract` (as in PubTator, so offsets
+        agree with PubTator files), just `title` without an abstract.
+    ids : `Dict[str, Any]`
+        The ids of the input (keys of `ID_KEYS`), echoed in its output.
+    title : `str`, optional
+        The title part, at offset 0 (a sentence of its own); `None` for a text document.
+    abstract : `str`, optional
+        The abstract part, at `abstract_start` (`""` when the document has only a title).
+    entities : `List[Entity]`
+        The entities found in `text` (character offsets into it).
+    """
+
+    text: str
+    ids: Dict[str, Any] = field(default_factory=dict)
+    title: Optional[str] = None
+    abstract: Optional[str] = None
+    entities: List[Entity] = field(default_factory=list)
+
+    @property
+    def title_end(self) -> Optional[int]:
+        """Where the title ends when an abstract follows it (a sentence boundary)."""
+        return len(self.title) if self.title is not None and self.abstract else None
+
+    @property
+    def abstract_start(self) -> Optional[int]:
+        """The offset of the abstract in `text`, when there is one."""
+        return len(self.title) + 1 if self.title is not None and self.abstract else None
+
+    @classmethod
+    def from_json(cls, json_dict: Any) -> "Document":
+        """
+        The document of a predictor input: `{"text": ...}` or `{"title": ..., "abstract":
+        ...}` (`abstract` may be missing or null), with ids under `ID_KEYS`. Raises
+        `InputFormatError` (without a place) for what is no document: not an object,
+        missing keys, a `text`, `title` or `abstract` that is not a string, empty or
+        whitespace-only text.
+        """
+        if not isinstance(json_dict, dict):
+            raise InputFormatError(f"expected a JSON object, got {type(json_dict).__name__}")
+        ids = ids_of(json_dict)
+        if "text" in json_dict:
+            text = json_dict["text"]
+            if not isinstance(text, str):
+                raise InputFormatError(f"'text' must be a string, got {_type_name(text)}")
+            document = cls(text=text, ids=ids)
+        elif "title" in json_dict or "abstract" in json_dict:
+            parts = []
+            for key in ("title", "abstract"):
+                value = json_dict.get(key)
+                if value is None:
+                    value = ""
+                if not isinstance(value, str):
+                    raise InputFormatError(f"'{key}' must be a string, got {_type_name(value)}")
+                parts.append(value)
+            title, abstract = parts
+            # As `PubtatorDocument.text`, so offsets agree with PubTator files.
+            text = f"{title} {abstract}" if abstract else title
+            document = cls(text=text, ids=ids, title=title, abstract=abstract)
+        else:
+            raise InputFormatError(
+                f"missing key: expected 'text', or 'title' and 'abstract'; got keys {sorted(json_dict)}"
+            )
+        if not document.text:
+            raise InputFormatError("empty text")
+        if not document.text.strip():
+            raise InputFormatError("text contains only whitespace")
+        return document
+
+
+def ids_of(json_dict: Mapping[str, Any]) -> Dict[str, Any]:
+    """The ids of an input object (its keys of `ID_KEYS`), in `ID_KEYS` order."""
+    return {key: json_dict[key] for key in ID_KEYS if key in json_dict}
+
+
+def first_id(json_dict: Mapping[str, Any], default: str = "-") -> str:
+    """The first id of `ID_KEYS` that `json_dict` has (not null), as a string, else `default`."""
+    return next((str(json_dict[key]) for key in ID_KEYS if json_dict.get(key) is not None), default)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
