@@ -178,7 +178,7 @@ def prediction_throughput(args, device) -> List[Dict]:
     """Part 3: the predictor on raw abstracts, all heads, loop vs scan (the archive's
     config with `model.crf_algorithm` set)."""
     from biomtl_allennlp.common.archives import predictor_from_path
-    from biomtl_allennlp.data.pubtator import read_pubtator
+    from biomtl_allennlp.documents.pubtator import read_pubtator
     from biomtl_allennlp.evaluation.pubtator_eval import predict_documents
     from biomtl_allennlp.pretrained import SHIPPED_MODELS, tagger_path
 

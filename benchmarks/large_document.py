@@ -26,8 +26,8 @@ def one(archive: str, size: int, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     from biomtl_allennlp.common.archives import predictor_from_path
-    from biomtl_allennlp.data.entity import Entity
-    from biomtl_allennlp.data.pubtator import read_pubtator
+    from biomtl_allennlp.documents.entity import Entity
+    from biomtl_allennlp.documents.pubtator import read_pubtator
 
     abstracts = [d.text for d in read_pubtator(ROOT / "fixtures" / "pubmed" / "abstracts.pubtator")]
     text = ""
@@ -40,7 +40,7 @@ def one(archive: str, size: int, threads: int) -> dict:
     seconds = time.perf_counter() - started
     readings = [Entity.from_json(entity) for entity in output["alternatives"]]
     started = time.perf_counter()
-    predictor.merge_heads(readings, types_mapped=True)
+    predictor.extractor.merge_heads(readings, types_mapped=True)
     merging = time.perf_counter() - started
     assert output["text"] == text and "error" not in output
     return {"characters": len(text), "tokens": predictor.tokens_processed, "seconds": seconds,

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import biomtl_allennlp  # noqa: E402,F401
 from biomtl_allennlp.common.archives import predictor_from_path  # noqa: E402
-from biomtl_allennlp.data.pubtator import read_pubtator  # noqa: E402
+from biomtl_allennlp.documents.pubtator import read_pubtator  # noqa: E402
 from biomtl_allennlp.evaluation.pubtator_eval import predict_documents  # noqa: E402
 
 
@@ -105,7 +105,7 @@ def compare_merge(archive: str, documents, batch_size: int, rounds: int) -> None
     for merge, predictor in predictors.items():
         started = time.perf_counter()
         for entities in readings.values():
-            predictor.merge_heads(entities, types_mapped=True)
+            predictor.extractor.merge_heads(entities, types_mapped=True)
         merging[merge] = time.perf_counter() - started
     median = {merge: sorted(values)[len(values) // 2] for merge, values in seconds.items()}
     print(f"\n## Merge rule, side by side (batch {batch_size}, {rounds} rounds each, alternating)\n")

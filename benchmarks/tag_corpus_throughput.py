@@ -28,8 +28,8 @@ from typing import Dict, List, Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from biomtl_allennlp.data.medline_xml import format_citation  # noqa: E402
-from biomtl_allennlp.data.pubtator import read_pubtator  # noqa: E402
+from biomtl_allennlp.documents.medline_xml import format_citation  # noqa: E402
+from biomtl_allennlp.documents.pubtator import read_pubtator  # noqa: E402
 
 ALLENNLP = str(Path(sys.executable).parent / "allennlp")
 PUBMED_ABSTRACTS = 36_000_000

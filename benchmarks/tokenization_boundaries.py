@@ -21,7 +21,7 @@ from typing import List, Tuple
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from biomtl_allennlp.data.pubtator import PubtatorDocument, read_pubtator  # noqa: E402
+from biomtl_allennlp.documents.pubtator import PubtatorDocument, read_pubtator  # noqa: E402
 from biomtl_allennlp.data.tokenizers.biomedical_sentence_splitter import (  # noqa: E402
     BiomedicalSentenceSplitter,
     tokenize_document,

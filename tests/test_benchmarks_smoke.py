@@ -251,7 +251,7 @@ def test_predict_throughput_compares_the_merge_rules(capsys):
 
 def test_tokenization_boundaries(tmp_path, capsys):
     """Every gold mention of the file is counted, and the fixture's mentions all fit our tokens."""
-    from biomtl_allennlp.data.pubtator import read_pubtator
+    from biomtl_allennlp.documents.pubtator import read_pubtator
 
     gold = PROJECT_ROOT / "fixtures" / "pubmed" / "gold.pubtator"
     (tmp_path / "gold.txt").write_text(gold.read_text(encoding="utf-8"), encoding="utf-8")

@@ -1,6 +1,6 @@
 import json
 import logging
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict, sanitize
@@ -11,7 +11,6 @@ from allennlp.predictors.predictor import Predictor
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.documents import conll, pubtator
 from biomtl_allennlp.documents.document import Document, ids_of
-from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.documents.json_lines import format_json_line
 from biomtl_allennlp.documents.lines import INPUT_FORMATS, InputLine, LineReader, describe, error_output
 from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
@@ -158,17 +157,6 @@ class BiomedicalEntitiesPredictor(Predictor):
     def tokens_processed(self) -> int:
         """The number of tokens tagged so far (for throughput measurements)."""
         return self.extractor.tokens_processed
-
-    def merge_heads(
-        self,
-        entities: List[Entity],
-        heads: Optional[Sequence[str]] = None,
-        merge: Optional[str] = None,
-        types_mapped: bool = False,
-    ) -> List[Entity]:
-        """The output entities of one document from its heads' entities, with `heads`
-        selected (`EntityExtractor.merge_heads`)."""
-        return self.extractor.merge_heads(entities, heads, merge, types_mapped)
 
     # ------------------------------------------------------------------ line IO
 
