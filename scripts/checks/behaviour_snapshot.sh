@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 FINAL=$(realpath -m "$1")
 # Outputs name their input files: every run writes under the same folder, then moves it.
-OUT=${TMPDIR:-/tmp}/biomtl_behaviour_snapshot
+OUT=/tmp/biomtl_behaviour_snapshot
 rm -rf "$OUT" "$FINAL" && mkdir -p "$OUT"
 AL=".venv/bin/allennlp"
 PY=".venv/bin/python"
@@ -91,16 +91,27 @@ with open(sys.argv[1], "w", encoding="utf-8") as out:
                       for s in doc.spans["biomtl"]],
         }) + "\n")
 PY
-# tag-corpus summaries without their timings and memory figures
-$PY - "$OUT"/tag_corpus.*/tag-corpus-summary.json <<'PY'
+# tag-corpus summaries and evaluation metrics without their timings and memory figures
+normalise() {
+$PY - "$@" <<'PY'
 import json, sys
+VOLATILE = ("seconds", "memory", "per_second")
+def kept(value):
+    if isinstance(value, dict):
+        return {k: kept(v) for k, v in value.items() if not any(w in k for w in VOLATILE)}
+    return value
 for path in sys.argv[1:]:
     with open(path, encoding="utf-8") as handle:
-        summary = json.load(handle)
-    kept = {k: v for k, v in summary.items() if not any(w in k for w in ("seconds", "memory", "per_second", "rate"))}
+        text = handle.read()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        continue  # a table, not JSON: left as it is
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(kept, handle, indent=2, sort_keys=True)
+        json.dump(kept(value), handle, indent=2, sort_keys=True)
 PY
+}
+normalise "$OUT"/tag_corpus.*/tag-corpus-summary.json "$OUT"/*_eval.json "$OUT"/*_eval.txt
 find "$OUT" -type f | sort | sed "s|$OUT/||" | while read -r f; do printf '%s  %s\n' "$(sha256sum < "$OUT/$f" | cut -c1-16)" "$f"; done > "$OUT.sums"
 mv "$OUT.sums" "$OUT/SHA256SUMS"
 mkdir -p "$(dirname "$FINAL")" && mv "$OUT" "$FINAL"
