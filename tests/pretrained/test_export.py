@@ -35,7 +35,7 @@ def test_archive_holds_config_vocabulary_and_half_weights(exported):
     output, summary = exported
     with tarfile.open(output) as tar:
         names = tar.getnames()
-    assert "config.json" in names and "weights.th" in names and "vocabulary" in names
+    assert {"config.json", "meta.json", "weights.th", "vocabulary"} <= set(names)
     config = read_config(output).as_dict()
     assert not set(TRAINING_ONLY_KEYS) & set(config)
     assert config["model"]["type"] == "multitask_crf_tagger"
