@@ -5,9 +5,9 @@ the entities highlighted by type, using spaCy's displaCy in manual mode, with a 
     allennlp visualize entities.jsonl -o entities.html [--max-documents N]
 
 (`biomtl_allennlp/commands/visualize.py`.) displaCy's entity style cannot show overlapping
-entities: where entities overlap, the longest is shown (ties: higher score, then earlier). Error lines and lines without
-`text` / `entities` are skipped (and counted on stderr), and so are entities that
-`Entity.from_json` cannot read or whose offsets fall outside the text.
+entities: where entities overlap, the longest is shown (ties: higher score, then earlier).
+Error lines and lines without `text` / `entities` are skipped (and counted on stderr), and
+so are entities that `Entity.from_json` cannot read or whose offsets fall outside the text.
 """
 import hashlib
 import html

@@ -111,8 +111,9 @@ class MultiHeadCrf(torch.nn.Module):
         # They follow from the labels, so they are not saved with the weights.
         # Shapes: (num_heads, num_tags [previous], num_tags [next]), (num_heads, num_tags),
         # (num_heads, num_tags)
-        for name, part in zip(("_allowed_transitions", "_allowed_starts", "_allowed_ends"), zip(*allowed)):
-            padded = [_pad_tags(mask, self.num_tags, value=0.0) for mask in part]
+        names = ("_allowed_transitions", "_allowed_starts", "_allowed_ends")
+        for name, masks in zip(names, zip(*allowed)):
+            padded = [_pad_tags(mask, self.num_tags, value=0.0) for mask in masks]
             self.register_buffer(name, torch.stack(padded), persistent=False)
 
     def head_index(self, head: str) -> int:
@@ -202,9 +203,8 @@ class MultiHeadCrf(torch.nn.Module):
         """
         transitions, start, end = self._row_potentials(heads, constrained=False)
         algorithm = crf_scan if self.algorithm == "scan" else crf_loop
-        return crf_loop.path_score(logits, tags, mask, transitions, start, end) - algorithm.log_partition(
-            logits, mask, transitions, start, end
-        )
+        path_score = crf_loop.path_score(logits, tags, mask, transitions, start, end)
+        return path_score - algorithm.log_partition(logits, mask, transitions, start, end)
 
     # ------------------------------------------------------------------ decoding
 

@@ -67,7 +67,7 @@ class HeadRows:
         segments = []
         head_indices = []
         for index, head in enumerate(heads):
-            head_rows = [row for row, heads_of_row in enumerate(names_of_row) if head in heads_of_row]
+            head_rows = [row for row, row_heads in enumerate(names_of_row) if head in row_heads]
             if head_rows:
                 rows = torch.tensor(head_rows, dtype=torch.long, device=mask.device)
                 segments.append((head, rows))
