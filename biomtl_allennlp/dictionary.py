@@ -12,8 +12,7 @@ the sentence was split. A term may be listed with several types; its first liste
 preferred one (used by `match`). Lookups consider windows of at most `max_window` (default 6)
 corpus tokens.
 
-Command line (`biomtl_allennlp/commands/dictionary.py`; `python -m biomtl_allennlp.dictionary`
-runs the same command):
+Command line (`biomtl_allennlp/commands/dictionary.py`):
 
     allennlp dictionary build --out dict.tsv [--label-encoding IOBES] \\
         [--min-count 1] [--case-sensitive] train.tsv [...]
@@ -303,9 +302,3 @@ def build_dictionary_from_corpus(
         for text in surface[key]:
             dictionary.add(text, key[1])
     return dictionary
-
-
-if __name__ == "__main__":
-    from biomtl_allennlp.commands import run_as_allennlp_command
-
-    run_as_allennlp_command("dictionary")

@@ -4,11 +4,10 @@ the entities highlighted by type, using spaCy's displaCy in manual mode, with a 
 
     allennlp visualize entities.jsonl -o entities.html [--max-documents N]
 
-(`biomtl_allennlp/commands/visualize.py`; `python -m biomtl_allennlp.visualize` runs the same
-command.) displaCy's entity style cannot show overlapping entities: where entities overlap,
-the longest is shown (ties: higher score, then earlier). Error lines and lines without
-`text` / `entities` are skipped (and counted on stderr), and so are entities that
-`Entity.from_json` cannot read or whose offsets fall outside the text.
+(`biomtl_allennlp/commands/visualize.py`.) displaCy's entity style cannot show overlapping
+entities: where entities overlap, the longest is shown (ties: higher score, then earlier).
+Error lines and lines without `text` / `entities` are skipped (and counted on stderr), and
+so are entities that `Entity.from_json` cannot read or whose offsets fall outside the text.
 """
 import hashlib
 import html
@@ -125,9 +124,3 @@ def visualize_file(
     with open(output_file, "w", encoding="utf-8", errors="replace") as handle:
         handle.write(page)
     return len(documents), skipped
-
-
-if __name__ == "__main__":
-    from biomtl_allennlp.commands import run_as_allennlp_command
-
-    run_as_allennlp_command("visualize")

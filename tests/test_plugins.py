@@ -1,5 +1,6 @@
 """The plugin loads the way allennlp's commands load it, beside allennlp-models."""
 import json
+import os
 import subprocess
 import sys
 
@@ -70,15 +71,29 @@ def test_our_subcommands_from_the_project_root():
 
 
 def test_our_subcommands_from_any_directory(tmp_path):
-    # Elsewhere `allennlp` has no plugins file to read: `python -m biomtl_allennlp.commands`
-    # (the same as `run_as_allennlp_command`) registers the plugin first.
+    # Elsewhere `allennlp` has no plugins file to read: an import of the plugin registers
+    # them, and so does `~/.allennlp/plugins` for the `allennlp` command line.
     assert not (tmp_path / ".allennlp_plugins").exists()
     texts = _help_of_each_command(tmp_path, "import biomtl_allennlp\n")
     for name, phrase in OUR_COMMANDS.items():
         assert f"usage: allennlp {name}" in texts[name] and phrase in texts[name], name
+    home = tmp_path / "home"
+    (home / ".allennlp").mkdir(parents=True)
+    (home / ".allennlp" / "plugins").write_text("biomtl_allennlp\n")
     result = subprocess.run(
-        [sys.executable, "-m", "biomtl_allennlp.commands", "bc2gm-eval", "--help"],
-        cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-m", "allennlp", "bc2gm-eval", "--help"],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "HOME": str(home)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage: allennlp bc2gm-eval" in result.stdout
+
+
+def test_library_modules_have_no_command_line_of_their_own():
+    # `allennlp <name>` is the one entry: no `python -m` shim in the package, so no module
+    # below `commands/` imports the command layer.
+    package = PROJECT_ROOT / "biomtl_allennlp"
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert '__name__ == "__main__"' not in text, path
+        if path.parent.name != "commands" and path != package / "__init__.py":
+            assert "biomtl_allennlp.commands" not in text, path

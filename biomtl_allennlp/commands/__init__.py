@@ -11,9 +11,11 @@ imports the modules listed in `.allennlp_plugins` in the working directory and i
 
 - from the project root (its `.allennlp_plugins` names `biomtl_allennlp`):
   `allennlp pubtator-eval ...`, with or without `--include-package biomtl_allennlp`;
-- from any other directory: list `biomtl_allennlp` in `~/.allennlp/plugins` (or a local
-  `.allennlp_plugins`), or run `python -m biomtl_allennlp.commands pubtator-eval ...`,
-  which registers the plugin and then runs allennlp's command line.
+- from any other directory: list `biomtl_allennlp` in `~/.allennlp/plugins` (or in a
+  local `.allennlp_plugins`).
+
+These subcommands are the one command line of the plugin: its library modules have no
+`python -m` entry points.
 
 `--include-package biomtl_allennlp` alone cannot make a plugin subcommand known; it is
 accepted by every subcommand, as allennlp adds it to all of them.
@@ -22,7 +24,7 @@ import functools
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional
 
 from biomtl_allennlp.common.errors import InputFormatError
 
@@ -59,16 +61,3 @@ def json_object_arg(value: Optional[str], name: str) -> Dict[str, Any]:
         raise InputFormatError(f"{name}: expected a JSON object")
     return parsed
 
-
-def run_as_allennlp_command(name: Optional[str] = None, argv: Optional[Sequence[str]] = None) -> None:
-    """
-    Runs `allennlp [name] ARGS` in this process, with the plugin registered first, so it
-    works from any directory; `ARGS` default to `sys.argv[1:]`. The old entry points
-    (`python -m biomtl_allennlp.evaluation.pubtator_eval ARGS`, ...) call this.
-    """
-    import biomtl_allennlp  # noqa: F401  (registers the components and subcommands)
-    from allennlp.commands import main
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    sys.argv = ["allennlp"] + ([name] if name else []) + args
-    main(prog="allennlp")

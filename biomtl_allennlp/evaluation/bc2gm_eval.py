@@ -18,8 +18,7 @@ pairs with no gold mention, e.g. a second prediction for an already matched gold
 false positive. Gold mentions left unpaired are false negatives. Repeated identical prediction
 lines count once.
 
-Command line (`biomtl_allennlp/commands/bc2gm_eval.py`; `python -m
-biomtl_allennlp.evaluation.bc2gm_eval` runs the same command):
+Command line (`biomtl_allennlp/commands/bc2gm_eval.py`):
 
     allennlp bc2gm-eval --gold GENE.eval --alt ALTGENE.eval \\
         --predictions pred.eval [--output-file scores.json]
@@ -191,10 +190,3 @@ def score(
     candidates = {p: acceptable.get(p, []) for p in predicted_set}
     tp = _max_matching(candidates)
     return precision_recall_f1(tp, len(predicted_set) - tp, len(gold) - tp)
-
-
-
-if __name__ == "__main__":
-    from biomtl_allennlp.commands import run_as_allennlp_command
-
-    run_as_allennlp_command("bc2gm-eval")

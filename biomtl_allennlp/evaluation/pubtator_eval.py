@@ -17,8 +17,7 @@ Precision, recall and F1 are given per type and micro-averaged over the scored t
 (`overall`). Throughput is the number of tokens tagged per second of prediction (archive
 loading excluded).
 
-Command line (`biomtl_allennlp/commands/pubtator_eval.py`; `python -m
-biomtl_allennlp.evaluation.pubtator_eval` runs the same command):
+Command line (`biomtl_allennlp/commands/pubtator_eval.py`):
 
     allennlp pubtator-eval ARCHIVE GOLD.PubTator \\
         [--type-map '{"DNA": "Gene/Protein"}'] [--types Chemical Disease] \\
@@ -149,9 +148,3 @@ def evaluate(
     )
     metrics["throughput"] = throughput
     return metrics
-
-
-if __name__ == "__main__":
-    from biomtl_allennlp.commands import run_as_allennlp_command
-
-    run_as_allennlp_command("pubtator-eval")

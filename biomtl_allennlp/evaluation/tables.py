@@ -374,9 +374,3 @@ def plot_figure4(results: Results, path: str) -> None:
     figure.tight_layout()
     figure.savefig(path, format="png", dpi=100)
     plt.close(figure)
-
-
-if __name__ == "__main__":  # the command line is `allennlp tables` (commands/tables.py)
-    from biomtl_allennlp.commands import run_as_allennlp_command
-
-    run_as_allennlp_command("tables")

@@ -1,12 +1,9 @@
 import logging
-from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-import torch.distributed as dist
 from allennlp.common import Lazy
 from allennlp.common.checks import ConfigurationError
-from allennlp.common.util import is_distributed
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
@@ -14,49 +11,14 @@ from allennlp.modules.token_embedders import TokenEmbedder
 from allennlp.nn import InitializerApplicator, util
 
 from biomtl_allennlp.common.datasets import LABEL_NAMESPACE_SUFFIX, label_namespace
-from biomtl_allennlp.common.metric_keys import MACRO_F1, MEASURES, metric_key
 from biomtl_allennlp.modules.multi_head_crf import MultiHeadCrf
-from biomtl_allennlp.training.metrics.distributed_span_f1 import DistributedSpanBasedF1Measure
+from biomtl_allennlp.nn.head_rows import HeadRows
+from biomtl_allennlp.training.metrics.multi_head_span_f1 import MultiHeadSpanF1
 
 logger = logging.getLogger(__name__)
 
 # What the weighted sum of a batch's sentence NLLs is divided by (`loss_normalization`).
 LOSS_NORMALIZATIONS = ("sentence", "token", "sum")
-
-
-@dataclass
-class HeadRows:
-    """
-    Which head scores which rows of a batch. Every tensor below the CRFs that is per head
-    is "stacked": the rows of the first head present, then those of the next, in the
-    model's head order. A row of a named dataset is in its head only; raw text (no
-    dataset) is in every head.
-    """
-
-    batch_size: int
-    # (head name, batch rows of that head), heads in model order, only heads present.
-    segments: List[Tuple[str, torch.LongTensor]]
-    # Shape: (num_rows,): the batch row of each stacked row.
-    batch_rows: torch.LongTensor
-    # Shape: (num_rows,): the index into the model's heads of each stacked row.
-    heads: torch.LongTensor
-
-    def stack(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Batch rows -> stacked rows (along the first dimension)."""
-        return tensor.index_select(0, self.batch_rows)
-
-    def split(self, stacked: torch.Tensor) -> Iterator[Tuple[str, torch.Tensor]]:
-        """`(head, that head's part)` of a stacked tensor."""
-        sizes = [len(rows) for _, rows in self.segments]
-        return zip((head for head, _ in self.segments), stacked.split(sizes))
-
-    def unstack(self, values: Sequence[Any]) -> List[Dict[str, Any]]:
-        """Per stacked row values -> per batch row `{head: value}`."""
-        output: List[Dict[str, Any]] = [{} for _ in range(self.batch_size)]
-        heads = [head for head, rows in self.segments for _ in range(len(rows))]
-        for row, head, value in zip(self.batch_rows.tolist(), heads, values):
-            output[row][head] = value
-        return output
 
 
 @Model.register("multitask_crf_tagger")
@@ -79,7 +41,7 @@ class MultiTaskCrfTagger(Model):
     parameters).
 
     `forward` follows the paper's figure: which rows go to which head
-    (`_head_rows`) -> shared and private embeddings and the word encoder (`_encode`) ->
+    (`HeadRows.of_batch`) -> shared and private embeddings and the word encoder (`_encode`) ->
     per-head logits (`_head_logits`) -> CRF loss (`_loss`) / decoding -> metrics. Batches
     may mix datasets: layers shared by all heads run once over the batch; below a private
     layer, each head's rows are stacked, so one encoder pass (MTM-W) and one CRF loop (all
@@ -128,9 +90,6 @@ class MultiTaskCrfTagger(Model):
     training_metrics : `bool`, optional (default = `False`)
         Decode and score during training too (costs a Viterbi pass per batch).
     initializer : `InitializerApplicator`, optional
-    private_layers : `List[str]`, optional
-        Replaced by `private_token_embedders` / `private_encoder`; only `[]` (the value
-        of archives trained before the change with nothing private) is accepted.
     """
 
     def __init__(
@@ -149,18 +108,9 @@ class MultiTaskCrfTagger(Model):
         crf_algorithm: str = "loop",
         training_metrics: bool = False,
         initializer: InitializerApplicator = InitializerApplicator(),
-        private_layers: Sequence[str] = (),
         **kwargs,
     ) -> None:
         super().__init__(vocab, **kwargs)
-        if private_layers:
-            raise ConfigurationError(
-                f"multitask_crf_tagger: 'private_layers' ({list(private_layers)}) was replaced: "
-                "move a private token embedder from text_field_embedder.token_embedders to "
-                "'private_token_embedders' (same key), and a private word encoder from "
-                "'encoder' to 'private_encoder'; training_configs/biomtl.libsonnet's "
-                "model(private_layers) does this for you"
-            )
         self.datasets = self._head_names(vocab, datasets)
         loss_weights = dict(loss_weights or {})
         unknown = sorted(set(loss_weights) - set(self.datasets))
@@ -224,15 +174,7 @@ class MultiTaskCrfTagger(Model):
             }
         )
         self._crf = MultiHeadCrf(labels, label_encoding, include_start_end_transitions, crf_algorithm)
-        self._metrics = {
-            name: DistributedSpanBasedF1Measure(
-                vocab, tag_namespace=label_namespace(name), label_encoding=label_encoding
-            )
-            for name in self.datasets
-        }
-        self._evaluated: set = set()
-        # Archives trained before `MultiHeadCrf` kept the CRFs under `_crfs.<dataset>`.
-        self._register_load_state_dict_pre_hook(_rename_old_crf_parameters)
+        self._metrics = MultiHeadSpanF1(vocab, self.datasets, label_encoding)
         initializer(self)
 
     @staticmethod
@@ -289,7 +231,7 @@ class MultiTaskCrfTagger(Model):
         """
         # Shape: (batch_size, num_tokens)
         mask = util.get_text_field_mask(tokens)
-        rows = self._head_rows(metadata, mask, labelled=tags is not None)
+        rows = HeadRows.of_batch(self.datasets, metadata, mask, labelled=tags is not None)
         # Shape: (num_rows, num_tokens, encoder_dim)
         encoded = self._encode(tokens, mask, rows)
         # Shape: (num_rows, num_tokens, num_tags)
@@ -316,41 +258,6 @@ class MultiTaskCrfTagger(Model):
         if metadata is not None:
             output["words"] = [entry.get("words") for entry in metadata]
         return output
-
-    def _head_rows(
-        self, metadata: Optional[List[Dict[str, Any]]], mask: torch.BoolTensor, labelled: bool
-    ) -> HeadRows:
-        """Which head scores which rows: each row's dataset, or every head for raw text."""
-        batch_size = mask.size(0)
-        names = [(entry or {}).get("dataset") for entry in (metadata or [{}] * batch_size)]
-        if all(name is None for name in names):
-            if labelled:
-                raise ValueError(
-                    "tags were given without metadata naming each row's dataset; tag ids "
-                    "only mean something in their dataset's label namespace"
-                )
-            names_of_row = [set(self.datasets)] * batch_size
-        else:
-            unknown = sorted({name for name in names if name not in self.datasets} - {None})
-            if unknown or None in names:
-                raise ValueError(
-                    f"batch rows name datasets this model has no head for: "
-                    f"{unknown or ['(none) mixed with named datasets']}; heads: {self.datasets}"
-                )
-            names_of_row = [{name} for name in names]
-        segments = []
-        for head in self.datasets:
-            head_rows = [row for row, heads in enumerate(names_of_row) if head in heads]
-            if head_rows:
-                segments.append((head, torch.tensor(head_rows, dtype=torch.long, device=mask.device)))
-        batch_rows = torch.cat([head_rows for _, head_rows in segments])
-        heads = torch.cat(
-            [
-                torch.full_like(head_rows, self._crf.head_index(head))
-                for head, head_rows in segments
-            ]
-        )
-        return HeadRows(batch_size, segments, batch_rows, heads)
 
     def _encode(
         self, tokens: TextFieldTensors, mask: torch.BoolTensor, rows: HeadRows
@@ -479,8 +386,7 @@ class MultiTaskCrfTagger(Model):
         for (head, head_best), (_, head_tags), (_, head_mask) in parts:
             # Shape: (head_rows, num_tokens, tags_of_head)
             one_hot = torch.nn.functional.one_hot(head_best, self._crf.crfs[head].num_tags)
-            self._metrics[head](one_hot.float(), head_tags, head_mask)
-            self._evaluated.add(head)
+            self._metrics(head, one_hot.float(), head_tags, head_mask)
 
     def make_output_human_readable(self, output_dict: Dict[str, Any]) -> Dict[str, Any]:
         """Adds `tags`: per row `{dataset: [BIOUL tag strings]}`."""
@@ -503,44 +409,10 @@ class MultiTaskCrfTagger(Model):
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
         """
         Per dataset `<dataset>_precision`, `_recall`, `_f1` (exact span match) and
-        `macro_f1`, their mean over the datasets evaluated since the last reset. At a reset
-        (end of an epoch, `allennlp evaluate`) also `<dataset>_<type>_precision|recall|f1`
-        per entity type. Names: `biomtl_allennlp.common.metric_keys`. In distributed
-        training the counts are summed over the workers, so every worker reports the
-        whole split's F1.
+        `macro_f1`, their mean over the datasets evaluated since the last reset; at a reset
+        also per entity type (`MultiHeadSpanF1`). Names: `biomtl_allennlp.common.metric_keys`.
         """
-        metrics: Dict[str, float] = {}
-        evaluated = [name for name in self.datasets if name in self._evaluated_anywhere()]
-        for name in evaluated:
-            values = self._metrics[name].get_metric(reset=reset)
-            for measure in MEASURES:
-                allennlp_name = "f1-measure" if measure == "f1" else measure
-                metrics[metric_key(name, measure)] = values[f"{allennlp_name}-overall"]
-                if reset:
-                    for key, value in values.items():
-                        if key.startswith(f"{allennlp_name}-") and not key.endswith("-overall"):
-                            entity_type = key[len(allennlp_name) + 1 :]
-                            metrics[metric_key(name, measure, entity_type)] = value
-        if evaluated:
-            f1s = [metrics[metric_key(name, "f1")] for name in evaluated]
-            metrics[MACRO_F1] = sum(f1s) / len(f1s)
-        if reset:
-            self._evaluated = set()
-        return metrics
-
-    def _evaluated_anywhere(self) -> set:
-        """The heads evaluated since the last reset, on any worker in distributed training
-        (each worker sees other batches; their span metrics are summed over workers)."""
-        if not is_distributed():
-            return self._evaluated
-        gathered: List[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(gathered, sorted(self._evaluated))
-        return set().union(*gathered)
+        return self._metrics.get_metric(reset)
 
     default_predictor = "biomedical_entities"
 
-
-def _rename_old_crf_parameters(state_dict, prefix, *args) -> None:
-    old = prefix + "_crfs."
-    for key in [key for key in state_dict if key.startswith(old)]:
-        state_dict[prefix + "_crf.crfs." + key[len(old) :]] = state_dict.pop(key)

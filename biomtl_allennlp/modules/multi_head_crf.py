@@ -14,24 +14,23 @@ no probability mass and are never decoded. Results equal those of each head's ow
 allennlp's `ConditionalRandomField` decodes one sentence at a time in Python and has no
 posteriors; the batched loops here are the measured reason to write them (see
 `docs/performance.md`). The parameters stay in allennlp's class: `crfs[head].transitions`,
-`.start_transitions`, `.end_transitions`, and its `_constraint_mask` (BIOUL constraints
-from `allowed_transitions`).
+`.start_transitions` and `.end_transitions`; the BIOUL constraints that decoding and
+posteriors apply come from `allowed_transitions`, as allennlp builds them for its own
+`viterbi_tags`.
 
 Two algorithms compute the log-likelihood's partition function and the Viterbi path
-(`algorithm`): `"loop"` steps through the tokens one at a time (the fewest operations; the
-fastest on CPU), `"scan"` multiplies the per-token transition matrices pairwise in a tree
-(log-sum-exp / max-plus products: `log2(num_tokens)` steps, `num_tags` times the
-arithmetic), for devices where each step's kernel launches, not arithmetic, cost the time
-(GPUs at small batches; `benchmarks/gpu.py` measures both). The scan's Viterbi path is the
-gradient of the best score with respect to the logits (one-hot at the best path). Both give
-the same results up to float rounding (and, for Viterbi, ties between equally scored paths).
+(`algorithm`): `"loop"` steps through the tokens one at a time (`biomtl_allennlp.nn.crf_loop`,
+the fewest operations; the fastest on CPU), `"scan"` multiplies the per-token transition
+matrices pairwise in a tree (`biomtl_allennlp.nn.crf_scan`, `log2(num_tokens)` steps, for
+GPUs). Both give the same results up to float rounding (and, for Viterbi, ties between
+equally scored paths).
 
 Under mixed precision (`autocast`) the logits may arrive in half precision; every dynamic
 programme here runs in float32 with autocast off, so long sums of log-probabilities keep
 their precision.
 """
 import functools
-from typing import Dict, List, Mapping, Tuple
+from typing import List, Mapping, Tuple
 
 import torch
 from allennlp.modules.conditional_random_field import (
@@ -39,9 +38,8 @@ from allennlp.modules.conditional_random_field import (
     allowed_transitions,
 )
 
-# Score of a forbidden move (as `ConditionalRandomField.viterbi_tags` uses) and of a
-# padded tag.
-FORBIDDEN = -10000.0
+from biomtl_allennlp.nn import crf_loop, crf_scan
+from biomtl_allennlp.nn.crf_loop import FORBIDDEN
 
 ALGORITHMS = ("loop", "scan")
 
@@ -97,15 +95,26 @@ class MultiHeadCrf(torch.nn.Module):
         self.algorithm = algorithm
         self.heads: List[str] = list(labels)
         self.crfs = torch.nn.ModuleDict()
+        allowed = []
         for head, head_labels in labels.items():
             if not head_labels:
                 raise ValueError(f"MultiHeadCrf: head {head!r} has no labels")
+            constraints = allowed_transitions(label_encoding, dict(head_labels))
             self.crfs[head] = ConditionalRandomField(
                 len(head_labels),
-                allowed_transitions(label_encoding, dict(head_labels)),
+                constraints,
                 include_start_end_transitions=include_start_end_transitions,
             )
+            allowed.append(_allowed_moves(len(head_labels), constraints))
         self.num_tags = max(crf.num_tags for crf in self.crfs.values())
+        # 1.0 where a head's constraints allow a move, 0.0 elsewhere and for padded tags.
+        # They follow from the labels, so they are not saved with the weights.
+        # Shapes: (num_heads, num_tags [previous], num_tags [next]), (num_heads, num_tags),
+        # (num_heads, num_tags)
+        names = ("_allowed_transitions", "_allowed_starts", "_allowed_ends")
+        for name, masks in zip(names, zip(*allowed)):
+            padded = [_pad_tags(mask, self.num_tags, value=0.0) for mask in masks]
+            self.register_buffer(name, torch.stack(padded), persistent=False)
 
     def head_index(self, head: str) -> int:
         return self.heads.index(head)
@@ -142,15 +151,20 @@ class MultiHeadCrf(torch.nn.Module):
         parameters, as `ConditionalRandomField.forward` uses them.
         """
         transitions, starts, ends = [], [], []
-        for crf in self.crfs.values():
-            transition, start, end = (
-                _constrained_potentials(crf) if constrained else _raw_potentials(crf)
-            )
-            extra = self.num_tags - crf.num_tags
-            pad = torch.nn.functional.pad
-            transitions.append(pad(transition, (0, extra, 0, extra), value=FORBIDDEN))
-            starts.append(pad(start, (0, extra), value=FORBIDDEN))
-            ends.append(pad(end, (0, extra), value=FORBIDDEN))
+        for index, crf in enumerate(self.crfs.values()):
+            if constrained:
+                size = crf.num_tags
+                transition, start, end = _constrained_potentials(
+                    crf,
+                    self._allowed_transitions[index, :size, :size],
+                    self._allowed_starts[index, :size],
+                    self._allowed_ends[index, :size],
+                )
+            else:
+                transition, start, end = _raw_potentials(crf)
+            transitions.append(_pad_tags(transition, self.num_tags, value=FORBIDDEN))
+            starts.append(_pad_tags(start, self.num_tags, value=FORBIDDEN))
+            ends.append(_pad_tags(end, self.num_tags, value=FORBIDDEN))
         return torch.stack(transitions), torch.stack(starts), torch.stack(ends)
 
     def _row_potentials(self, heads: torch.LongTensor, constrained: bool) -> Potentials:
@@ -188,10 +202,9 @@ class MultiHeadCrf(torch.nn.Module):
             Shape: (num_rows,)
         """
         transitions, start, end = self._row_potentials(heads, constrained=False)
-        log_partition = _log_partition_scan if self.algorithm == "scan" else _log_partition
-        return _path_score(logits, tags, mask, transitions, start, end) - log_partition(
-            logits, mask, transitions, start, end
-        )
+        algorithm = crf_scan if self.algorithm == "scan" else crf_loop
+        path_score = crf_loop.path_score(logits, tags, mask, transitions, start, end)
+        return path_score - algorithm.log_partition(logits, mask, transitions, start, end)
 
     # ------------------------------------------------------------------ decoding
 
@@ -209,8 +222,8 @@ class MultiHeadCrf(torch.nn.Module):
         a row's end repeat its last tag.
         """
         transitions, start, end = self._row_potentials(heads, constrained=True)
-        viterbi = _viterbi_scan if self.algorithm == "scan" else _viterbi
-        return viterbi(logits.detach(), mask, transitions, start, end)
+        algorithm = crf_scan if self.algorithm == "scan" else crf_loop
+        return algorithm.viterbi(logits.detach(), mask, transitions, start, end)
 
     @_in_float32
     def span_log_probability_parts(
@@ -248,7 +261,7 @@ class MultiHeadCrf(torch.nn.Module):
         left = logits.new_empty(tags.shape)
         right = logits.new_empty(tags.shape)
         for size, rows in self._rows_by_tag_count(heads):
-            left[rows], right[rows] = _span_parts(
+            left[rows], right[rows] = crf_loop.span_parts(
                 logits[rows, :, :size],
                 mask[rows],
                 tags[rows],
@@ -269,30 +282,6 @@ class MultiHeadCrf(torch.nn.Module):
         ]
 
 
-def _span_parts(logits, mask, tags, transitions, start, end) -> Tuple[torch.Tensor, torch.Tensor]:
-    """`span_log_probability_parts` of rows whose potentials have the same number of tags:
-    logits (num_rows, num_tokens, num_tags), mask and tags (num_rows, num_tokens),
-    transitions (num_rows, num_tags, num_tags), start and end (num_rows, num_tags)."""
-    log_alpha, log_beta, log_partition = _forward_backward(logits, mask, transitions, start, end)
-    # Shape: (num_rows, num_tokens, 1)
-    index = tags.long().unsqueeze(2)
-    # Shape: (num_rows, num_tokens)
-    path_alpha = log_alpha.gather(2, index).squeeze(2)
-    path_beta = log_beta.gather(2, index).squeeze(2)
-    emissions = logits.gather(2, index).squeeze(2)
-    # Score of the move into token t along the path (0 at t = 0 and past the end).
-    moves = torch.zeros_like(emissions)
-    if tags.size(1) > 1:
-        previous, current = tags[:, :-1].long(), tags[:, 1:].long()
-        num_tags = transitions.size(-1)
-        pair = transitions.reshape(transitions.size(0), -1).gather(1, previous * num_tags + current)
-        moves[:, 1:] = (pair + emissions[:, 1:]) * mask[:, 1:].to(moves.dtype)
-    cumulative = torch.cumsum(moves, dim=1)
-    left = path_alpha - cumulative - log_partition.unsqueeze(1)
-    right = cumulative + path_beta
-    return left, right
-
-
 # ---------------------------------------------------------------------- potentials
 
 
@@ -305,14 +294,12 @@ def _raw_potentials(crf: ConditionalRandomField) -> Tuple[torch.Tensor, torch.Te
 
 def _constrained_potentials(
     crf: ConditionalRandomField,
+    allowed: torch.Tensor,
+    start_allowed: torch.Tensor,
+    end_allowed: torch.Tensor,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The CRF's scores with forbidden moves set to -10000, as `viterbi_tags` builds them."""
-    num_tags = crf.num_tags
-    start_tag, end_tag = num_tags, num_tags + 1
-    constraint = crf._constraint_mask.detach()
-    allowed = constraint[:num_tags, :num_tags]
-    start_allowed = constraint[start_tag, :num_tags]
-    end_allowed = constraint[:num_tags, end_tag]
+    """The CRF's scores with forbidden moves set to -10000, as `viterbi_tags` builds them
+    (`allowed`: 1.0 for an allowed move, 0.0 for a forbidden one)."""
     transitions = crf.transitions.detach() * allowed + FORBIDDEN * (1 - allowed)
     if crf.include_start_end_transitions:
         start = crf.start_transitions.detach() * start_allowed + FORBIDDEN * (1 - start_allowed)
@@ -323,156 +310,21 @@ def _constrained_potentials(
     return transitions, start, end
 
 
-# ---------------------------------------------------------------------- dynamic programmes
-# Shapes: logits (num_rows, num_tokens, num_tags); mask (num_rows, num_tokens);
-# transitions (num_rows, num_tags [previous], num_tags [next]); start, end (num_rows, num_tags).
-
-
-def _path_score(logits, tags, mask, transitions, start, end) -> torch.Tensor:
-    """Score of the given tag sequence of every row, without a loop. Shape: (num_rows,)"""
-    num_rows, num_tokens, num_tags = logits.shape
-    tags = tags * mask  # padded positions may hold anything
-    emissions = logits.gather(2, tags.unsqueeze(2)).squeeze(2)
-    score = start.gather(1, tags[:, :1]).squeeze(1) + (emissions * mask).sum(dim=1)
-    if num_tokens > 1:
-        pair_index = tags[:, :-1] * num_tags + tags[:, 1:]
-        pair_scores = transitions.reshape(num_rows, -1).gather(1, pair_index)
-        score = score + (pair_scores * mask[:, 1:]).sum(dim=1)
-    last = (mask.sum(dim=1) - 1).clamp(min=0)
-    last_tags = tags.gather(1, last.unsqueeze(1))
-    return score + end.gather(1, last_tags).squeeze(1)
-
-
-def _forward_scores(logits, mask, transitions, start) -> List[torch.Tensor]:
-    """`alpha[t]` (num_rows, num_tags) for every t; past a row's end, its last value."""
-    alpha = start + logits[:, 0]
-    alphas = [alpha]
-    for t in range(1, logits.size(1)):
-        inner = alpha.unsqueeze(2) + transitions + logits[:, t].unsqueeze(1)
-        alpha = torch.where(mask[:, t].unsqueeze(1), torch.logsumexp(inner, dim=1), alpha)
-        alphas.append(alpha)
-    return alphas
-
-
-def _log_partition(logits, mask, transitions, start, end) -> torch.Tensor:
-    """The forward algorithm. Shape: (num_rows,)"""
-    return torch.logsumexp(_forward_scores(logits, mask, transitions, start)[-1] + end, dim=1)
-
-
-def _forward_backward(logits, mask, transitions, start, end):
+def _allowed_moves(
+    num_tags: int, constraints: List[Tuple[int, int]]
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """
-    `(log_alpha, log_beta, log_partition)` of shapes (num_rows, num_tokens, num_tags) twice
-    and (num_rows,). Past a row's end alpha holds its last value and beta the end scores.
+    `allowed_transitions`' pairs (tag indices, with `num_tags` for the start and
+    `num_tags + 1` for the end) as 1.0/0.0 masks, as `ConditionalRandomField` builds its own:
+    moves (num_tags, num_tags), starts (num_tags,), ends (num_tags,).
     """
-    alphas = _forward_scores(logits, mask, transitions, start)
-    log_partition = torch.logsumexp(alphas[-1] + end, dim=1)
-    beta = end
-    betas = [beta]
-    for t in range(logits.size(1) - 2, -1, -1):
-        # Shape: (num_rows, num_tags [this], num_tags [next])
-        inner = transitions + (logits[:, t + 1] + beta).unsqueeze(1)
-        beta = torch.where(mask[:, t + 1].unsqueeze(1), torch.logsumexp(inner, dim=2), end)
-        betas.append(beta)
-    betas.reverse()
-    return torch.stack(alphas, dim=1), torch.stack(betas, dim=1), log_partition
+    mask = torch.zeros(num_tags + 2, num_tags + 2)
+    pairs = torch.tensor(constraints, dtype=torch.long).reshape(-1, 2)
+    mask[pairs[:, 0], pairs[:, 1]] = 1.0
+    return mask[:num_tags, :num_tags], mask[num_tags, :num_tags], mask[:num_tags, num_tags + 1]
 
 
-def _viterbi(logits, mask, transitions, start, end) -> Tuple[torch.LongTensor, torch.Tensor]:
-    """Best path and its score per row; positions past a row's end repeat its last tag."""
-    num_rows, num_tokens, num_tags = logits.shape
-    # Shape: (num_rows, num_tags)
-    score = start + logits[:, 0]
-    identity = torch.arange(num_tags, device=logits.device).expand(num_rows, num_tags)
-    backpointers = []
-    for t in range(1, num_tokens):
-        # Shape: (num_rows, num_tags [previous], num_tags [next])
-        candidates = score.unsqueeze(2) + transitions
-        best, best_previous = candidates.max(dim=1)
-        step = mask[:, t].unsqueeze(1)
-        score = torch.where(step, best + logits[:, t], score)
-        backpointers.append(torch.where(step, best_previous, identity))
-    path_scores, last = (score + end).max(dim=1)
-    # Shape: (num_rows, 1)
-    current = last.unsqueeze(1)
-    path = [current]
-    for pointers in reversed(backpointers):
-        current = pointers.gather(1, current)
-        path.append(current)
-    path.reverse()
-    return torch.cat(path, dim=1), path_scores
-
-
-# ---------------------------------------------------------------------- tree (scan) versions
-
-
-def _step_matrices(logits, mask, transitions) -> torch.Tensor:
-    """
-    The move into every token t >= 1 as a matrix, `transitions[i, j] + logits[t, j]`, and
-    past a row's end the semiring identity (0 on the diagonal, -10000 elsewhere: exp(-10000)
-    is 0 in float32 and float64, and unlike -inf it gives no NaN gradients).
-    Shape: (num_rows, num_tokens - 1, num_tags [previous], num_tags [next])
-    """
-    num_tags = logits.size(-1)
-    moves = transitions.unsqueeze(1) + logits[:, 1:].unsqueeze(2)
-    identity = torch.full((num_tags, num_tags), FORBIDDEN, dtype=logits.dtype, device=logits.device)
-    identity.fill_diagonal_(0.0)
-    return torch.where(mask[:, 1:, None, None], moves, identity)
-
-
-def _tree_product(matrices: torch.Tensor, reduce) -> torch.Tensor:
-    """
-    The ordered product of `matrices` (num_rows, num_steps, n, n) in a semiring whose sum is
-    `reduce(tensor, dim)` (log-sum-exp or max) and whose product is +, by pairwise products
-    in `ceil(log2(num_steps))` rounds. Shape: (num_rows, n, n)
-    """
-    while matrices.size(1) > 1:
-        if matrices.size(1) % 2:  # the last matrix waits for the next round
-            matrices, odd = matrices[:, :-1], matrices[:, -1:]
-        else:
-            odd = matrices[:, :0]
-        # Shape: (num_rows, num_steps / 2, n [from], n [via], n [to])
-        pairs = matrices[:, 0::2].unsqueeze(4) + matrices[:, 1::2].unsqueeze(2)
-        matrices = torch.cat([reduce(pairs, 3), odd], dim=1)
-    return matrices[:, 0]
-
-
-def _logsumexp(tensor: torch.Tensor, dim: int) -> torch.Tensor:
-    return torch.logsumexp(tensor, dim=dim)
-
-
-def _max(tensor: torch.Tensor, dim: int) -> torch.Tensor:
-    return tensor.max(dim=dim).values  # the gradient goes to one maximum (not split)
-
-
-def _final_scores(logits, mask, transitions, start, reduce) -> torch.Tensor:
-    """`alpha` at each row's last token (log-sum-exp or max semiring). Shape: (num_rows, num_tags)"""
-    alpha = start + logits[:, 0]
-    if logits.size(1) == 1:
-        return alpha
-    product = _tree_product(_step_matrices(logits, mask, transitions), reduce)
-    return reduce(alpha.unsqueeze(2) + product, 1)
-
-
-def _log_partition_scan(logits, mask, transitions, start, end) -> torch.Tensor:
-    """The forward algorithm as a tree of log-sum-exp matrix products. Shape: (num_rows,)"""
-    return torch.logsumexp(_final_scores(logits, mask, transitions, start, _logsumexp) + end, dim=1)
-
-
-def _viterbi_scan(logits, mask, transitions, start, end) -> Tuple[torch.LongTensor, torch.Tensor]:
-    """
-    As `_viterbi`, by a tree of max-plus products: the best score, and the best path as the
-    gradient of that score with respect to the logits (1 at the path's tag of every token,
-    0 elsewhere and past a row's end, where the last tag is repeated).
-    """
-    # Decoding runs under no_grad or inference_mode: a differentiable copy of the inputs.
-    with torch.inference_mode(False), torch.enable_grad():
-        emissions = logits.detach().clone().requires_grad_()
-        mask, transitions, start, end = (t.detach().clone() for t in (mask, transitions, start, end))
-        path_scores = (_final_scores(emissions, mask, transitions, start, _max) + end).max(dim=1).values
-        (on_path,) = torch.autograd.grad(path_scores.sum(), emissions)
-    # Shape: (num_rows, num_tokens)
-    tags = on_path.argmax(dim=2)
-    last = (mask.sum(dim=1) - 1).clamp(min=0)
-    last_tags = tags.gather(1, last.unsqueeze(1))
-    tags = torch.where(mask, tags, last_tags)
-    return tags, path_scores.detach()
+def _pad_tags(tensor: torch.Tensor, num_tags: int, value: float) -> torch.Tensor:
+    """Pads the tag dimensions (all of them: a vector or a square matrix) to `num_tags`."""
+    extra = num_tags - tensor.size(-1)
+    return torch.nn.functional.pad(tensor, (0, extra) * tensor.dim(), value=value)

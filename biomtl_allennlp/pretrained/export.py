@@ -1,7 +1,7 @@
 """
 Compact model archives for shipping: the weights in half precision and only what
-`Predictor.from_path` needs (`config.json`, `vocabulary/`, `weights.th`), as `allennlp
-export-tagger` writes them.
+`Predictor.from_path` needs (`config.json`, `vocabulary/`, the weights, and allennlp's
+`meta.json` with its version), as `allennlp export-tagger` writes them.
 """
 import json
 import os
@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 from allennlp.common import Params
 from allennlp.data import Vocabulary
-from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME
+from allennlp.common.meta import META_NAME, Meta
+from allennlp.models.archival import CONFIG_NAME, archive_model
 
 from biomtl_allennlp.common.archives import load_archive_safely
 from biomtl_allennlp.common.errors import InputFormatError
@@ -165,10 +166,10 @@ def export_tagger(
         staging_dir = Path(staging)
         (staging_dir / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
         model.vocab.save_to_files(str(staging_dir / "vocabulary"))
-        torch.save(state, staging_dir / _WEIGHTS_NAME)
-        with tarfile.open(output, "w:gz") as tar:
-            for name in (CONFIG_NAME, "vocabulary", _WEIGHTS_NAME):
-                tar.add(staging_dir / name, arcname=name)
+        Meta.new().to_file(staging_dir / META_NAME)
+        torch.save(state, staging_dir / "exported.th")
+        # allennlp's own archive layout, the weights under the name `load_archive` reads.
+        archive_model(staging_dir, weights="exported.th", archive_path=output)
     return {
         "parameters": sum(t.numel() for t in state.values()),
         "bytes": output.stat().st_size,

@@ -7,7 +7,6 @@ from typing import Dict
 import pytest
 from allennlp.commands import main as allennlp_main
 
-from biomtl_allennlp.commands import run_as_allennlp_command
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.evaluation.tables import (
     Results,
@@ -20,6 +19,7 @@ from biomtl_allennlp.evaluation.tables import (
     table3,
 )
 from tests.conftest import PROJECT_ROOT
+from tests.run_allennlp import run_allennlp
 
 STM_BC2GM = {
     "BC2GM_precision": 0.80,
@@ -235,9 +235,8 @@ def test_single_type_dataset_falls_back_to_dataset_f1(tmp_path):
 
 
 def _tables(monkeypatch, argv):
-    """`allennlp tables ARGV` in this process (sys.argv restored afterwards)."""
-    monkeypatch.setattr(sys, "argv", ["allennlp"])
-    run_as_allennlp_command("tables", argv)
+    """`allennlp tables ARGV` in this process."""
+    run_allennlp(monkeypatch, "tables", *argv)
 
 
 def test_cli_writes_markdown_and_png(specs, tmp_path, monkeypatch):

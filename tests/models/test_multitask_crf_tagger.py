@@ -289,36 +289,6 @@ class TestMultiTaskCrfTagger(ModelTestCase):
                 hook.remove()
         assert output["loss"].item() == pytest.approx(expected_loss / len(self.instances), rel=1e-5)
 
-    def test_archives_with_the_old_crf_parameter_names_load(self):
-        self.set_up_variant("mtm_cw")
-        self.model.eval()
-        state = {
-            key.replace("_crf.crfs.", "_crfs."): value.clone()
-        for key, value in self.model.state_dict().items()
-        }
-        assert any(key.startswith("_crfs.") for key in state)
-        batch = Batch(self.instances)
-        batch.index_instances(self.vocab)
-        tensors = batch.as_tensor_dict()
-        expected = self.model(**tensors)["loss"].item()
-        with torch.no_grad():
-            for crf in self.model._crf.crfs.values():
-                crf.transitions.zero_()
-        self.model.load_state_dict(state)
-        assert self.model(**tensors)["loss"].item() == expected
-
-    def test_private_layers_key_names_its_replacement(self):
-        self.set_up_variant("mtm_cw")
-        from allennlp.common.checks import ConfigurationError
-
-        from biomtl_allennlp.models.multitask_crf_tagger import MultiTaskCrfTagger
-
-        with pytest.raises(ConfigurationError, match="private_token_embedders"):
-            MultiTaskCrfTagger(
-                self.vocab, self.model._text_field_embedder, self.model._encoder,
-                private_layers=["chars"],
-            )
-
     def test_private_embedder_without_its_indexer_is_a_clear_error(self):
         # MTM-W's private char layers need the "chars" indexer in the text field.
         self.set_up_variant("mtm_w")

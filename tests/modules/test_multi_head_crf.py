@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from biomtl_allennlp.modules.multi_head_crf import MultiHeadCrf
-from tests.modules.crf_reference import enumerate_paths, tag_marginals
+from tests.modules.crf_reference import constrained, enumerate_paths, tag_marginals
 
 HEAD_LABELS = {
     "gene": {0: "O", 1: "B-GENE", 2: "I-GENE", 3: "L-GENE", 4: "U-GENE"},
@@ -142,6 +142,25 @@ def test_a_head_without_labels_is_an_error():
         MultiHeadCrf({"gene": HEAD_LABELS["gene"], "empty": {}})
 
 
+@pytest.mark.parametrize("include_start_end", [True, False])
+def test_constrained_potentials_are_allennlps(include_start_end):
+    # The constraints come from `allowed_transitions`, as allennlp's CRF builds its own
+    # mask (the reference reads that mask), and are not saved with the weights.
+    heads = make_heads(include_start_end)
+    transitions, starts, ends = heads.potentials(constrained=True)
+    for index, (crf, size) in enumerate(zip(heads.crfs.values(), SIZES)):
+        for ours, reference in zip(
+            (transitions[index, :size, :size], starts[index, :size], ends[index, :size]),
+            constrained(crf),
+        ):
+            assert torch.equal(ours.double(), reference)
+        assert (transitions[index, size:] == -10000.0).all() and (starts[index, size:] == -10000.0).all()
+    assert sorted(heads.state_dict()) == sorted(
+        f"crfs.{head}.{name}" for head in HEAD_LABELS
+        for name in ["transitions", "_constraint_mask"] + ["start_transitions", "end_transitions"] * include_start_end
+    )  # fmt: skip
+
+
 # The GPU path's tests run on the GPU too where there is one.
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -217,7 +236,7 @@ def test_an_unknown_algorithm_is_an_error():
 def test_span_scores_by_tag_count_equal_the_padded_computation():
     """Rows run grouped by their head's tag count; the same over all rows padded to the
     largest label set (the simple path) gives the same parts."""
-    from biomtl_allennlp.modules.multi_head_crf import _span_parts
+    from biomtl_allennlp.nn.crf_loop import span_parts
 
     heads = make_heads(seed=15)
     rows = [(0, 7), (1, 3), (2, 9), (2, 1), (0, 9), (1, 9)]
@@ -226,7 +245,7 @@ def test_span_scores_by_tag_count_equal_the_padded_computation():
     best, _ = heads.viterbi_tags(stacked, mask, head_index)
     left, right = heads.span_log_probability_parts(stacked, mask, best, head_index)
     potentials = (p.double() for p in heads._row_potentials(head_index, constrained=True))
-    padded_left, padded_right = _span_parts(stacked.detach().double(), mask, best, *potentials)
+    padded_left, padded_right = span_parts(stacked.detach().double(), mask, best, *potentials)
     inside = mask.to(torch.bool)
     torch.testing.assert_close(left[inside], padded_left[inside], rtol=0, atol=1e-9)
     torch.testing.assert_close(right[inside], padded_right[inside], rtol=0, atol=1e-9)

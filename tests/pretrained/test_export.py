@@ -16,6 +16,7 @@ from biomtl_allennlp.pretrained.export import (
     read_config,
 )
 from tests.predictors.tiny_model import tiny_archive_path
+from tests.run_allennlp import run_allennlp
 
 TEXTS = [
     "Cisplatin induced nephrotoxicity and hearing loss in patients with BRCA1 mutations.",
@@ -34,7 +35,7 @@ def test_archive_holds_config_vocabulary_and_half_weights(exported):
     output, summary = exported
     with tarfile.open(output) as tar:
         names = tar.getnames()
-    assert "config.json" in names and "weights.th" in names and "vocabulary" in names
+    assert {"config.json", "meta.json", "weights.th", "vocabulary"} <= set(names)
     config = read_config(output).as_dict()
     assert not set(TRAINING_ONLY_KEYS) & set(config)
     assert config["model"]["type"] == "multitask_crf_tagger"
@@ -81,15 +82,13 @@ def test_bad_sources_are_clear_errors(tmp_path):
         export_tagger(tiny_archive_path(), tmp_path / "out.tar.gz", weights_file=tmp_path / "w.th")
 
 
-def test_export_tagger_subcommand(tmp_path, capsys):
-    from biomtl_allennlp.commands import run_as_allennlp_command
-
+def test_export_tagger_subcommand(tmp_path, capsys, monkeypatch):
     output = tmp_path / "cli.tar.gz"
-    run_as_allennlp_command("export-tagger", [str(tiny_archive_path()), "-o", str(output)])
+    run_allennlp(monkeypatch, "export-tagger", tiny_archive_path(), "-o", output)
     summary = json.loads(capsys.readouterr().out)
     assert summary["bytes"] == output.stat().st_size
     with pytest.raises(SystemExit) as exit_info:
-        run_as_allennlp_command("export-tagger", [str(tmp_path / "nope"), "-o", str(output)])
+        run_allennlp(monkeypatch, "export-tagger", tmp_path / "nope", "-o", output)
     assert exit_info.value.code == 1
     assert "no such archive or serialization directory" in capsys.readouterr().err
 
@@ -153,9 +152,7 @@ def test_average_weights_refuses_files_of_other_models(tmp_path):
         average_weights([], tmp_path / "out.th")
 
 
-def test_export_tagger_subcommand_averages_several_weights_files(tmp_path, capsys):
-    from biomtl_allennlp.commands import run_as_allennlp_command
-
+def test_export_tagger_subcommand_averages_several_weights_files(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     with tarfile.open(tiny_archive_path()) as tar:
         tar.extractall(run)
@@ -163,8 +160,8 @@ def test_export_tagger_subcommand_averages_several_weights_files(tmp_path, capsy
     torch.save({name: 3 * tensor if tensor.is_floating_point() else tensor for name, tensor in original.items()},
                run / "tripled.th")
     output = tmp_path / "mean.tar.gz"
-    run_as_allennlp_command("export-tagger", [str(tiny_archive_path()), "-o", str(output), "--full-precision",
-                                              "--weights", str(run / "weights.th"), str(run / "tripled.th")])
+    run_allennlp(monkeypatch, "export-tagger", tiny_archive_path(), "-o", output, "--full-precision",
+                 "--weights", run / "weights.th", run / "tripled.th")
     assert json.loads(capsys.readouterr().out)["averaged_weights"] == [str(run / "weights.th"), str(run / "tripled.th")]
     with tarfile.open(output) as tar:
         tar.extractall(tmp_path / "exported")

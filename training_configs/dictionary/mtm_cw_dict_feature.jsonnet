@@ -4,7 +4,7 @@
 //
 // The dictionary is a `term<TAB>type` TSV named by the environment variable BIOMTL_DICTIONARY
 // (allennlp passes the environment to jsonnet as ext vars), e.g.
-//   python -m biomtl_allennlp.dictionary build --out dict.tsv .../NCBI-disease-IOBES/train.tsv
+//   allennlp dictionary build --out dict.tsv .../NCBI-disease-IOBES/train.tsv
 //   BIOMTL_DICTIONARY=dict.tsv allennlp train training_configs/dictionary/mtm_cw_dict_feature.jsonnet ...
 // The paper used CTD dictionaries, which are not available here: benchmarks/reproduce.py builds
 // the dictionary from the training-split mentions of the benchmark datasets.
