@@ -89,7 +89,7 @@ def test_memory_in_process(tmp_path):
 
 
 def test_reproduce_entry_script(tmp_path):
-    # benchmarks/reproduce.py is a thin entry to biomtl_allennlp.experiments; a dry run prints
+    # benchmarks/reproduce.py is a thin entry to research; a dry run prints
     # the plan and writes nothing.
     import subprocess
 

@@ -24,7 +24,7 @@ if [ -d "$source" ]; then
   # model card.
   .venv/bin/python - "$source" "$out/source.json" "${AVERAGE_LAST:-3}" <<'PY'
 import glob, json, re, sys
-from biomtl_allennlp.pretrained.export import epoch_weights
+from research.run_folder import epoch_weights
 run, record, last = sys.argv[1], sys.argv[2], int(sys.argv[3])
 history = {int(re.findall(r"\d+", f.rsplit("/", 1)[1])[0]): json.load(open(f))
            for f in glob.glob(f"{run}/metrics_epoch_*.json")}

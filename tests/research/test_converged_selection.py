@@ -1,4 +1,4 @@
-"""`scripts/converged/per_corpus_selection.py` and `checkpoint_average.py` on the finished
+"""`research.converged.per_corpus_selection` and `checkpoint_average` on the finished
 fixture run (`finished_fixture_run`, every epoch's weights kept): what they score with
 `allennlp evaluate` (through `evaluate_weights.py`) equals what the trainer measured on the same weights."""
 import json
@@ -9,17 +9,16 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-SCRIPTS = PROJECT_ROOT / "scripts" / "converged"
 
 
-def run_script(name, *args):
-    return subprocess.run([sys.executable, str(SCRIPTS / name), *map(str, args)],
-                          check=True, capture_output=True, text=True)  # fmt: skip
+def run_script(module, *args):
+    return subprocess.run([sys.executable, "-m", f"research.converged.{module}", *map(str, args)],
+                          check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)  # fmt: skip
 
 
 @pytest.mark.usefixtures("demo_data_root")
 def test_per_corpus_selection(finished_fixture_run):
-    run_script("per_corpus_selection.py", finished_fixture_run)
+    run_script("per_corpus_selection", finished_fixture_run)
     rows = json.loads((finished_fixture_run / "per_corpus_selection.json").read_text())
     metrics = json.loads((finished_fixture_run / "metrics.json").read_text())
     history = [json.loads((finished_fixture_run / f"metrics_epoch_{e}.json").read_text()) for e in range(3)]
@@ -37,7 +36,7 @@ def test_per_corpus_selection(finished_fixture_run):
 def test_checkpoint_average_of_one_epoch_is_that_epoch(finished_fixture_run):
     """The mean of one epoch's weights (`--last 1`) is that epoch's model: `evaluate` of it,
     and of the epoch's own weights (`--check`), give the trainer's validation scores."""
-    run_script("checkpoint_average.py", finished_fixture_run, "--at", 2, "--last", 1, "--check")
+    run_script("checkpoint_average", finished_fixture_run, "--at", 2, "--last", 1, "--check")
     (row,) = json.loads((finished_fixture_run / "checkpoint_average.json").read_text())
     assert row["epochs"] == [2]
     for dataset, f1 in row["single"].items():

@@ -1,5 +1,5 @@
 """
-The reproduction (`biomtl_allennlp.experiments`, run by benchmarks/reproduce.py): command
+The reproduction (`research`, run by `python -m research.reproduce`): command
 construction, resumption and the results-writing step (no training).
 """
 import json
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from biomtl_allennlp.experiments import run as runner
-from biomtl_allennlp.experiments.plan import (
+from research import run as runner
+from research.plan import (
     DEFAULT_MODELS,
     DICT_FEATURE,
     DICT_POSTPROCESS,
@@ -24,11 +24,11 @@ from biomtl_allennlp.experiments.plan import (
     seeds_by_model,
     train_command,
 )
-from biomtl_allennlp.experiments.postprocess import metrics_from_counts, span_counts
-from biomtl_allennlp.experiments.report import many_dataset_section
-from biomtl_allennlp.experiments.reproduce import main, parse_args
-from biomtl_allennlp.experiments.run import EpochGateController, execute
-from biomtl_allennlp.experiments.store import (
+from research.postprocess import metrics_from_counts, span_counts
+from research.report import many_dataset_section
+from research.reproduce import main, parse_args
+from research.run import EpochGateController, execute
+from research.store import (
     is_complete,
     restore_from_store,
     run_signature,
@@ -36,7 +36,7 @@ from biomtl_allennlp.experiments.store import (
 )
 from tests.conftest import PROJECT_ROOT
 
-EPOCH_GATE_MODULE = PROJECT_ROOT / "biomtl_allennlp" / "training" / "callbacks" / "epoch_gate.py"
+EPOCH_GATE_MODULE = PROJECT_ROOT / "research" / "callbacks" / "epoch_gate.py"
 
 DATASETS = ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]
 
@@ -244,7 +244,7 @@ def test_write_results_from_fake_metrics(tmp_path, capsys):
     assert figure.is_file() and figure.stat().st_size > 0
     for needle in (
         "| epochs | 4 |", "| batch size (sentences) | 16 |", "Adam, lr 0.001",
-        "benchmarks/reproduce.py --tables-only", "Git commit:", "Machine:",
+        "-m research.reproduce --tables-only", "Git commit:", "Machine:",
         "## Table 2", "## Table 3", "## Fig. 4", "## Table 4",
         "| stm_ncbi-disease_seed1 | STM | NCBI-disease | 1 | 1 | 12.5 |",
         "MTM-CW + dict post-processing",
@@ -401,10 +401,13 @@ def test_time_budget_overrides_and_command(tmp_path):
         {"type": "epoch_gate", "gate_file": str(tmp_path / GATE_FILE), "num_epochs": 3}
     ]
     assert run.overrides["validation_data_loader"]["batch_sampler"]["batch_size"] == 64
-    # The gate is a component of the plugin: no extra package, no PYTHONPATH.
+    # The gate is registered by the `research` package (run from the checkout's root, which
+    # allennlp puts on sys.path): no PYTHONPATH. A run without the gate does not import it.
     command = train_command(run)
-    assert command.count("--include-package") == 1
-    assert command[command.index("--include-package") + 1] == "biomtl_allennlp"
+    packages = [command[i + 1] for i, arg in enumerate(command) if arg == "--include-package"]
+    assert packages == ["biomtl_allennlp", "research"]
+    plain_command = train_command(plan_runs(_budget(), ["STM"], ["BC2GM"], tmp_path)[0])
+    assert plain_command.count("--include-package") == 1
     assert "PYTHONPATH" not in run_environment(budget, tmp_path, None)
     # Neither the gate nor the evaluation batch size changes what a run computes.
     plain = plan_runs(_budget(cuda_device=-1), ["STM"], ["BC2GM"], tmp_path)[0]

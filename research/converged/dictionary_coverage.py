@@ -3,25 +3,20 @@ How much of each split's gold mentions the training-mention dictionary holds (is
 the dictionary feature): the share of mentions, as lowercased word sequences (the
 dictionary indexer's default matching), found among the training mentions of the corpora.
 
-    BIOMTL_DATA_ROOT=../shared/data .venv/bin/python scripts/converged/dictionary_coverage.py
+    BIOMTL_DATA_ROOT=../shared/data .venv/bin/python -m research.converged.dictionary_coverage
 """
 import argparse
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to_spans
 
-from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to_spans  # noqa: E402
-
-from biomtl_allennlp.common.datasets import (  # noqa: E402
+from biomtl_allennlp.common.datasets import (
     BENCHMARK_DATASETS,
     SPLITS,
     dataset_folder,
     resolve_data_root,
     split_file,
 )
-from biomtl_allennlp.data.crichton_tsv import read_sentences  # noqa: E402
+from biomtl_allennlp.data.crichton_tsv import read_sentences
 
 
 def mentions(dataset: str, split: str, data_root: str):

@@ -1,7 +1,7 @@
 """
 The epoch gate: parallel training runs advance epoch by epoch together, so that a wall-clock
-budget stops every run after the same number of epochs (`benchmarks/reproduce.py
---time-budget-s`; the controller is `biomtl_allennlp.experiments.run.EpochGateController`).
+budget stops every run after the same number of epochs (`python -m research.reproduce
+--time-budget-s`; the controller is `research.run.EpochGateController`).
 
 The protocol is two small JSON files. After each epoch a run writes `PROGRESS_FILE` in its
 serialization directory (`{"epochs_done": N, "time": ..., "pid": ...}`) and waits for the

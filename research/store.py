@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from biomtl_allennlp.common.metric_keys import TEST_PREFIX, metric_key
-from biomtl_allennlp.experiments.plan import NEUTRAL_OVERRIDES, Run
+from research.plan import NEUTRAL_OVERRIDES, Run
 
 
 def read_json(path: Path) -> Optional[Dict[str, Any]]:

@@ -1,7 +1,6 @@
 """
 `allennlp evaluate` of one weights file of a run directory, as a subprocess: the helper of
-`checkpoint_average.py` and `per_corpus_selection.py` (both import it; their directory is
-on `sys.path` when they run as scripts).
+`checkpoint_average` and `per_corpus_selection`.
 """
 import json
 import subprocess
@@ -9,13 +8,11 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def evaluate_weights(run_dir: Path, weights: Path, split: str, output: Path, overrides: Optional[dict] = None) -> dict:
     """The metrics of `weights` (the model of `run_dir`) on `split`, also written to `output`.
     Exits with allennlp's error output when the evaluation fails."""
-    command = [str(ROOT / ".venv/bin/allennlp"), "evaluate", str(run_dir), split,
+    command = [sys.executable, "-m", "allennlp", "evaluate", str(run_dir), split,
                "--weights-file", str(weights), "--include-package", "biomtl_allennlp",
                "--output-file", str(output)]  # fmt: skip
     if overrides:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
-from biomtl_allennlp.experiments.plan import (
+from research.plan import (
     GATE_FILE,
     REPO_ROOT,
     Budget,
@@ -25,8 +25,8 @@ from biomtl_allennlp.experiments.plan import (
     shell_line,
     train_command,
 )
-from biomtl_allennlp.experiments.postprocess import evaluate_postprocessing
-from biomtl_allennlp.experiments.store import (
+from research.postprocess import evaluate_postprocessing
+from research.store import (
     epochs_trained,
     is_complete,
     metrics_complete,
@@ -34,14 +34,14 @@ from biomtl_allennlp.experiments.store import (
     run_signature,
     save_to_store,
 )
-from biomtl_allennlp.training.callbacks.epoch_gate import PROGRESS_FILE, write_json_atomically
+from research.callbacks.epoch_gate import PROGRESS_FILE, write_json_atomically
 
 
 class EpochGateController:
     """
     Lets parallel runs train one more epoch together while the slowest can still finish it,
     with its test evaluation, inside the time budget (the `epoch_gate` trainer callback,
-    `biomtl_allennlp/training/callbacks/epoch_gate.py`, is the runs' side).
+    `research/callbacks/epoch_gate.py`, is the runs' side).
     """
 
     # The next epoch is estimated as long as the last one (gate to gate) times this ...

@@ -4,7 +4,7 @@ are kept, the model of epoch E against the mean of the weights of epochs E-K+1..
 (`biomtl_allennlp.pretrained.export.average_weights`), each scored on the devel split of
 every corpus of the run with `allennlp evaluate`:
 
-    .venv/bin/python scripts/converged/checkpoint_average.py RUN_DIR --at 6 8 --last 3
+    .venv/bin/python -m research.converged.checkpoint_average RUN_DIR --at 6 8 --last 3
 
 Epoch E's own devel scores are read from `metrics_epoch_E.json` (the trainer's validation;
 `--check` evaluates one of them again to show that `evaluate` gives the same). Prints a
@@ -16,18 +16,15 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
-from biomtl_allennlp.pretrained.export import average_weights, epoch_weights  # noqa: E402
-from evaluate_weights import evaluate_weights  # noqa: E402
-
-PAPER_CORPORA = ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA")
+from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS
+from biomtl_allennlp.common.metric_keys import datasets_in
+from biomtl_allennlp.pretrained.export import average_weights
+from research.run_folder import epoch_weights
+from research.converged.evaluate_weights import evaluate_weights
 
 
 def means(scores: dict, datasets) -> dict:
-    four = [d for d in PAPER_CORPORA if d in datasets]
+    four = [d for d in BENCHMARK_DATASETS if d in datasets]
     return {
         "four": sum(scores[d] for d in four) / len(four) if four else None,
         "all": sum(scores[d] for d in datasets) / len(datasets),

@@ -14,7 +14,7 @@ from typing import Any, Collection, Dict, List, Mapping, Optional, Sequence, Tup
 from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS, BUILTIN_DATASETS, SPLITS
 
 # The experiments run from a checkout: configs are paths relative to its root.
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # File layout of a run directory and of the runs directory.
 METRICS_FILE = "metrics.json"  # written by `allennlp train`
@@ -394,7 +394,10 @@ def discover_datasets(data_root: Path) -> List[str]:
 
 
 def train_command(run: Run, include_force: bool = False) -> List[str]:
-    """`allennlp train` of a training run (`-f` to start an incomplete run dir afresh)."""
+    """
+    `allennlp train` of a training run (`-f` to start an incomplete run dir afresh; with
+    `--include-package research` when it trains under the epoch gate).
+    """
     command = [
         sys.executable,
         "-m",
@@ -405,9 +408,10 @@ def train_command(run: Run, include_force: bool = False) -> List[str]:
         str(run.run_dir),
         "--include-package",
         "biomtl_allennlp",
-        "-o",
-        json.dumps(run.overrides, sort_keys=True),
     ]
+    if "trainer.callbacks" in run.overrides:  # the epoch gate is registered by `research`
+        command += ["--include-package", "research"]
+    command += ["-o", json.dumps(run.overrides, sort_keys=True)]
     if include_force:
         command.append("-f")
     return command

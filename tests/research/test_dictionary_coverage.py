@@ -1,11 +1,11 @@
-"""`scripts/converged/dictionary_coverage.py`: the share of each split's gold mentions that
+"""`research.converged.dictionary_coverage`: the share of each split's gold mentions that
 the training-mention dictionary holds, checked on a hand-made data root."""
 import subprocess
 import sys
 
 from tests.conftest import PROJECT_ROOT
 
-SCRIPT = PROJECT_ROOT / "scripts" / "converged" / "dictionary_coverage.py"
+MODULE = "research.converged.dictionary_coverage"
 
 
 def write_corpus(folder, splits):
@@ -35,8 +35,8 @@ def test_coverage_counts_lowercased_mentions_of_every_corpus(tmp_path):
         "test": [[("aspirin", "B-Chemical")]],
     })
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--data-root", str(tmp_path), "--datasets", "gene", "chem"],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", MODULE, "--data-root", str(tmp_path), "--datasets", "gene", "chem"],
+        capture_output=True, text=True, check=True, cwd=PROJECT_ROOT,
     )
     rows = [line for line in result.stdout.splitlines() if line.startswith("| gene") or line.startswith("| chem")]
     assert rows == [
@@ -47,6 +47,6 @@ def test_coverage_counts_lowercased_mentions_of_every_corpus(tmp_path):
 
 def test_no_data_root_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("BIOMTL_DATA_ROOT", raising=False)
-    result = subprocess.run([sys.executable, str(SCRIPT), "--datasets", "BC2GM"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", MODULE, "--datasets", "BC2GM"], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert result.returncode != 0
     assert "BIOMTL_DATA_ROOT" in result.stderr and "BC2GM" in result.stderr

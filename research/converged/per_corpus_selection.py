@@ -1,9 +1,9 @@
 """
 Model selection per corpus (the paper code's protocol) against one deployable model, for a
 finished (or running) multi-task run whose every epoch's weights are kept
-(`scripts/converged/run_lane.sh` keeps them):
+(the lane runs of `research/converged/run_lane.sh` keep them):
 
-    .venv/bin/python scripts/converged/per_corpus_selection.py RUN_DIR [--split test]
+    .venv/bin/python -m research.converged.per_corpus_selection RUN_DIR [--split test]
 
 For each head: its best devel epoch (its own devel F1) and that epoch's test F1, beside the
 test F1 of the single model of the best devel macro-F1 epoch. Each test score is computed
@@ -16,12 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
-from biomtl_allennlp.pretrained.export import epoch_metrics, epoch_weights  # noqa: E402
-from evaluate_weights import evaluate_weights  # noqa: E402
+from biomtl_allennlp.common.metric_keys import datasets_in
+from research.run_folder import epoch_metrics, epoch_weights
+from research.converged.evaluate_weights import evaluate_weights
 
 
 def evaluate(run_dir: Path, epoch: int, dataset: str, split: str, cache: dict) -> float:

@@ -1,4 +1,4 @@
-"""`scripts/converged/record_run.py`: the committed record of a finished run holds its
+"""`research.converged.record_run`: the committed record of a finished run holds its
 metrics.json test scores and per-epoch devel F1, and its counts files reproduce test F1."""
 import json
 import re
@@ -15,9 +15,9 @@ from tests.conftest import PROJECT_ROOT
 def test_record_of_a_finished_run(tmp_path, finished_fixture_run):
     run = finished_fixture_run
     subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "converged" / "record_run.py"), str(run),
+        [sys.executable, "-m", "research.converged.record_run", str(run),
          "--out-dir", str(tmp_path / "records"), "--counts-dir", str(tmp_path / "counts")],
-        check=True, capture_output=True,
+        check=True, capture_output=True, cwd=PROJECT_ROOT,
     )  # fmt: skip
     record = json.loads((tmp_path / "records" / "fixture_run.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
@@ -34,13 +34,13 @@ def test_record_of_a_finished_run(tmp_path, finished_fixture_run):
 
 
 def test_summary_of_the_committed_records(tmp_path):
-    """`summarize.py` over `docs/converged_runs/`: every seed's STM and MTM-CW test F1 is in
+    """`research.converged.summarize` over `docs/converged_runs/`: every seed's STM and MTM-CW test F1 is in
     its table, and the learning curves are drawn."""
     curves, figure4, page = tmp_path / "curves.png", tmp_path / "fig4.png", tmp_path / "page.md"
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "converged" / "summarize.py"), "--curves", str(curves),
+        [sys.executable, "-m", "research.converged.summarize", "--curves", str(curves),
          "--figure4", str(figure4), "--markdown", str(page)],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, cwd=PROJECT_ROOT,
     )  # fmt: skip
     records = PROJECT_ROOT / "docs" / "converged_runs"
     earlier = json.loads((records / "earlier_seeds.json").read_text())["runs"]

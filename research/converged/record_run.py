@@ -2,7 +2,7 @@
 The committed record of one finished converged run (issue 11), so its results outlive the
 run folder (run folders live outside the checkout and may not survive the machine):
 
-    .venv/bin/python scripts/converged/record_run.py RUN_DIR [--counts-dir docs/significance/counts]
+    .venv/bin/python -m research.converged.record_run RUN_DIR [--counts-dir docs/significance/counts]
 
 Writes `docs/converged_runs/<run>.json`: the run's settings (datasets, seed, sampler, loss
 weights, optimiser, patience), training sentences per corpus, per epoch the cumulative
@@ -20,11 +20,9 @@ import platform
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
-from biomtl_allennlp.pretrained.export import epoch_metrics  # noqa: E402
+from biomtl_allennlp.common.metric_keys import datasets_in
+from research.plan import REPO_ROOT as ROOT
+from research.run_folder import epoch_metrics
 
 
 def seconds(duration: str) -> float:

@@ -7,8 +7,8 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.training.callbacks.callback import TrainerCallback
 from allennlp.training.metric_tracker import MetricTracker
 
-from biomtl_allennlp.experiments.plan import Budget, plan_runs
-from biomtl_allennlp.training.callbacks.epoch_gate import (
+from research.plan import Budget, plan_runs
+from research.callbacks.epoch_gate import (
     PROGRESS_FILE,
     EpochGate,
     read_gate,

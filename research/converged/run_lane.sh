@@ -5,10 +5,10 @@
 # in docs/converged_runs/ whose folder is not on this machine (run folders live outside the
 # checkout and do not move between machines); an unfinished one is resumed with
 # `allennlp train --recover`.
-#   scripts/converged/run_lane.sh PLAN RUNS_DIR
+#   research/converged/run_lane.sh PLAN RUNS_DIR
 # PLAN lines: NAME CONFIG PATIENCE MAX_EPOCHS SEED EXTRA_OVERRIDES_JSON_OBJECT_BODY
-# (see scripts/converged/*.plan). Every epoch's weights are kept (per-corpus selection).
-# After each finished run, record_run.py writes its record to docs/converged_runs/ and its
+# (see research/converged/*.plan). Every epoch's weights are kept (per-corpus selection).
+# After each finished run, research.converged.record_run writes its record to docs/converged_runs/ and its
 # per-sentence test counts to docs/significance/counts/: commit them.
 set -u
 plan=$1; runs=$2
@@ -17,16 +17,17 @@ threads=${BIOMTL_LANE_THREADS:-1}
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export BIOMTL_DATA_ROOT=${BIOMTL_DATA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/data}
 # The dictionary variants (training_configs/dictionary/) read $BIOMTL_DICTIONARY: the
-# training mentions of the four corpora (as benchmarks/reproduce.py builds it), made once.
+# training mentions of the four corpora (as `python -m research.reproduce` builds it), made once.
 if grep -q "^[^#].*training_configs/dictionary/" "$plan"; then
   export BIOMTL_DICTIONARY=${BIOMTL_DICTIONARY:-$runs/dictionary/train_mentions.tsv}
   [ -f "$BIOMTL_DICTIONARY" ] || .venv/bin/python -c 'import sys; from pathlib import Path
-from biomtl_allennlp.experiments.postprocess import build_dictionary
-print("dictionary", sys.argv[2], build_dictionary(Path(sys.argv[1]), ["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"], Path(sys.argv[2]), None))' \
+from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS
+from research.postprocess import build_dictionary
+print("dictionary", sys.argv[2], build_dictionary(Path(sys.argv[1]), BENCHMARK_DATASETS, Path(sys.argv[2]), None))' \
     "$BIOMTL_DATA_ROOT" "$BIOMTL_DICTIONARY"
 fi
 record() {  # the committed record and per-sentence test counts of a finished run
-  .venv/bin/python scripts/converged/record_run.py "$runs/$1" --counts-dir docs/significance/counts \
+  .venv/bin/python -m research.converged.record_run "$runs/$1" --counts-dir docs/significance/counts \
     >> "$runs/$1.log" 2>&1 && echo "$(date -u +%FT%T) recorded $1 in docs/converged_runs/"
 }
 while read -r name config patience epochs seed extra; do
