@@ -197,7 +197,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, shown_command: Optional[str] = None) -> int:
+    """
+    Plans, trains what is missing (unless `--dry-run` or `--tables-only`) and writes the
+    results; `shown_command` is the command the results name (default: this invocation's).
+    """
     args = parse_args(argv)
     budget = Budget(
         epochs=args.budget_epochs,
@@ -225,7 +229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     needs_dictionary = any(r.model in DICTIONARY_MODELS for r in runs)
     dictionary = runs_dir / "dictionary" / "train_mentions.tsv" if needs_dictionary else None
-    command = shlex.join(
+    command = shown_command or shlex.join(
         [repo_relative_python(), "-m", SCRIPT, *(argv if argv is not None else sys.argv[1:])]
     )
 

@@ -3,6 +3,7 @@ The reproduction (`research`, run by `python -m research.reproduce`): command
 construction, resumption and the results-writing step (no training).
 """
 import json
+import subprocess
 import sys
 
 import pytest
@@ -148,6 +149,20 @@ def test_dry_run_prints_every_run(tmp_path, capsys):
             assert ("BIOMTL_DICTIONARY=" in line) == ("dict-feature" in line)
 
 
+def test_the_command_line_runs_as_a_module(tmp_path):
+    # `python -m research.reproduce` from the checkout's root: a dry run prints the plan and
+    # writes nothing.
+    result = subprocess.run(
+        [sys.executable, "-m", "research.reproduce", "--dry-run", "--only", "STM",
+         "--datasets", "BC2GM", "--seeds", "3", "--runs-dir", str(tmp_path / "runs")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Runs: 1 (1 training, 0 evaluation)" in result.stdout
+    assert "[1/1] stm_bc2gm_seed3: " in result.stdout and " allennlp train " in result.stdout
+    assert not (tmp_path / "runs").exists()
+
+
 def test_bad_arguments():
     with pytest.raises(SystemExit):
         parse_args(["--only", "STM,NOPE"])
@@ -188,6 +203,7 @@ def _write_fake_runs(runs, dictionary_sha=None):
         f1 = {d: F1[key][d] for d in run.datasets}
         run.metrics_path.write_text(json.dumps(_fake_metrics(f1)))
         run.record_path.write_text(json.dumps({
+            "started": f"2026-01-0{run.seed}T00:00:00",
             "wall_time_s": 12.5,
             "signature": run_signature(run, dictionary_sha),
         }))
@@ -244,7 +260,8 @@ def test_write_results_from_fake_metrics(tmp_path, capsys):
     assert figure.is_file() and figure.stat().st_size > 0
     for needle in (
         "| epochs | 4 |", "| batch size (sentences) | 16 |", "Adam, lr 0.001",
-        "-m research.reproduce --tables-only", "Git commit:", "Machine:",
+        "-m research.reproduce --tables-only", "Machine:",
+        "- Runs started: 2026-01-01T00:00:00 to 2026-01-02T00:00:00",
         "## Table 2", "## Table 3", "## Fig. 4", "## Table 4",
         "| stm_ncbi-disease_seed1 | STM | NCBI-disease | 1 | 1 | 12.5 |",
         "MTM-CW + dict post-processing",
