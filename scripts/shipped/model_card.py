@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS  # noqa: E402
 from biomtl_allennlp.common.markdown import markdown_table  # noqa: E402
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
 
@@ -54,8 +55,8 @@ LICENCES = {
 }
 # The shipped recipes (train+devel), by the corpora they train on.
 RECIPES = {
-    frozenset(["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]): "training_configs/shipped/mtm_cw_train_devel.jsonnet",
-    frozenset(["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA", *[d for d in TYPES if d.endswith("-IOBES")]]):
+    frozenset(BENCHMARK_DATASETS): "training_configs/shipped/mtm_cw_train_devel.jsonnet",
+    frozenset([*BENCHMARK_DATASETS, *[d for d in TYPES if d.endswith("-IOBES")]]):
         "training_configs/shipped/mtm_cw_many_train_devel.jsonnet",
 }
 NUMBERS = {4: "four", 12: "12"}
@@ -196,7 +197,7 @@ scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_alle
     # The leave-corpora-out measurements of the default merge (docs/new_text.md).
     new_text_file = ROOT / "docs" / "new_text_card.md"
     new_text = f"## New text\n\n{new_text_file.read_text().strip()}\n\n" if new_text_file.is_file() else ""
-    paper_first = [d for d in ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA") if d in datasets]
+    paper_first = [d for d in BENCHMARK_DATASETS if d in datasets]
     names = ", ".join(paper_first + [d for d in datasets if d not in paper_first])
     card = f"""# Shipped tagger: MTM-CW on {names}
 
