@@ -67,9 +67,9 @@ def test_config_builds(config, tiny_data_root, tmp_path, monkeypatch):
 
 
 def plan_lines():
-    """(plan, name, config, overrides) of each run line of scripts/converged/*.plan, with the
+    """(plan, name, config, overrides) of each run line of research/converged/*.plan, with the
     overrides `run_lane.sh` gives it."""
-    for plan in sorted((PROJECT_ROOT / "scripts" / "converged").glob("*.plan")):
+    for plan in sorted((PROJECT_ROOT / "research" / "converged").glob("*.plan")):
         for line in plan.read_text().splitlines():
             if not line.strip() or line.startswith("#"):
                 continue

@@ -5,7 +5,7 @@
 # ../shared/data) and the PubTator development files.
 #   [AVERAGE_LAST=K] scripts/shipped/build.sh RUN_DIR_OR_ARCHIVE [MEASUREMENTS_DIR]
 # RUN_DIR_OR_ARCHIVE: e.g. a run of training_configs/shipped/mtm_cw_many_train_devel.jsonnet (the
-# shipped recipe) or a run of scripts/converged/lane_a.plan.
+# shipped recipe) or a run of research/converged/lane_a.plan.
 # AVERAGE_LAST (default 3, the shipped model's): for a run directory, export the mean of the
 # weights of the last K epochs up to the selected one (checkpoint averaging; measured on devel
 # in docs/converged.md, "Checkpoint averaging"); 1 exports the selected epoch alone.

@@ -173,13 +173,13 @@ def main() -> None:
                   + f"of {len(history)} epochs of the run `{run_dir.name}` of the converged reproduction"
                   + (" (early stopping on devel, patience 5: the run has finished)" if finished
                      else ", exported while that run was still training")
-                  + f" (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed {seed}).")
+                  + f" (`research/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed {seed}).")
         splits = "train splits; devel for model selection"
         offsets_note = ""
         history_line = (f"Devel F1 by epoch of the training run (macro over the {corpora} corpora):\n"
                         + ", ".join(f"{pct(h['validation_macro_f1'])}" for h in history) + ".")
         rebuild = f"""```
-scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
+research/converged/run_lane.sh research/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
 {average_last}scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped         # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped
 ```"""
