@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any, Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS, BUILTIN_DATASETS, SPLITS
+from research.record import METRICS_FILE, RECORD_FILE
 
 # The experiments run from a checkout: configs are paths relative to its root.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# File layout of a run directory and of the runs directory.
-METRICS_FILE = "metrics.json"  # written by `allennlp train`
-RUN_RECORD = "reproduce_run.json"
-POSTPROCESS_METRICS = "metrics_dict_postprocess.json"
+# File layout of a run directory (`research.record`) and of the runs directory.
 GATE_FILE = "epoch_gate.json"  # in the runs dir, written by the epoch gate controller
 
 DICT_FEATURE = "MTM-CW+dict-feature"
@@ -35,7 +33,6 @@ class ModelSpec:
     # One run per dataset (STM, baselines) or one run over all datasets (MTM).
     per_dataset: bool
     description: str
-    dictionary: bool = False
     # Trained on every dataset under the data root (`--many`), not the benchmark datasets.
     many: bool = False
 
@@ -96,7 +93,6 @@ MODELS: "OrderedDict[str, ModelSpec]" = OrderedDict(
              "sgd": "training_configs/dictionary/mtm_cw_dict_feature.jsonnet"},
             False,
             "MTM-CW + dictionary feature (Table 4)",
-            dictionary=True,
         ),
     ]
 )
@@ -107,6 +103,8 @@ DICTIONARY_MODELS = [DICT_FEATURE, DICT_POSTPROCESS]
 DEFAULT_MODELS = ["Lample", "Ma-Hovy", "STM", "MTM-C", "MTM-W", "MTM-CW"]
 MULTI_SEED_MODELS = {"STM", "MTM-CW", DICT_FEATURE, DICT_POSTPROCESS}
 DEFAULT_DATASETS = list(BENCHMARK_DATASETS)
+# The configs that read the dictionary (`$BIOMTL_DICTIONARY`).
+DICTIONARY_CONFIGS = "training_configs/dictionary/"
 
 # Default learning rate per optimizer (those of biomtl.libsonnet's budget and paper trainers).
 DEFAULT_LR = {"adam": 0.002, "sgd": 0.01}
@@ -231,6 +229,14 @@ class Run:
     overrides: Dict[str, Any] = field(default_factory=dict)
     # For evaluation steps: the training run whose archive is evaluated.
     source: Optional["Run"] = None
+    # An unfinished run folder is resumed (`allennlp train --recover`), not started afresh.
+    recover: bool = False
+    # The record holds the budget (a budget reproduction's runs share one).
+    record_budget: bool = True
+    # The record counts the training sentences per dataset (reads the training data again).
+    count_sentences: bool = False
+    # Where the per-sentence test span counts go (`allennlp significance` files), if anywhere.
+    counts_dir: Optional[Path] = None
 
     @property
     def name(self) -> str:
@@ -243,22 +249,16 @@ class Run:
     @property
     def uses_dictionary(self) -> bool:
         """Its result depends on the dictionary (dictionary features or post-processing)."""
-        return not self.is_training or MODELS[self.model].dictionary
+        return not self.is_training or self.config.startswith(DICTIONARY_CONFIGS)
 
     @property
     def metrics_path(self) -> Path:
-        if self.is_training:
-            return self.run_dir / METRICS_FILE
-        assert self.source is not None
-        return self.source.run_dir / POSTPROCESS_METRICS
+        return self.run_dir / METRICS_FILE
 
     @property
     def record_path(self) -> Path:
-        """The run's record: how it ran and what must match to reuse it."""
-        if self.is_training:
-            return self.run_dir / RUN_RECORD
-        assert self.source is not None
-        return self.source.run_dir / f"{Path(POSTPROCESS_METRICS).stem}.{RUN_RECORD}"
+        """The run's record (`research.record`): how it ran, what must match to reuse it."""
+        return self.run_dir / RECORD_FILE
 
 
 def seeds_by_model(runs: Sequence[Run]) -> Dict[str, List[int]]:
@@ -393,10 +393,10 @@ def discover_datasets(data_root: Path) -> List[str]:
 # --------------------------------------------------------------------------- commands
 
 
-def train_command(run: Run, include_force: bool = False) -> List[str]:
+def train_command(run: Run, include_force: bool = False, recover: bool = False) -> List[str]:
     """
-    `allennlp train` of a training run (`-f` to start an incomplete run dir afresh; with
-    `--include-package research` when it trains under the epoch gate).
+    `allennlp train` of a training run (`-f` to start an incomplete run dir afresh, `--recover`
+    to resume it; with `--include-package research` when it trains under the epoch gate).
     """
     command = [
         sys.executable,
@@ -414,6 +414,8 @@ def train_command(run: Run, include_force: bool = False) -> List[str]:
     command += ["-o", json.dumps(run.overrides, sort_keys=True)]
     if include_force:
         command.append("-f")
+    if recover:
+        command.append("--recover")
     return command
 
 
@@ -430,7 +432,7 @@ def run_environment(budget: Budget, data_root: Path, dictionary: Optional[Path])
 
 
 def needs_dictionary_env(run: Run) -> bool:
-    return run.is_training and MODELS[run.model].dictionary
+    return run.is_training and run.uses_dictionary
 
 
 def shell_line(env: Mapping[str, str], command: Sequence[str]) -> str:

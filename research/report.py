@@ -26,13 +26,8 @@ from research.plan import (
     shown_path,
 )
 from research.run import machine_description
-from research.store import (
-    epochs_trained,
-    f1_on_test,
-    metrics_complete,
-    metrics_file,
-    read_json,
-)
+from research.record import read_json
+from research.store import f1_on_test, metrics_complete, metrics_file
 
 # Table 2 / Fig. 4 columns, in this order; Table 3 is MTM-C/W/CW; Table 4 the MTM-CW variants.
 TABLE2_MODELS = ["Lample", "Ma-Hovy", "STM", "MTM-C", "MTM-W", "MTM-CW"]
@@ -189,18 +184,10 @@ def write_results(
     comparison = compare_mtm_cw_stm(done, datasets)
     summary = comparison_lines(comparison)
     records = {run.name: read_json(run.record_path) or {} for run in runs}
-    for run in done:  # records written before epochs were recorded
-        if "epochs_trained" not in records[run.name]:
-            epochs = epochs_trained(run)
-            if epochs is not None:
-                records[run.name]["epochs_trained"] = epochs
     epochs_per_run = [
         r["epochs_trained"] for r in records.values() if isinstance(r.get("epochs_trained"), int)
     ]
-    threads_used = [
-        r["budget"]["threads"] for r in records.values()
-        if isinstance(r.get("budget", {}).get("threads"), int)
-    ]
+    threads_used = [r["threads"] for r in records.values() if isinstance(r.get("threads"), int)]
     budget_rows = budget.describe(epochs_per_run, threads_used, seeds_by_model(runs))
 
     parts = [

@@ -25,8 +25,8 @@ split. STM and MTM-CW (and MTM-CW+dict-feature) run with every seed of `--seeds`
 models with the first seed (`--all-seeds` runs every model with every seed, `--all-seeds
 MTM-C,MTM-W` those models too).
 
-A run whose RUNDIR already has a metrics.json with the test F1 of each of its datasets and a
-reproduce_run.json recording the same config and overrides is skipped, so the script can be
+A run whose RUNDIR already has a record (`run.json`, `research.record`) of the same config and
+overrides, with the test F1 of each of its datasets, is skipped, so the script can be
 interrupted and started again; an incomplete RUNDIR is trained again from scratch.
 
 Usage (from the repository root):

@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from research.plan import (
     GATE_FILE,
@@ -26,14 +26,8 @@ from research.plan import (
     train_command,
 )
 from research.postprocess import evaluate_postprocessing
-from research.store import (
-    epochs_trained,
-    is_complete,
-    metrics_complete,
-    read_json,
-    run_signature,
-    save_to_store,
-)
+from research.record import read_json, save_test_counts, test_scores, training_record, write_record
+from research.store import is_complete, metrics_complete, run_signature, save_to_store
 from research.callbacks.epoch_gate import PROGRESS_FILE, write_json_atomically
 
 
@@ -122,7 +116,8 @@ class _Active:
 
 def _launch(run: Run, budget: Budget, data_root: Path, runs_dir: Path,
             dictionary: Optional[Path], label: str) -> _Active:
-    command = train_command(run, include_force=run.run_dir.exists())
+    exists = run.run_dir.exists()
+    command = train_command(run, include_force=exists and not run.recover, recover=exists and run.recover)
     run_env = run_environment(budget, data_root, dictionary if needs_dictionary_env(run) else None)
     env = dict(os.environ)
     env.update(run_env)
@@ -138,24 +133,35 @@ def _launch(run: Run, budget: Budget, data_root: Path, runs_dir: Path,
                    datetime.datetime.now().isoformat(timespec="seconds"), time.time(), command)
 
 
-def write_record(run: Run, budget: Budget, command: Sequence[str], started: str, wall: float,
-                 dictionary_sha: Optional[str], store_dir: Optional[Path]) -> None:
-    """The finished run's record (and its copy, with the metrics, in the store)."""
-    record = {
+def record_run(run: Run, budget: Budget, command: Optional[Sequence[str]], started: Optional[str],
+               wall: Optional[float], dictionary_sha: Optional[str], store_dir: Optional[Path]) -> None:
+    """
+    The finished run's record (`research.record`; with its copy and the metrics in the store,
+    and its per-sentence test counts where the plan asks for them). `command`, `started` and
+    `wall` are `None` for a run that finished outside this runner.
+    """
+    record: Dict[str, Any] = {
+        "run": run.name,
         "model": run.model,
         "datasets": run.datasets,
         "seed": run.seed,
-        "command": shlex.join(command),
-        "started": started,
-        "wall_time_s": round(wall, 1),
-        "budget": budget.as_dict(),
         "signature": run_signature(run, dictionary_sha),
+        "command": shlex.join(command) if command is not None else None,
+        "started": started,
+        "wall_time_s": round(wall, 1) if wall is not None else None,
         "machine": machine_description(budget.cuda_device),
+        "threads": budget.threads,
     }
-    epochs = epochs_trained(run)
-    if epochs is not None:
-        record["epochs_trained"] = epochs
-    run.record_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    if run.record_budget:
+        record["budget"] = budget.as_dict()
+    if run.is_training:
+        trained = training_record(run.run_dir, run.count_sentences)
+        record.update({k: v for k, v in trained.items() if k not in ("datasets", "seed")})
+    else:
+        record["test"] = test_scores(read_json(run.metrics_path) or {}, run.datasets)
+    write_record(record, run.record_path)
+    if run.counts_dir is not None:
+        save_test_counts(run.run_dir, run.datasets, run.counts_dir)
     if store_dir is not None:
         save_to_store(run, store_dir)
 
@@ -178,6 +184,11 @@ def execute(
     labels = {run.name: f"[{index}/{total}] {run.name}" for index, run in enumerate(runs, 1)}
     todo = []
     for run in runs:
+        if run.recover and not is_complete(run, dictionary_sha) and metrics_complete(
+            run.metrics_path, run.datasets
+        ):  # finished after its runner was stopped: recorded now
+            record_run(run, budget, None, None, None, dictionary_sha, store_dir)
+            print(f"{labels[run.name]}: finished earlier, recorded")
         if is_complete(run, dictionary_sha):
             record = read_json(run.record_path) or {}
             print(f"{labels[run.name]}: complete, skipped "
@@ -220,8 +231,8 @@ def execute(
                       + "\n".join(tail[-20:]), flush=True)
                 failed.append(item.run.name)
                 continue
-            write_record(item.run, budget, item.command, item.started, wall, dictionary_sha,
-                         store_dir)
+            record_run(item.run, budget, item.command, item.started, wall, dictionary_sha,
+                       store_dir)
             print(f"{label}: done in {wall:.1f} s", flush=True)
         if gate is not None:
             gate.update([item.run for item in active])
@@ -245,10 +256,11 @@ def execute(
         )
         with_pp["without_postprocessing"] = without_pp  # type: ignore
         with_pp["dictionary"] = str(dictionary)  # type: ignore
+        run.run_dir.mkdir(parents=True, exist_ok=True)
         run.metrics_path.write_text(json.dumps(with_pp, indent=2), encoding="utf-8")
         shown = ["(in process) evaluate_postprocessing", str(run.source.run_dir)]
         wall = time.time() - start
-        write_record(run, budget, shown, started, wall, dictionary_sha, store_dir)
+        record_run(run, budget, shown, started, wall, dictionary_sha, store_dir)
         print(f"{label}: done in {wall:.1f} s", flush=True)
     if failed:
         raise SystemExit(f"{len(failed)} run(s) failed: {', '.join(failed)}")

@@ -1,25 +1,17 @@
 """
 Finished runs on disk: when a run is complete (and may be reused), what it recorded, and the
-committed store beside the results (`docs/results_3epoch_runs/` for `docs/results_3epoch.md`) that a fresh
-checkout restores its runs from.
+committed store beside the results (`docs/results_3epoch_runs/` for `docs/results_3epoch.md`,
+`docs/converged_runs/` for the lanes) that a fresh checkout restores its runs from: a folder
+per run with its record (`run.json`, `research.record`) and, where kept, allennlp's
+`metrics.json`.
 """
-import json
 import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from biomtl_allennlp.common.metric_keys import TEST_PREFIX, metric_key
 from research.plan import NEUTRAL_OVERRIDES, Run
-
-
-def read_json(path: Path) -> Optional[Dict[str, Any]]:
-    """A JSON object file's content; `None` when missing, unreadable or not an object."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+from research.record import read_json
 
 
 def f1_on_test(path: Path, dataset: str) -> Optional[float]:
@@ -28,7 +20,6 @@ def f1_on_test(path: Path, dataset: str) -> Optional[float]:
     key = metric_key(dataset, "f1")
     value = metrics.get(TEST_PREFIX + key, metrics.get(key))
     return float(value) if isinstance(value, (int, float)) else None
-
 
 
 def metrics_complete(path: Path, datasets: Sequence[str]) -> bool:
@@ -55,33 +46,27 @@ def run_signature(run: Run, dictionary_sha: Optional[str]) -> Dict[str, Any]:
 
 
 def is_complete(run: Run, dictionary_sha: Optional[str]) -> bool:
-    """Complete metrics and a record of the same config, overrides (and dictionary)."""
-    if not metrics_complete(run.metrics_path, run.datasets):
-        return False
+    """A record of the same config, overrides (and dictionary), with every dataset's test F1."""
     record = read_json(run.record_path)
-    return record is not None and record.get("signature") == run_signature(run, dictionary_sha)
-
-
-def epochs_trained(run: Run) -> Optional[int]:
-    """Epochs a finished training run trained (allennlp's last `epoch` + 1), else None."""
-    last_epoch = (read_json(run.metrics_path) or {}).get("epoch")
-    return last_epoch + 1 if run.is_training and isinstance(last_epoch, int) else None
+    return (
+        record is not None
+        and record.get("signature") == run_signature(run, dictionary_sha)
+        and all(isinstance(record.get("test", {}).get(d, {}).get("f1"), (int, float))
+                for d in run.datasets)
+    )
 
 
 def stored_files(run: Run, store_dir: Path) -> List[Tuple[Path, Path]]:
     """`(file in the runs dir, its copy in the store)` of what a finished run leaves."""
-    files = [run.metrics_path, run.record_path]
-    return [(path, store_dir / path.parent.name / path.name) for path in files]
+    return [(path, store_dir / run.name / path.name) for path in (run.metrics_path, run.record_path)]
 
 
 def restore_from_store(runs: List[Run], store_dir: Path) -> int:
-    """Copies stored metrics and records of runs missing from the runs dir into it."""
+    """Copies the stored records (and metrics) of runs missing from the runs dir into it."""
     restored = 0
     for run in runs:
-        pairs = stored_files(run, store_dir)
-        if all(stored.is_file() for _, stored in pairs) and not all(
-            path.is_file() for path, _ in pairs
-        ):
+        pairs = [(path, stored) for path, stored in stored_files(run, store_dir) if stored.is_file()]
+        if (store_dir / run.name / run.record_path.name).is_file() and not run.record_path.is_file():
             for path, stored in pairs:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(stored, path)
@@ -91,8 +76,9 @@ def restore_from_store(runs: List[Run], store_dir: Path) -> int:
 
 def save_to_store(run: Run, store_dir: Path) -> None:
     for path, stored in stored_files(run, store_dir):
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, stored)
+        if path.is_file():
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, stored)
 
 
 def metrics_file(run: Run, store_dir: Optional[Path]) -> Path:

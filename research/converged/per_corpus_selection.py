@@ -1,7 +1,7 @@
 """
 Model selection per corpus (the paper code's protocol) against one deployable model, for a
 finished (or running) multi-task run whose every epoch's weights are kept
-(the lane runs of `research/converged/run_lane.sh` keep them):
+(the lane runs of `research.converged.lanes` keep them):
 
     .venv/bin/python -m research.converged.per_corpus_selection RUN_DIR [--split test]
 

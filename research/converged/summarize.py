@@ -1,7 +1,8 @@
 """
 Tables and learning curves of the converged runs (issue 11) from their committed records
-(`docs/converged_runs/*.json`, written by `research.converged.record_run`; `earlier_seeds.json`
-holds the test F1 of seeds whose run folders are gone):
+(`docs/converged_runs/<run>/run.json`, `research.record`, written by the lane runner
+`research.converged.lanes`; the records without per-epoch history hold the test F1 of seeds
+whose run folders were gone before the full records):
 
     .venv/bin/python -m research.converged.summarize [--curves docs/results_curves.png] \\
         [--figure4 docs/results_fig4.png] [--markdown docs/results.md]
@@ -32,7 +33,9 @@ from typing import Optional, Sequence
 
 from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS
 from biomtl_allennlp.evaluation.tables import format_cell, summarize
+from research.converged.lanes import PLANS, read_plan
 from research.plan import REPO_ROOT as ROOT
+from research.record import RECORD_FILE
 
 DATASETS = list(BENCHMARK_DATASETS)
 MTM_CW = "mtm_cw_mixed"  # the main recipe's run names: mtm_cw_mixed_s<seed>
@@ -68,24 +71,18 @@ MODELS = {  # every model's run-name prefix -> the name in the tables
     "mtm_cw_dict_feature": "MTM-CW + dictionary feature",
     "mtm_cw_many": "MTM-CW on 12 corpora",
 }
-PLANS = sorted((ROOT / "research" / "converged").glob("lane_*.plan"))
 
 
 def load_runs(records: Path):
-    """Run name -> record; the per-epoch records take precedence over earlier_seeds.json."""
+    """Run name -> record (`research.record`), with `test_f1` (dataset -> test F1); records
+    without per-epoch history (runs recorded from tables, before the full records) are
+    `earlier`."""
     runs = {}
-    earlier = records / "earlier_seeds.json"
-    if earlier.is_file():
-        for run in json.loads(earlier.read_text())["runs"]:
-            runs[run["run"]] = {**run, "earlier": True}
-    for path in sorted(records.glob("*.json")):
-        if path.name != earlier.name:
-            record = json.loads(path.read_text())
-            record["test_f1"] = {name: scores["f1"] for name, scores in record["test"].items()}
-            best = record["epochs"][record["best_epoch"]]
-            record["validation_f1"], record["validation_macro_f1"] = best["validation_f1"], best["validation_macro_f1"]
-            record["seed"] = record["settings"]["seed"]
-            runs[record["run"]] = record
+    for path in sorted(records.glob(f"*/{RECORD_FILE}")):
+        record = json.loads(path.read_text())
+        record["test_f1"] = {name: scores["f1"] for name, scores in record["test"].items()}
+        record["earlier"] = "epochs" not in record
+        runs[record["run"]] = record
     return runs
 
 
@@ -221,7 +218,7 @@ def time_table(runs):
         run = timed[key]
         sentences = sum(run["training_sentences"].values())
         lines.append(
-            f"| {key} | {run['machine']['processor']} | {sentences:,} | {run['best_epoch']} / {run['epochs_trained']} "
+            f"| {key} | {run['machine']} | {sentences:,} | {run['best_epoch']} / {run['epochs_trained']} "
             f"| {time_to_best(run) / 60:.1f} min | {time_to_best(run) / sentences:.4f} | {run['training_duration_s'] / 60:.1f} min |"
         )
     lines.append("")
@@ -252,8 +249,7 @@ def queued_runs(runs) -> str:
     """The runs of the lane plans that have no record yet, in each lane's order."""
     lines = []
     for plan in PLANS:
-        names = [line.split()[0] for line in plan.read_text().splitlines() if line.strip() and not line.startswith("#")]
-        missing = [name for name in names if name not in runs]
+        missing = [run.name for run in read_plan(plan, ROOT / "runs") if run.name not in runs]
         if missing:
             lines.append(f"- `{plan.relative_to(ROOT)}`: " + ", ".join(missing))
     return "\n".join(lines) or "- none: every planned run has a record."

@@ -179,7 +179,7 @@ def main() -> None:
         history_line = (f"Devel F1 by epoch of the training run (macro over the {corpora} corpora):\n"
                         + ", ".join(f"{pct(h['validation_macro_f1'])}" for h in history) + ".")
         rebuild = f"""```
-research/converged/run_lane.sh research/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
+.venv/bin/python -m research.converged.lanes research/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
 {average_last}scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped         # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped
 ```"""

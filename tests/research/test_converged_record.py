@@ -1,4 +1,4 @@
-"""`research.converged.record_run`: the committed record of a finished run holds its
+"""`research.record`: the committed record of a finished run holds its
 metrics.json test scores and per-epoch devel F1, and its counts files reproduce test F1."""
 import json
 import re
@@ -15,14 +15,16 @@ from tests.conftest import PROJECT_ROOT
 def test_record_of_a_finished_run(tmp_path, finished_fixture_run):
     run = finished_fixture_run
     subprocess.run(
-        [sys.executable, "-m", "research.converged.record_run", str(run),
-         "--out-dir", str(tmp_path / "records"), "--counts-dir", str(tmp_path / "counts")],
+        [sys.executable, "-m", "research.record", str(run),
+         "--store", str(tmp_path / "records"), "--counts-dir", str(tmp_path / "counts")],
         check=True, capture_output=True, cwd=PROJECT_ROOT,
     )  # fmt: skip
-    record = json.loads((tmp_path / "records" / "fixture_run.json").read_text())
+    record = json.loads((tmp_path / "records" / "fixture_run" / "run.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
-    assert record["settings"]["seed"] == 7 and record["epochs_trained"] == 3
+    assert record["run"] == "fixture_run" and record["model"] == "fixture_run"
+    assert record["seed"] == 7 and record["epochs_trained"] == 3
     assert record["best_epoch"] == metrics["best_epoch"]
+    assert record["validation_macro_f1"] == record["epochs"][record["best_epoch"]]["validation_macro_f1"]
     assert record["training_sentences"] == {"demo-gene": 8, "demo-chemical": 8, "demo-disease": 8}
     for epoch in record["epochs"]:
         epoch_metrics = json.loads((run / f"metrics_epoch_{epoch['epoch']}.json").read_text())
@@ -43,11 +45,13 @@ def test_summary_of_the_committed_records(tmp_path):
         check=True, capture_output=True, text=True, cwd=PROJECT_ROOT,
     )  # fmt: skip
     records = PROJECT_ROOT / "docs" / "converged_runs"
-    earlier = json.loads((records / "earlier_seeds.json").read_text())["runs"]
+    earlier = [json.loads(path.read_text()) for path in records.glob("*/run.json")]
+    earlier = [run for run in earlier if "epochs" not in run]  # recorded from tables: test F1 alone
+    assert len(earlier) == 11
     for run in earlier:
         if run["run"].startswith(("stm_", "mtm_cw_mixed_")):
-            for f1 in run["test_f1"].values():
-                assert f"{f1:.2f}" in result.stdout
+            for scores in run["test"].values():
+                assert f"{scores['f1']:.2f}" in result.stdout
     # The first two tables, STM vs MTM-CW on the four corpora and on BC5CDR + NCBI-disease
     # alone (`docs/significance/pair/`): one row per dataset.
     four, pair = result.stdout.split("\n## ")[:2]
@@ -63,13 +67,13 @@ def test_summary_of_the_committed_records(tmp_path):
             table = "pair" if "pair" in path.relative_to(PROJECT_ROOT / "docs" / "significance").parts else "four"
             assert f"{seeds}: {result_of_path['difference']:+.2f}, p " in rows[table][result_of_path["dataset"]]
     # Table 2 holds each full record's test P / R / F1 (seed 3 of STM BC5CDR here).
-    stm = json.loads((records / "stm_BC5CDR_s3.json").read_text())["test"]["BC5CDR"]
+    stm = json.loads((records / "stm_BC5CDR_s3" / "run.json").read_text())["test"]["BC5CDR"]
     table2 = result.stdout.split("## Table 2")[1].split("## Table 3")[0]
     for measure, label in (("precision", "P"), ("recall", "R"), ("f1", "F1")):
         assert f"| BC5CDR | {label} | {stm[measure]:.2f} |" in table2
     # The time line of the two-corpus MTM-CW against its seed's two STMs, from the records.
     def to_best(run):
-        record = json.loads((records / f"{run}.json").read_text())
+        record = json.loads((records / run / "run.json").read_text())
         return record["epochs"][record["best_epoch"]]["training_duration_s"]
 
     stms = to_best("stm_BC5CDR_s3") + to_best("stm_NCBI-disease_s3")

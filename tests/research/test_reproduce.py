@@ -16,7 +16,6 @@ from research.plan import (
     DICTIONARY_MODELS,
     GATE_FILE,
     MANY,
-    RUN_RECORD,
     Budget,
     discover_datasets,
     plan_runs,
@@ -25,6 +24,7 @@ from research.plan import (
     seeds_by_model,
     train_command,
 )
+from research.record import RECORD_FILE
 from research.postprocess import metrics_from_counts, span_counts
 from research.report import many_dataset_section
 from research.reproduce import main, parse_args
@@ -203,9 +203,12 @@ def _write_fake_runs(runs, dictionary_sha=None):
         f1 = {d: F1[key][d] for d in run.datasets}
         run.metrics_path.write_text(json.dumps(_fake_metrics(f1)))
         run.record_path.write_text(json.dumps({
+            "run": run.name,
             "started": f"2026-01-0{run.seed}T00:00:00",
             "wall_time_s": 12.5,
             "signature": run_signature(run, dictionary_sha),
+            "epochs_trained": 1,
+            "test": {d: {"f1": round(100 * value, 2)} for d, value in f1.items()},
         }))
 
 
@@ -226,11 +229,11 @@ def test_completeness_and_resumption(tmp_path, monkeypatch):
     # Another budget (different epochs) does not reuse the runs.
     other = plan_runs(_budget(seeds=[1, 2], epochs=9), ["STM"], datasets, tmp_path)
     assert not is_complete(other[0], None)
-    # A metrics.json without the test F1 of one of the run's datasets is incomplete.
+    # A record without the test F1 of one of the run's datasets is incomplete.
     mtm = [r for r in runs if r.model == "MTM-CW"][0]
-    metrics = json.loads(mtm.metrics_path.read_text())
-    del metrics["test_BC5CDR_f1"]
-    mtm.metrics_path.write_text(json.dumps(metrics))
+    record = json.loads(mtm.record_path.read_text())
+    del record["test"]["BC5CDR"]
+    mtm.record_path.write_text(json.dumps(record))
     assert not is_complete(mtm, None)
 
 
@@ -244,6 +247,7 @@ def test_write_results_from_fake_metrics(tmp_path, capsys):
     post = plan_runs(budget, [DICT_POSTPROCESS], datasets, runs_dir)
     for run in post:
         if run.model == DICT_POSTPROCESS:
+            run.run_dir.mkdir(parents=True)
             run.metrics_path.write_text(json.dumps(_fake_metrics({"NCBI-disease": 0.9, "BC5CDR": 0.9})))
 
     results = tmp_path / "docs" / "results.md"
@@ -319,7 +323,7 @@ def test_finished_runs_are_stored_and_restored(tmp_path):
     for run in runs:
         save_to_store(run, store)
     assert (store / "stm_bc5cdr_seed2" / "metrics.json").is_file()
-    assert (store / "mtm-cw_all_seed1" / RUN_RECORD).is_file()
+    assert (store / "mtm-cw_all_seed1" / RECORD_FILE).is_file()
 
     fresh = plan_runs(budget, ["STM", "MTM-CW"], datasets, tmp_path / "fresh")
     assert not any(is_complete(r, None) for r in fresh)
@@ -436,11 +440,32 @@ def test_time_budget_overrides_and_command(tmp_path):
     assert dict(budget.describe([], [1, 2]))["torch threads"].startswith("1 or 2 per run")
 
 
+# What a finished `allennlp train` leaves that the record reads: config, per-epoch metrics
+# and the final metrics (every epoch 1 s, every score 0.5).
+FINISH = """
+import json, os
+def finish(run_dir, datasets, last_epoch):
+    config = {"dataset_reader": {"datasets": datasets}, "random_seed": 1,
+              "model": {"type": "multitask_crf_tagger"}, "data_loader": {},
+              "trainer": {"optimizer": {"type": "adam"}}}
+    json.dump(config, open(os.path.join(run_dir, "config.json"), "w"))
+    for epoch in range(last_epoch + 1):
+        metrics = {"training_duration": f"0:00:{epoch + 1:02d}.0", "training_loss": 1.0,
+                   "validation_macro_f1": 0.5}
+        metrics.update({f"validation_{d}_f1": 0.5 for d in datasets})
+        json.dump(metrics, open(os.path.join(run_dir, f"metrics_epoch_{epoch}.json"), "w"))
+    metrics = {"best_epoch": last_epoch, "epoch": last_epoch,
+               "training_duration": f"0:00:{last_epoch + 1:02d}.0"}
+    metrics.update({f"test_{d}_{m}": 0.5 for d in datasets for m in ("precision", "recall", "f1")})
+    json.dump(metrics, open(os.path.join(run_dir, "metrics.json"), "w"))
+"""
+
+
 def _fake_trainer(monkeypatch, script):
     """`allennlp train` replaced by a Python snippet run with the run's serialization dir."""
 
-    def command(run, include_force=False):
-        return [sys.executable, "-c", script, str(run.run_dir), json.dumps(run.datasets)]
+    def command(run, include_force=False, recover=False):
+        return [sys.executable, "-c", FINISH + script, str(run.run_dir), json.dumps(run.datasets)]
 
     monkeypatch.setattr(runner, "train_command", command)
 
@@ -449,9 +474,7 @@ WRITE_METRICS = """
 import json, os, sys
 run_dir, datasets = sys.argv[1], json.loads(sys.argv[2])
 os.makedirs(run_dir, exist_ok=True)
-metrics = {"epoch": 2}
-metrics.update({f"test_{d}_f1": 0.5 for d in datasets})
-json.dump(metrics, open(os.path.join(run_dir, "metrics.json"), "w"))
+finish(run_dir, datasets, 2)
 """
 
 
@@ -467,6 +490,9 @@ def test_parallel_execution_records_and_stores_runs(tmp_path, monkeypatch):
         assert is_complete(run, None)
         record = json.loads(run.record_path.read_text())
         assert record["epochs_trained"] == 3 and record["machine"]
+        assert record["run"] == run.name and record["seed"] == run.seed
+        assert record["test"] == {d: {"precision": 50.0, "recall": 50.0, "f1": 50.0, "types_f1": {}}
+                                  for d in run.datasets}
         assert (store / run.name / "metrics.json").is_file()
 
 
@@ -529,9 +555,7 @@ while True:
     if trainer._metric_tracker.should_stop_early() or epoch == num_epochs - 1:
         break
     epoch += 1
-metrics = {{"epoch": epoch}}
-metrics.update({{f"test_{{d}}_f1": 0.5 for d in datasets}})
-json.dump(metrics, open(os.path.join(run_dir, "metrics.json"), "w"))
+finish(run_dir, datasets, epoch)
 """
 
 
