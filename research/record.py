@@ -71,16 +71,19 @@ def percent(value: float) -> float:
 
 
 def epoch_records(run_dir: Path, datasets: Sequence[str]) -> List[Dict[str, Any]]:
-    """Per epoch: cumulative training time, training loss, devel F1 per dataset and macro."""
+    """Per epoch: cumulative training time, training loss, devel F1 per dataset and macro (where
+    the run has a devel split)."""
     records = []
     for epoch, metrics in enumerate(epoch_metrics(run_dir)):
-        records.append({
+        record = {
             "epoch": epoch,
             "training_duration_s": round(seconds(metrics["training_duration"]), 1),
             "training_loss": round(metrics["training_loss"], 4),
-            "validation_f1": {name: percent(metrics[f"validation_{name}_f1"]) for name in datasets},
-            "validation_macro_f1": percent(metrics["validation_macro_f1"]),
-        })  # fmt: skip
+        }
+        if "validation_macro_f1" in metrics:  # a run without a devel split has none
+            record["validation_f1"] = {name: percent(metrics[f"validation_{name}_f1"]) for name in datasets}
+            record["validation_macro_f1"] = percent(metrics["validation_macro_f1"])
+        records.append(record)
     return records
 
 

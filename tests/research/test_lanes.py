@@ -81,3 +81,17 @@ def test_lanes_resume_record_and_skip(tmp_path, monkeypatch, capsys):
     record = json.loads((store / finished.name / "run.json").read_text())
     assert record["epochs_trained"] == 4 and record["command"] is None and "budget" not in record
     assert json.loads((store / resumed.name / "run.json").read_text())["epochs_trained"] == 2
+
+
+def test_the_train_devel_runs_are_recorded():
+    """`research.train_devel`'s two runs: the committed records are those of its plan (a rerun
+    trains nothing), with the metrics' test F1."""
+    from research.train_devel import STORE, plan
+
+    runs = plan(STORE.parent / "no_runs_here")
+    assert [run.overrides["train_data_path"] for run in runs] == ["train", "train+devel"]
+    for run in runs:
+        record = json.loads((STORE / run.name / "run.json").read_text())
+        assert record["signature"] == {"config": run.config, "overrides": run.overrides}
+        metrics = json.loads((STORE / run.name / "metrics.json").read_text())
+        assert record["test"]["BC5CDR"]["f1"] == round(100 * metrics["test_BC5CDR_f1"], 2)
