@@ -1,7 +1,9 @@
 """
-Executing a plan: `allennlp train` subprocesses, `jobs` at a time, each finished run recorded
-(and copied to the store); with a time budget, the epoch gate controller that lets parallel
-runs train one more epoch together; then the evaluation steps (dictionary post-processing).
+The research runner, for every plan (a budget reproduction's, a lane's): `allennlp train`
+subprocesses, `jobs` at a time (an unfinished run folder started afresh, or resumed where the
+plan says so), each finished run recorded (`research.record`) and copied to the store; with a
+time budget, the epoch gate controller that lets parallel runs train one more epoch together;
+then the evaluation steps (dictionary post-processing).
 """
 import datetime
 import functools
@@ -25,10 +27,10 @@ from research.plan import (
     shell_line,
     train_command,
 )
+from research.callbacks.epoch_gate import PROGRESS_FILE, write_json_atomically
 from research.postprocess import evaluate_postprocessing
 from research.record import read_json, save_test_counts, test_scores, training_record, write_record
 from research.store import is_complete, metrics_complete, run_signature, save_to_store
-from research.callbacks.epoch_gate import PROGRESS_FILE, write_json_atomically
 
 
 class EpochGateController:
@@ -117,7 +119,9 @@ class _Active:
 def _launch(run: Run, budget: Budget, data_root: Path, runs_dir: Path,
             dictionary: Optional[Path], label: str) -> _Active:
     exists = run.run_dir.exists()
-    command = train_command(run, include_force=exists and not run.recover, recover=exists and run.recover)
+    command = train_command(
+        run, include_force=exists and not run.recover, recover=exists and run.recover
+    )
     run_env = run_environment(budget, data_root, dictionary if needs_dictionary_env(run) else None)
     env = dict(os.environ)
     env.update(run_env)
