@@ -4,7 +4,7 @@ runs trained one after the other by the research runner (`research.run.execute`)
 stopping on devel and every epoch's weights kept (per-corpus selection, checkpoint averaging):
 
     BIOMTL_DATA_ROOT=../shared/data .venv/bin/python -m research.converged.lanes \\
-        research/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged [--threads 1]
+        research/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged [--threads 1] [--dry-run]
 
 A plan line is `NAME CONFIG PATIENCE MAX_EPOCHS SEED EXTRA`, EXTRA the body of a JSON object
 of further `-o` overrides (empty lines and lines starting with `#` are comments). Resumable:
@@ -85,9 +85,11 @@ def read_plan(plan: Path, runs_dir: Path, counts_dir: Optional[Path] = COUNTS) -
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from research.plan import run_environment, shell_line, train_command
     from research.postprocess import build_dictionary
+    from research.record import read_json
     from research.run import execute
-    from research.store import restore_from_store
+    from research.store import restore_from_store, run_signature
 
     parser = argparse.ArgumentParser(
         prog="python -m research.converged.lanes", description=__doc__.split("\n\n")[0]
@@ -98,6 +100,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="torch threads (default 1; 2 for a lane alone on 2 cores)")
     parser.add_argument("--data-root", default=None,
                         help="default: $BIOMTL_DATA_ROOT, else ../shared/data")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print each run's state or command, train nothing")
     args = parser.parse_args(argv)
     data_root = Path(resolve_data_root(args.data_root) or REPO_ROOT.parent / "shared" / "data").resolve()
     runs_dir = Path(args.runs_dir).expanduser().resolve()
@@ -108,11 +112,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         dictionary = runs_dir / "dictionary" / "train_mentions.tsv"
         if dictionary.is_file():
             dictionary_sha = hashlib.sha1(dictionary.read_bytes()).hexdigest()
-        else:
+        elif not args.dry_run:
             dictionary_sha = build_dictionary(data_root, BENCHMARK_DATASETS, dictionary, None)
-    restore_from_store(runs, STORE)
-    print(f"{args.plan}: {len(runs)} run(s); runs dir {runs_dir}; "
+    print(f"{args.plan}: {len(runs)} run(s); runs dir {runs_dir}; data root "
           f"{shlex.quote(str(data_root))}, {args.threads} thread(s)", flush=True)
+    if args.dry_run:
+        for run in runs:
+            record = read_json(run.record_path) or read_json(STORE / run.name / run.record_path.name)
+            if (record or {}).get("signature") == run_signature(run, dictionary_sha):
+                print(f"{run.name}: recorded")
+                continue
+            env = run_environment(budget, data_root, dictionary if run.uses_dictionary else None)
+            print(f"{run.name}: {shell_line(env, train_command(run, recover=run.run_dir.exists()))}")
+        return 0
+    restore_from_store(runs, STORE)
     execute(runs, budget, data_root, runs_dir, dictionary, dictionary_sha, jobs=1, store_dir=STORE)
     return 0
 

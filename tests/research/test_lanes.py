@@ -95,3 +95,18 @@ def test_the_train_devel_runs_are_recorded():
         assert record["signature"] == {"config": run.config, "overrides": run.overrides}
         metrics = json.loads((STORE / run.name / "metrics.json").read_text())
         assert record["test"]["BC5CDR"]["f1"] == round(100 * metrics["test_BC5CDR_f1"], 2)
+
+
+def test_dry_run_prints_the_runs_to_train(tmp_path, capsys):
+    from research.converged.lanes import main
+
+    plan = tmp_path / "lane_x.plan"
+    plan.write_text(PLAN.replace("mtm_cw_pair_s2", "mtm_cw_pair_s9").replace(" 5 50 2 ", " 5 50 9 "))
+    (tmp_path / "runs" / "mtm_cw_pair_s9").mkdir(parents=True)  # interrupted: resumed
+    assert main([str(plan), str(tmp_path / "runs"), "--threads", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "stm_BC5CDR_s3: recorded"  # committed in docs/converged_runs/
+    assert out[2].startswith("mtm_cw_pair_s9: ") and "OMP_NUM_THREADS=2" in out[2]
+    assert " allennlp train training_configs/budget/mtm_cw.jsonnet " in out[2] and out[2].endswith(" --recover")
+    assert '"random_seed": 9' in out[2] and '"model.loss_normalization": "sum"' in out[2]
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["mtm_cw_pair_s9"]
