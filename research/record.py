@@ -27,7 +27,11 @@ folder by hand (the runner records each run it finishes).
 import argparse
 import collections
 import datetime
+import functools
 import json
+import os
+import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -52,6 +56,30 @@ def read_json(path: Path) -> Optional[Dict[str, Any]]:
 def write_record(record: Dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=None)
+def machine_description(cuda_device: int) -> str:
+    """The record's `machine`: host, platform, CPU model and count (and the GPU it used)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = f"{platform.node()}, {platform.platform()}, {cpu}, {os.cpu_count()} CPU(s)"
+    if cuda_device >= 0:
+        try:
+            gpu = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", f"-i={cuda_device}"],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            gpu = "unknown GPU"
+        text += f", GPU {cuda_device}: {gpu}"
+    return text
 
 
 def seconds(duration: str) -> float:
@@ -191,8 +219,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / METRICS_FILE).is_file():
         sys.exit(f"error: {run_dir}: no metrics.json, the run has not finished")
-    from research.run import machine_description
-
     name = run_dir.name
     record = {"run": name, "model": args.model or name.rsplit("_s", 1)[0]}
     trained = training_record(run_dir, count_sentences=True)

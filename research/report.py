@@ -25,8 +25,7 @@ from research.plan import (
     seeds_by_model,
     shown_path,
 )
-from research.run import machine_description
-from research.record import read_json
+from research.record import machine_description, read_json
 from research.store import f1_on_test, metrics_complete, metrics_file
 
 # Table 2 / Fig. 4 columns, in this order; Table 3 is MTM-C/W/CW; Table 4 the MTM-CW variants.

@@ -6,10 +6,8 @@ time budget, the epoch gate controller that lets parallel runs train one more ep
 then the evaluation steps (dictionary post-processing).
 """
 import datetime
-import functools
 import json
 import os
-import platform
 import shlex
 import subprocess
 import time
@@ -17,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from research.callbacks.epoch_gate import PROGRESS_FILE, write_json_atomically
 from research.plan import (
     GATE_FILE,
     REPO_ROOT,
@@ -27,9 +26,15 @@ from research.plan import (
     shell_line,
     train_command,
 )
-from research.callbacks.epoch_gate import PROGRESS_FILE, write_json_atomically
 from research.postprocess import evaluate_postprocessing
-from research.record import read_json, save_test_counts, test_scores, training_record, write_record
+from research.record import (
+    machine_description,
+    read_json,
+    save_test_counts,
+    test_scores,
+    training_record,
+    write_record,
+)
 from research.store import is_complete, metrics_complete, run_signature, save_to_store
 
 
@@ -80,29 +85,6 @@ class EpochGateController:
             print(f"epoch gate: epoch {self.allowed} took {epoch_s:.0f} s, {remaining:.0f} s left: "
                   f"every run stops after {self.allowed} epoch(s)", flush=True)
         self._write()
-
-
-@functools.lru_cache(maxsize=None)
-def machine_description(cuda_device: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{platform.node()}, {platform.platform()}, {cpu}, {os.cpu_count()} CPU(s)"
-    if cuda_device >= 0:
-        try:
-            gpu = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", f"-i={cuda_device}"],
-                capture_output=True, text=True, check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            gpu = "unknown GPU"
-        text += f", GPU {cuda_device}: {gpu}"
-    return text
 
 
 @dataclass
