@@ -7,7 +7,10 @@ setup(
         "Cross-type biomedical named entity recognition with deep multi-task learning "
         "(Wang et al. 2019) as an AllenNLP plugin"
     ),
-    packages=find_packages(exclude=["tests", "tests.*", "benchmarks", "benchmarks.*"]),
+    # Only the plugin: the research code (`research/`), benchmarks and tests stay in the checkout.
+    packages=find_packages(
+        exclude=["tests", "tests.*", "benchmarks", "benchmarks.*", "research", "research.*"]
+    ),
     # The shipped tagger and its model card (biomtl_allennlp.load_tagger()). The archive is
     # models/mtm_cw/model.tar.gz, linked into the package; a built package holds a copy.
     package_data={"biomtl_allennlp.pretrained": ["*/model.tar.gz", "*/MODEL_CARD.md"]},

@@ -27,7 +27,6 @@ from biomtl_allennlp.commands.dictionary import Dictionary
 from biomtl_allennlp.commands.pubtator_eval import PubtatorEval
 from biomtl_allennlp.commands.corpus_eval import CorpusEval
 from biomtl_allennlp.commands.visualize import Visualize
-from biomtl_allennlp.training.callbacks.epoch_gate import EpochGate
 from biomtl_allennlp.training.metrics.distributed_span_f1 import DistributedSpanBasedF1Measure
 from biomtl_allennlp.commands.tables import Tables
 from biomtl_allennlp.commands.export_tagger import ExportTagger

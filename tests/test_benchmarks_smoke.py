@@ -160,22 +160,6 @@ def test_memory_in_process(tmp_path):
     assert all(result["peak_rss_mib"] > 0 for result in results)
 
 
-def test_reproduce_entry_script(tmp_path):
-    # benchmarks/reproduce.py is a thin entry to biomtl_allennlp.experiments; a dry run prints
-    # the plan and writes nothing.
-    import subprocess
-
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "reproduce.py"), "--dry-run", "--only", "STM",
-         "--datasets", "BC2GM", "--seeds", "3", "--runs-dir", str(tmp_path / "runs")],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Runs: 1 (1 training, 0 evaluation)" in result.stdout
-    assert "[1/1] stm_bc2gm_seed3: " in result.stdout and " allennlp train " in result.stdout
-    assert not (tmp_path / "runs").exists()
-
-
 def test_tag_corpus_throughput(capsys):
     abstracts = PROJECT_ROOT / "fixtures" / "pubmed" / "abstracts.pubtator"
     load("tag_corpus_throughput").main(

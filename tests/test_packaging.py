@@ -1,6 +1,6 @@
 """The built wheel is what a user installs into their own environment (README, "Install into
 your own environment"): it must hold every module, the shipped model and its card, and
-declare the plugin's run-time dependencies."""
+declare the plugin's run-time dependencies, and nothing else (no research code)."""
 import email
 import os
 import shutil
@@ -43,6 +43,9 @@ def test_wheel_holds_every_module_the_model_and_its_card(wheel):
         if "__pycache__" not in path.parts
     }
     assert modules and modules <= names, sorted(modules - names)
+    # Only the plugin: the checkout's research code, benchmarks and tests are not installed.
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {"biomtl_allennlp"}, sorted(top_level)
     with zipfile.ZipFile(wheel) as archive:
         model = archive.read("biomtl_allennlp/pretrained/mtm_cw/model.tar.gz")
         card = archive.read("biomtl_allennlp/pretrained/mtm_cw/MODEL_CARD.md")

@@ -67,20 +67,16 @@ def test_config_builds(config, tiny_data_root, tmp_path, monkeypatch):
 
 
 def plan_lines():
-    """(plan, name, config, overrides) of each run line of scripts/converged/*.plan, with the
-    overrides `run_lane.sh` gives it."""
-    for plan in sorted((PROJECT_ROOT / "scripts" / "converged").glob("*.plan")):
-        for line in plan.read_text().splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            name, config, patience, epochs, seed, *extra = line.split(None, 5)
-            overrides = (
-                f'{{"datasets_for_vocab_creation": null, "trainer.num_epochs": {epochs}, '
-                f'"trainer.patience": {patience}, "trainer.checkpointer": {{"keep_most_recent_by_count": null}}, '
-                f'"evaluate_on_test": true, "random_seed": {seed}, "numpy_seed": {seed}, "pytorch_seed": {seed}'
-                + (f", {extra[0]}" if extra else "") + "}"
-            )
-            yield pytest.param(config, overrides, id=f"{plan.stem}/{name}")
+    """(config, overrides) of each run of research/converged/*.plan, as the lane runner
+    (`research.converged.lanes`) trains it."""
+    import json
+
+    from research.converged.lanes import PLANS, read_plan
+
+    assert PLANS
+    for plan in PLANS:
+        for run in read_plan(plan, PROJECT_ROOT / "runs"):
+            yield pytest.param(run.config, json.dumps(run.overrides), id=f"{plan.stem}/{run.name}")
 
 
 @pytest.mark.parametrize("config, overrides", list(plan_lines()))

@@ -111,7 +111,7 @@
   // learning rate scaled by the square root of the batch growth, lr = 2e-3 * sqrt(batch / 32)
   // (256: 5.66e-3), trained to convergence (early stopping on devel, patience 5, at most 50
   // epochs). Its validation against batch 32 (issue 12: converged devel F1 within 0.3 points)
-  // is the run mtm_cw_b256_s1 of scripts/converged/lane_b.plan.
+  // is the run mtm_cw_b256_s1 of research/converged/lane_b.plan.
   large_batch_trainer(batch_size):: $.budget_trainer {
     optimizer+: { lr: 0.002 * std.sqrt(batch_size / 32) },
     num_epochs: 50,

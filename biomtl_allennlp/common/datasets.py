@@ -26,7 +26,7 @@ BUILTIN_DATASETS = {
 }
 
 # The paper's corpora that the shared data root holds (all but BC4CHEMD), in the paper's
-# order: the default of the benchmarks and of the reproduction (`biomtl_allennlp.experiments`).
+# order: the default of the benchmarks and of the reproduction (`research`).
 BENCHMARK_DATASETS = ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA")
 
 SPLITS = ("train", "devel", "test")

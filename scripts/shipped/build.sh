@@ -5,7 +5,7 @@
 # ../shared/data) and the PubTator development files.
 #   [AVERAGE_LAST=K] scripts/shipped/build.sh RUN_DIR_OR_ARCHIVE [MEASUREMENTS_DIR]
 # RUN_DIR_OR_ARCHIVE: e.g. a run of training_configs/shipped/mtm_cw_many_train_devel.jsonnet (the
-# shipped recipe) or a run of scripts/converged/lane_a.plan.
+# shipped recipe) or a run of research/converged/lane_a.plan.
 # AVERAGE_LAST (default 3, the shipped model's): for a run directory, export the mean of the
 # weights of the last K epochs up to the selected one (checkpoint averaging; measured on devel
 # in docs/converged.md, "Checkpoint averaging"); 1 exports the selected epoch alone.
@@ -24,7 +24,7 @@ if [ -d "$source" ]; then
   # model card.
   .venv/bin/python - "$source" "$out/source.json" "${AVERAGE_LAST:-3}" <<'PY'
 import glob, json, re, sys
-from biomtl_allennlp.pretrained.export import epoch_weights
+from research.run_folder import epoch_weights
 run, record, last = sys.argv[1], sys.argv[2], int(sys.argv[3])
 history = {int(re.findall(r"\d+", f.rsplit("/", 1)[1])[0]): json.load(open(f))
            for f in glob.glob(f"{run}/metrics_epoch_*.json")}

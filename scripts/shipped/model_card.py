@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS  # noqa: E402
 from biomtl_allennlp.common.markdown import markdown_table  # noqa: E402
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
 
@@ -54,8 +55,8 @@ LICENCES = {
 }
 # The shipped recipes (train+devel), by the corpora they train on.
 RECIPES = {
-    frozenset(["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA"]): "training_configs/shipped/mtm_cw_train_devel.jsonnet",
-    frozenset(["BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA", *[d for d in TYPES if d.endswith("-IOBES")]]):
+    frozenset(BENCHMARK_DATASETS): "training_configs/shipped/mtm_cw_train_devel.jsonnet",
+    frozenset([*BENCHMARK_DATASETS, *[d for d in TYPES if d.endswith("-IOBES")]]):
         "training_configs/shipped/mtm_cw_many_train_devel.jsonnet",
 }
 NUMBERS = {4: "four", 12: "12"}
@@ -172,13 +173,13 @@ def main() -> None:
                   + f"of {len(history)} epochs of the run `{run_dir.name}` of the converged reproduction"
                   + (" (early stopping on devel, patience 5: the run has finished)" if finished
                      else ", exported while that run was still training")
-                  + f" (`scripts/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed {seed}).")
+                  + f" (`research/converged/lane_a.plan`; Adam 0.002, batch 32, mixed batches, seed {seed}).")
         splits = "train splits; devel for model selection"
         offsets_note = ""
         history_line = (f"Devel F1 by epoch of the training run (macro over the {corpora} corpora):\n"
                         + ", ".join(f"{pct(h['validation_macro_f1'])}" for h in history) + ".")
         rebuild = f"""```
-scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
+.venv/bin/python -m research.converged.lanes research/converged/lane_a.plan ~/.cache/biomtl_allennlp/runs/converged   # trains {run_dir.name}
 {average_last}scripts/shipped/build.sh ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped         # export + measurements
 .venv/bin/python scripts/shipped/model_card.py ~/.cache/biomtl_allennlp/runs/converged/{run_dir.name} runs/shipped
 ```"""
@@ -196,7 +197,7 @@ scripts/converged/run_lane.sh scripts/converged/lane_a.plan ~/.cache/biomtl_alle
     # The leave-corpora-out measurements of the default merge (docs/new_text.md).
     new_text_file = ROOT / "docs" / "new_text_card.md"
     new_text = f"## New text\n\n{new_text_file.read_text().strip()}\n\n" if new_text_file.is_file() else ""
-    paper_first = [d for d in ("BC2GM", "BC5CDR", "NCBI-disease", "JNLPBA") if d in datasets]
+    paper_first = [d for d in BENCHMARK_DATASETS if d in datasets]
     names = ", ".join(paper_first + [d for d in datasets if d not in paper_first])
     card = f"""# Shipped tagger: MTM-CW on {names}
 

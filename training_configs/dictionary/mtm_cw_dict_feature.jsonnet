@@ -6,7 +6,7 @@
 // (allennlp passes the environment to jsonnet as ext vars), e.g.
 //   allennlp dictionary build --out dict.tsv .../NCBI-disease-IOBES/train.tsv
 //   BIOMTL_DICTIONARY=dict.tsv allennlp train training_configs/dictionary/mtm_cw_dict_feature.jsonnet ...
-// The paper used CTD dictionaries, which are not available here: benchmarks/reproduce.py builds
+// The paper used CTD dictionaries, which are not available here: `python -m research.reproduce` builds
 // the dictionary from the training-split mentions of the benchmark datasets.
 //
 // Feature blocks are computed for the fixed `entity_types` below (the types of the paper's five
@@ -16,7 +16,7 @@
 //
 // Dictionary post-processing (the third Table 4 row) is not a training config: it relabels
 // O-tagged dictionary matches in an MTM-CW model's predictions at evaluation time, see
-// `benchmarks/reproduce.py --dictionary`.
+// `python -m research.reproduce --dictionary`.
 local biomtl = import "../biomtl.libsonnet";
 
 local entity_types = ["GENE", "Chemical", "Disease", "DNA", "RNA", "cell_line", "cell_type", "protein"];

@@ -1,0 +1,1 @@
+"""The trainer callbacks of the research runs (registered by `--include-package research`)."""
