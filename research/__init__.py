@@ -12,7 +12,7 @@ out): the reproduction of Wang et al. 2019 and the pages of results under `docs/
 - `converged`: the converged runs (lane plans, their records and analyses, `docs/results.md`);
 - `callbacks`: the `epoch_gate` `TrainerCallback`, the runs' side of the epoch gate.
 
-Importing the package registers the callback, so `allennlp train --include-package research`
+Importing the package registers the callback, so `allennlp train --include-package research.callbacks`
 finds it.
 """
 from research.callbacks.epoch_gate import EpochGate

@@ -396,7 +396,7 @@ def discover_datasets(data_root: Path) -> List[str]:
 def train_command(run: Run, include_force: bool = False, recover: bool = False) -> List[str]:
     """
     `allennlp train` of a training run (`-f` to start an incomplete run dir afresh, `--recover`
-    to resume it; with `--include-package research` when it trains under the epoch gate).
+    to resume it; with `--include-package research.callbacks` when it trains under the epoch gate).
     """
     command = [
         sys.executable,
@@ -410,7 +410,7 @@ def train_command(run: Run, include_force: bool = False, recover: bool = False) 
         "biomtl_allennlp",
     ]
     if "trainer.callbacks" in run.overrides:  # the epoch gate is registered by `research`
-        command += ["--include-package", "research"]
+        command += ["--include-package", "research.callbacks"]
     command += ["-o", json.dumps(run.overrides, sort_keys=True)]
     if include_force:
         command.append("-f")

@@ -276,7 +276,10 @@ def main(argv: Optional[Sequence[str]] = None, shown_command: Optional[str] = No
 
     for run in runs:  # runs finished by an earlier invocation with another --results
         if metrics_complete(run.metrics_path, run.datasets) and run.record_path.is_file():
-            save_to_store(run, store_dir)
+            # `--tables-only` (as `research.pages` runs it) adds records, never replaces one:
+            # a local run of the same name may have other settings.
+            if not (args.tables_only and (store_dir / run.name / run.record_path.name).is_file()):
+                save_to_store(run, store_dir)
     summary = write_results(
         runs, budget, args.dataset_list, command, results_path, Path(args.figure),
         data_root, dictionary, Path(args.notes) if args.notes else None, store_dir,

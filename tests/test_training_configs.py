@@ -1,5 +1,4 @@
 """Every config in training_configs/ builds (reader, vocabulary, model, trainer)."""
-import pathlib
 
 import pytest
 import torch

@@ -1,6 +1,6 @@
 import argparse
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from allennlp.commands.subcommand import Subcommand
 

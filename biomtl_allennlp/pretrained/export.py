@@ -12,7 +12,6 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 from allennlp.common import Params
-from allennlp.data import Vocabulary
 from allennlp.common.meta import META_NAME, Meta
 from allennlp.models.archival import CONFIG_NAME, archive_model
 
@@ -113,6 +112,8 @@ def export_tagger(
         weights_file = source / "best.th"
     if weights_file is not None and not Path(weights_file).is_file():
         raise InputFormatError("weights file not found", path=weights_file)
+    if output.is_dir():
+        raise InputFormatError("is a folder: give the archive's file name (model.tar.gz)", path=output)
     archive = load_archive_safely(
         str(source), weights_file=None if weights_file is None else str(weights_file)
     )
@@ -138,7 +139,7 @@ def export_tagger(
         "bytes": output.stat().st_size,
         "vocabulary": {
             namespace: model.vocab.get_vocab_size(namespace)
-            for namespace in sorted(model.vocab._token_to_index)
+            for namespace in sorted(model.vocab.get_namespaces())
         },
         "datasets": list(getattr(model, "datasets", [])),
     }

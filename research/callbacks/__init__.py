@@ -1,1 +1,1 @@
-"""The trainer callbacks of the research runs (registered by `--include-package research`)."""
+"""The trainer callbacks of the research runs (registered by `--include-package research.callbacks`)."""

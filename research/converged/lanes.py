@@ -57,12 +57,13 @@ def read_plan(plan: Path, runs_dir: Path, counts_dir: Optional[Path] = COUNTS) -
     """The runs of a lane plan, in its order (errors name the plan's line)."""
     runs = []
     for number, line in enumerate(plan.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
             name, config, patience, epochs, seed, *extra = line.split(None, 5)
             overrides = lane_overrides(int(patience), int(epochs), int(seed), extra[0] if extra else "")
-        except ValueError as error:
+            datasets = list(overrides["dataset_reader.datasets"])
+        except (KeyError, ValueError) as error:
             raise ValueError(
                 f"{plan}:{number}: expected NAME CONFIG PATIENCE MAX_EPOCHS SEED "
                 f"EXTRA_OVERRIDES_JSON_OBJECT_BODY ({error})"
@@ -70,7 +71,7 @@ def read_plan(plan: Path, runs_dir: Path, counts_dir: Optional[Path] = COUNTS) -
         runs.append(
             Run(
                 model=name.rsplit("_s", 1)[0],
-                datasets=list(overrides["dataset_reader.datasets"]),
+                datasets=datasets,
                 seed=int(seed),
                 config=config,
                 run_dir=runs_dir / name,

@@ -23,11 +23,10 @@ if [ -d "$source" ]; then
   # are averaged with it: their weights files, and a record of what was exported for the
   # model card.
   .venv/bin/python - "$source" "$out/source.json" "${AVERAGE_LAST:-3}" <<'PY'
-import glob, json, re, sys
-from research.run_folder import epoch_weights
+import json, sys
+from research.run_folder import epoch_metrics, epoch_weights
 run, record, last = sys.argv[1], sys.argv[2], int(sys.argv[3])
-history = {int(re.findall(r"\d+", f.rsplit("/", 1)[1])[0]): json.load(open(f))
-           for f in glob.glob(f"{run}/metrics_epoch_*.json")}
+history = dict(enumerate(epoch_metrics(run)))
 # A run with a devel split: its best devel epoch; one trained on train+devel (no validation):
 # its last epoch.
 selected = all("validation_macro_f1" in metrics for metrics in history.values())

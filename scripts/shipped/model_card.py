@@ -9,7 +9,6 @@ splits, its metrics_epoch_*.json the epochs trained and the one exported). Every
 the card is read from those files. A model trained on train+devel has no held-out devel
 split: the card says so wherever it shows devel figures.
 """
-import glob
 import json
 import re
 import sys
@@ -21,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 from biomtl_allennlp.common.datasets import BENCHMARK_DATASETS  # noqa: E402
 from biomtl_allennlp.common.markdown import markdown_table  # noqa: E402
 from biomtl_allennlp.common.metric_keys import datasets_in  # noqa: E402
+from research.run_folder import epoch_metrics  # noqa: E402
 
 # allennlp's TrainModel defaults, used by a config that sets no seeds.
 ALLENNLP_DEFAULT_SEEDS = {"random_seed": 13370, "numpy_seed": 1337, "pytorch_seed": 133}
@@ -69,9 +69,8 @@ def pct(value: float) -> str:
 def main() -> None:
     run_dir = Path(sys.argv[1])
     measured = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "shipped"
-    epochs = sorted(glob.glob(str(run_dir / "metrics_epoch_*.json")), key=lambda p: int(re.findall(r"\d+", Path(p).name)[0]))
     source = json.loads((measured / "source.json").read_text())
-    history = [json.loads(Path(p).read_text()) for p in epochs][: source["epochs_finished"]]
+    history = epoch_metrics(run_dir)[: source["epochs_finished"]]
     best = source["epoch"]
     config = json.loads((run_dir / "config.json").read_text())
     on_devel = "devel" in config["train_data_path"].split("+")

@@ -78,6 +78,9 @@ def test_bad_sources_are_clear_errors(tmp_path):
         export_tagger(tmp_path / "missing.tar.gz", tmp_path / "out.tar.gz")
     with pytest.raises(InputFormatError, match="weights file not found"):
         export_tagger(tiny_archive_path(), tmp_path / "out.tar.gz", weights_file=tmp_path / "w.th")
+    with pytest.raises(InputFormatError, match=f"{tmp_path}: is a folder"):
+        export_tagger(tiny_archive_path(), tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_tagger_subcommand(tmp_path, capsys, monkeypatch):

@@ -422,11 +422,11 @@ def test_time_budget_overrides_and_command(tmp_path):
         {"type": "epoch_gate", "gate_file": str(tmp_path / GATE_FILE), "num_epochs": 3}
     ]
     assert run.overrides["validation_data_loader"]["batch_sampler"]["batch_size"] == 64
-    # The gate is registered by the `research` package (run from the checkout's root, which
+    # The gate is registered by `research.callbacks` (run from the checkout's root, which
     # allennlp puts on sys.path): no PYTHONPATH. A run without the gate does not import it.
     command = train_command(run)
     packages = [command[i + 1] for i, arg in enumerate(command) if arg == "--include-package"]
-    assert packages == ["biomtl_allennlp", "research"]
+    assert packages == ["biomtl_allennlp", "research.callbacks"]
     plain_command = train_command(plan_runs(_budget(), ["STM"], ["BC2GM"], tmp_path)[0])
     assert plain_command.count("--include-package") == 1
     assert "PYTHONPATH" not in run_environment(budget, tmp_path, None)
