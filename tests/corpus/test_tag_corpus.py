@@ -197,7 +197,7 @@ def test_input_collection_errors(tmp_path):
     bad = write(tmp_path / "bad.jsonl", '{"text": "ok"}\n[1, 2]\n\n{"text": \n{"text": "last"}\n')
     first, listed, broken, last = read_records(collect_inputs([str(bad)])[0])
     assert first == InputDocument({"text": "ok"}, line=1) and last == InputDocument({"text": "last"}, line=5)
-    assert listed == BadRecord(f"{bad}:2: expected a JSON object per line, got list", "[1, 2]")
+    assert listed == BadRecord(f"{bad}:2: expected a JSON object, got list", "[1, 2]")
     assert broken.message.startswith(f"{bad}:4: invalid JSON") and broken.line == '{"text": '
 
 

@@ -180,11 +180,11 @@ def test_bad_lines_and_a_size_limit(local_ray, tmp_path):
     assert [o.get("id") for o in outputs] == ["a", None, None, None, "d", "long", "e"]
     assert outputs[0]["entities"] and outputs[4]["text"] == "Hydrogen peroxide." and outputs[6]["entities"]
     assert outputs[1] == {
-        "error": f"{path}:2: not valid UTF-8: byte 0xe4 at byte 23 of the line",
+        "error": f"{path}:2: not valid UTF-8: byte 0xe4 at byte 23 of the line (the file must be UTF-8)",
         "line": '{"id": "b", "text": "N\\xe4ive T cells"}',
     }
-    assert outputs[2]["error"] == f"{path}:3: expected a JSON object per line, got list"
-    assert outputs[3]["error"].startswith(f"{path}:4: invalid JSON (Invalid control character")
+    assert outputs[2]["error"] == f"{path}:3: expected a JSON object, got list"
+    assert outputs[3]["error"].startswith(f"{path}:4: invalid JSON: Invalid control character")
     assert outputs[5] == {
         "id": "long",
         "error": "document of 10400 characters, over the limit of 10000 (max_document_chars); not tagged",
