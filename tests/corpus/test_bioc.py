@@ -320,11 +320,11 @@ def test_pubtator_eval_gold_can_be_bioc(tmp_path):
     collection = bioc_collection()
     for number, document in enumerate(gold):
         converted = document_from_record({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
-        for index, annotation in enumerate(document.annotations):
+        for index, annotation in enumerate(document.entities):
             passage = converted.passages[0 if annotation.start < len(document.title) else 1]
             made = bioc.BioCAnnotation()
             made.id, made.text = str(index), annotation.text
-            made.infons.update({"type": annotation.type, "identifier": annotation.id})
+            made.infons.update({"type": annotation.type, "identifier": annotation.concept_id})
             made.add_location(bioc.BioCLocation(annotation.start, annotation.end - annotation.start))
             passage.add_annotation(made)
         collection.add_document(converted)
@@ -333,9 +333,9 @@ def test_pubtator_eval_gold_can_be_bioc(tmp_path):
         back = pubtator_documents(tmp_path / f"gold.{format_}")
         assert [(d.pmid, d.title, d.abstract) for d in back] == [(d.pmid, d.title, d.abstract) for d in gold]
         for a, b in zip(back, gold):
-            key = lambda x: (x.start, x.end, x.text, x.type, x.id)  # noqa: E731
-            assert sorted(map(key, a.annotations)) == sorted(map(key, b.annotations))
-    assert sum(len(d.annotations) for d in gold) > 100
+            key = lambda x: (x.start, x.end, x.text, x.type, x.concept_id)  # noqa: E731
+            assert sorted(map(key, a.entities)) == sorted(map(key, b.entities))
+    assert sum(len(d.entities) for d in gold) > 100
     full = bioc_collection(full_text_document())
     write_bioc(tmp_path / "full.xml", full, "bioc_xml")
     with pytest.raises(InputFormatError, match=r"full\.xml: document 'PMC0000001': expected a title passage"):
@@ -390,4 +390,4 @@ def test_bioc_gold_locations_are_checked(tmp_path):
     with pytest.raises(InputFormatError, match=rf"document '{pmid}', annotation '9': its location \(0, length 100000\) ends after the text"):
         pubtator_documents(gold([{"offset": 0, "length": 100000}]))
     (document,) = pubtator_documents(gold([{"offset": 2, "length": 5}], holder="sentence"))
-    assert (2, 7, "Disease") in [(a.start, a.end, a.type) for a in document.annotations]
+    assert (2, 7, "Disease") in [(a.start, a.end, a.type) for a in document.entities]

@@ -15,7 +15,8 @@ from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.corpus.inputs import BadRecord, InputDocument, collect_inputs, input_format, read_records
 from biomtl_allennlp.corpus.tagger import tag_corpus
 from biomtl_allennlp.documents.pubtator import format_output
-from biomtl_allennlp.documents.pubtator import PubtatorDocument, write_pubtator
+from biomtl_allennlp.documents.document import Document
+from biomtl_allennlp.documents.pubtator import write_pubtator
 from biomtl_allennlp.pretrained import tagger_path
 from tests.corpus.medline_fixtures import (
     BOOK,
@@ -48,7 +49,7 @@ def make_corpus(folder: Path) -> Path:
     lines = [json.dumps({"pmid": d["pmid"], "title": d["title"], "abstract": d["abstract"]}) for d in docs[7:]]
     lines.insert(1, json.dumps({"id": "empty", "text": ""}))
     write(folder / "more.jsonl", "\n".join(lines) + "\n\n")
-    write_pubtator([PubtatorDocument(**d) for d in docs[:2]], folder / "docs.pubtator")
+    write_pubtator([Document.from_parts(d["title"], d["abstract"], {"pmid": d["pmid"]}) for d in docs[:2]], folder / "docs.pubtator")
     (folder / "README").write_text("not an input\n")
     return folder
 
