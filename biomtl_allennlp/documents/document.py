@@ -64,6 +64,13 @@ class Document:
         """The offset of the abstract in `text`, when there is one."""
         return len(self.title) + 1 if self.title is not None and self.abstract else None
 
+    def to_json(self) -> Dict[str, Any]:
+        """The predictor input of the document (which `from_json` reads back): its ids, then
+        `title` and `abstract`, or `text`."""
+        if self.title is not None:
+            return {**self.ids, "title": self.title, "abstract": self.abstract}
+        return {**self.ids, "text": self.text}
+
     @classmethod
     def from_json(cls, json_dict: Any) -> "Document":
         """

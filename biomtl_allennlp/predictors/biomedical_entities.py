@@ -214,6 +214,10 @@ class BiomedicalEntitiesPredictor(Predictor):
         documents: List[Document] = []
         positions: List[int] = []
         for position, json_dict in enumerate(inputs):
+            if isinstance(json_dict, Document):  # read already (`allennlp tag-corpus`)
+                documents.append(json_dict)
+                positions.append(position)
+                continue
             line = json_dict.line if isinstance(json_dict, InputLine) else None
             if isinstance(json_dict, InputLine) and (json_dict.skip or json_dict.error is not None):
                 if json_dict.error is not None:

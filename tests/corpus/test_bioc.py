@@ -22,6 +22,7 @@ from biomtl_allennlp.corpus.inputs import (
 from biomtl_allennlp.corpus.tagger import tag_corpus
 from biomtl_allennlp.documents.bioc_reader import BIOC_FORMATS, bioc_format, load_bioc, read_bioc
 from biomtl_allennlp.documents.bioc_writer import document_from_record, write_bioc
+from biomtl_allennlp.documents.document import Document
 from biomtl_allennlp.pretrained import tagger_path
 from tests.conftest import PROJECT_ROOT
 from tests.corpus.medline_fixtures import article_set, citation, shipped_abstracts
@@ -306,7 +307,7 @@ def test_output_formats(tmp_path):
     assert [(p.infons["type"], p.offset) for p in document.passages] == [("title", 0), ("abstract", len(ABSTRACTS[0]["title"]) + 1)]
     for passage in document.passages:
         assert text[passage.offset : passage.offset + len(passage.text)] == passage.text
-    assert output_record(record, "jsonl") is record.fields
+    assert output_record(record, "jsonl") is record.document
     assert set(BIOC_FORMATS) == {"bioc_xml", "bioc_json"}
 
 
@@ -356,7 +357,7 @@ def test_bioc_json_is_told_only_by_its_keys(tmp_path):
         corpus_file = collect_inputs([str(tmp_path / name)])[0]
         assert corpus_file.format == "jsonl", name
         records = list(read_records(corpus_file))
-        assert records[-1].fields == {"id": "b", "text": "Cisplatin."} and len(records) == 2
+        assert records[-1].document == Document("Cisplatin.", {"id": "b"}) and len(records) == 2
     # positive evidence: a document's passages, PubTator3's key, a collection's documents
     (tmp_path / "docs.json").write_text(json.dumps([pubtator3_document(ABSTRACTS[0])]) + "\n")
     (tmp_path / "pretty.json").write_text(json.dumps([pubtator3_document(ABSTRACTS[0])], indent=2))
