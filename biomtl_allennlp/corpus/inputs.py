@@ -227,7 +227,7 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
                 yield PlacedDocument.of_json(record.to_json(), warnings=tuple(record.warnings))
     elif corpus_file.format == "pubtator":
         for document in read_pubtator(corpus_file.path, strict=False):
-            yield PlacedDocument.of_json({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
+            yield PlacedDocument.of_json(document.to_json())
     elif corpus_file.format in bioc_reader.BIOC_FORMATS:
         for document in bioc_reader.read_bioc(corpus_file.path, corpus_file.format):
             chars = sum(len(passage.text or "") for passage in document.passages)

@@ -32,6 +32,12 @@ class Document:
         A PubTator file's relation lines (e.g. `("CID", "D016651", "D003490")`, without
         the PMID column), so that writing the document back reproduces them; otherwise
         ignored.
+    line : `int`, optional
+        Where the document starts in its file (a MEDLINE `PubmedArticle` element).
+    warnings : `List[str]`
+        What its reader found wrong without refusing the document (`path:line: message`,
+        e.g. an XML entity left out of the text); `allennlp tag-corpus` writes them to the
+        input's errors file.
     """
 
     text: str
@@ -40,6 +46,8 @@ class Document:
     abstract: Optional[str] = None
     entities: List[Entity] = field(default_factory=list)
     relations: List[Tuple[str, ...]] = field(default_factory=list)
+    line: Optional[int] = None
+    warnings: List[str] = field(default_factory=list)
 
     @classmethod
     def from_parts(cls, title: str, abstract: str, ids: Optional[Dict[str, Any]] = None, **fields: Any) -> "Document":

@@ -109,7 +109,7 @@ def predict_documents(
     seconds = 0.0
     for first in range(0, len(documents), batch_size):
         batch = documents[first : first + batch_size]
-        inputs = [{"pmid": d.pmid, "title": d.title, "abstract": d.abstract} for d in batch]
+        inputs = [d.to_json() for d in batch]
         started = time.perf_counter()
         outputs = predictor.predict_batch_json(inputs)
         seconds += time.perf_counter() - started

@@ -31,7 +31,8 @@ class BiomedicalEntitiesPredictor(Predictor):
     documents the merge and overlap settings).
 
     Inputs (one per line for `allennlp predict`, read by `documents.lines.LineReader`, or
-    dicts for `predict_json` / `predict_batch_json`):
+    dicts for `predict_json` / `predict_batch_json`, which also take `Document`s read
+    already, as `allennlp tag-corpus` gives them):
 
     - `{"text": ...}`, optionally with an id under `pmid`, `id`, `doc_id`, `document_id`
       or `pmcid` (echoed under the same key);
