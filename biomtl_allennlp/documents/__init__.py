@@ -13,7 +13,7 @@ the evaluations, the demo and `allennlp visualize` all go through it).
 - `pubtator.py`: PubTator files of `Document`s (`read_pubtator`, `format_pubtator`) and the predictor's
   output as PubTator;
 - `conll.py`: the predictor's output as CoNLL columns (a BIOUL tag per head);
-- `medline_xml.py`: PubMed / MEDLINE XML (`read_medline`), streaming;
+- `medline_xml.py`: PubMed / MEDLINE XML (`read_medline`: `Document`s and deletions), streaming;
 - `bioc_reader.py`, `bioc_writer.py`: BioC XML and JSON collections, entities as BioC
   annotations.
 """

@@ -344,8 +344,9 @@ def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["D
     """
     The documents of a BioC file of titles and abstracts (PubTator3's layout: a passage at
     offset 0, the title, and optionally one at `len(title) + 1`, the abstract) as
-    `Document`s (ids `{"pmid": id}`), with every annotation (of the document, its passages and their
-    sentences) whose infons have a `type`: the gold file of `allennlp pubtator-eval`.
+    `Document`s (ids `{"pmid": id}`), with every annotation (of the document, its passages
+    and their sentences) whose infons have a `type` as an entity: the gold file of
+    `allennlp pubtator-eval`.
     Annotations without a `type` or without a location are skipped, and their number
     logged as a warning.
 

@@ -1,8 +1,9 @@
 """
-`Document`: one document to tag, as the `biomedical_entities` predictor and `allennlp
-tag-corpus` take it from any input format (a JSON object, a PubTator or MEDLINE record, a
-line of text), with its ids, its text, its title and abstract parts where it has them, and
-the entities found in it.
+`Document`: the one document type of the project's readers and writers. A document to tag,
+as the `biomedical_entities` predictor and `allennlp tag-corpus` take it from any input
+format (a JSON object, a PubTator or MEDLINE record, a line of text), or a gold document
+read from a PubTator or BioC file: its ids, its text, its title and abstract parts where it
+has them, and the entities found (or annotated) in it.
 """
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -50,7 +51,9 @@ class Document:
     warnings: List[str] = field(default_factory=list)
 
     @classmethod
-    def from_parts(cls, title: str, abstract: str, ids: Optional[Dict[str, Any]] = None, **fields: Any) -> "Document":
+    def from_parts(
+        cls, title: str, abstract: str, ids: Optional[Dict[str, Any]] = None, **fields: Any
+    ) -> "Document":
         """A document of a title and an abstract (`""`: none): its text is
         `title + " " + abstract`, or just `title` without an abstract, as in PubTator, so
         that offsets agree with PubTator files."""
