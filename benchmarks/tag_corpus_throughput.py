@@ -104,11 +104,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
 
-    documents = [
-        {"pmid": d.pmid, "title": d.title, "abstract": d.abstract}
-        for path in args.data
-        for d in read_pubtator(path)
-    ][: args.max_documents]
+    documents = [d.to_json() for path in args.data for d in read_pubtator(path)][: args.max_documents]
     print("# tag-corpus throughput\n")
     print(f"- command: `python {' '.join(sys.argv)}`")
     print(f"- load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "

@@ -21,7 +21,8 @@ from typing import List, Tuple
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from biomtl_allennlp.documents.pubtator import PubtatorDocument, read_pubtator  # noqa: E402
+from biomtl_allennlp.documents.document import Document  # noqa: E402
+from biomtl_allennlp.documents.pubtator import read_pubtator  # noqa: E402
 from biomtl_allennlp.data.tokenizers.biomedical_sentence_splitter import (  # noqa: E402
     BiomedicalSentenceSplitter,
     tokenize_document,
@@ -69,7 +70,7 @@ def _context(text: str, start: int, end: int, width: int = 30) -> str:
 
 
 def evaluate_document(
-    document: PubtatorDocument,
+    document: Document,
     tokenizer: BiomedicalTokenizer,
     splitter: BiomedicalSentenceSplitter,
     max_sentence_tokens: int,
@@ -86,7 +87,7 @@ def evaluate_document(
     counts.tokens = len(token_spans)
     counts.sentences = len(sentence_spans)
     counts.windows = len(window_spans)
-    for annotation in document.annotations:
+    for annotation in document.entities:
         counts.mentions += 1
         start, end = annotation.start, annotation.end
         if _strictly_inside(start, starts, ends) or _strictly_inside(end, starts, ends):

@@ -241,7 +241,7 @@ def test_tokenization_boundaries(tmp_path, capsys):
     (tmp_path / "gold.txt").write_text(gold.read_text(encoding="utf-8"), encoding="utf-8")
     load("tokenization_boundaries").main(["--data", str(tmp_path)])
     documents = list(read_pubtator(gold))
-    mentions = sum(len(document.annotations) for document in documents)
+    mentions = sum(len(document.entities) for document in documents)
     output = capsys.readouterr().out
     assert mentions > 0 and f"| **overall** | {len(documents)} | {mentions} | 0 (0.00%) |" in output
 

@@ -16,11 +16,13 @@ Formats, by file name (a folder means every such file directly in it, sorted by 
 - BioC (`biomtl_allennlp.documents.bioc_reader`): `*.bioc.xml`, `*.bioc.json`, and `*.xml`,
   `*.xml.gz`, `*.json` files whose content is a BioC XML collection, a BioC JSON
   collection or PubTator3's BioC JSON export (`bioc_format`): per document an
-  `InputDocument` with its `BioCDocument`, whose passages are tagged one by one.
+  `PlacedDocument` with its `BioCDocument`, whose passages are tagged one by one.
 
-A document of `read_records` is an `InputDocument`: the predictor's input (`fields`; for
-JSON lines the line's object as it is, whatever its keys) or a BioC document, with its
-reader's warnings and its line (JSON lines) beside it, never inside the user's object.
+A document of `read_records` is a `PlacedDocument`: the `Document` to tag (for JSON lines
+`Document.from_json` of the line's object; an object that is no document is kept as it is,
+with the predictor's message, and gets the predictor's error output) or a BioC document,
+with its reader's warnings and its line (JSON lines) beside it, never inside the user's
+object.
 
 A file's output name is its name without these endings (`pubmed25n0001.xml.gz` ->
 `pubmed25n0001`), so two inputs with the same name in different folders are an error.
@@ -42,6 +44,7 @@ from bioc import BioCDocument
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.documents import bioc_reader, bioc_writer
+from biomtl_allennlp.documents.document import Document, ids_of
 from biomtl_allennlp.documents.json_lines import BadRecord, read_json_lines
 from biomtl_allennlp.documents.medline_xml import MedlineDeletion, read_medline
 from biomtl_allennlp.documents.pubtator import read_pubtator
@@ -62,16 +65,67 @@ ENDINGS: Tuple[Tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True)
-class InputDocument:
-    """A document of an input file: `fields`, the predictor's input (a JSON-lines input's
-    object as it is, whatever its keys), or `bioc_document`, a document of a BioC input; the
-    `warnings` of its reader (`path:line: message`, e.g. an unresolved XML entity: not
-    predictor input, written to the errors file); `line`, its line in a JSON-lines input."""
+class PlacedDocument:
+    """
+    A document of an input file, and what `tag-corpus` needs beside it.
 
-    fields: Optional[Dict[str, Any]] = None
+    # Parameters
+
+    document : `Document`, optional
+        The document to tag (MEDLINE, PubTator, JSON lines).
+    bioc_document : `BioCDocument`, optional
+        Instead, a document of a BioC input.
+    refused : `Dict[str, Any]`, optional
+        Instead, an input object that is no document (a JSON-lines input's object as it is,
+        whatever its keys), with `refusal`, the message of its error output
+        (`Document.from_json`'s, without a place).
+    refusal : `str`, optional
+    warnings : `Tuple[str, ...]`
+        The warnings of its reader (`path:line: message`, e.g. an unresolved XML entity:
+        not predictor input, written to the errors file).
+    line : `int`, optional
+        Its line in a JSON-lines input.
+    chars : `int`
+        The length of its text as `max_document_chars` counts it (title and abstract each
+        with one separator); a BioC document's is its passages'.
+    """
+
+    document: Optional[Document] = None
     bioc_document: Optional[BioCDocument] = None
+    refused: Optional[Dict[str, Any]] = None
+    refusal: Optional[str] = None
     warnings: Tuple[str, ...] = ()
     line: Optional[int] = None
+    chars: int = 0
+
+    @classmethod
+    def of_json(
+        cls, fields: Dict[str, Any], line: Optional[int] = None, warnings: Tuple[str, ...] = ()
+    ) -> "PlacedDocument":
+        """The `Document.from_json` of a predictor input, or that input `refused` with its
+        message."""
+        chars = _text_chars(fields)
+        try:
+            return cls(Document.from_json(fields), warnings=warnings, line=line, chars=chars)
+        except InputFormatError as error:
+            return cls(refused=fields, refusal=error.message, warnings=warnings, line=line, chars=chars)
+
+    @property
+    def ids(self) -> Dict[str, Any]:
+        """Its ids, as its outputs echo them (a BioC document's `id`)."""
+        if self.bioc_document is not None:
+            return {"id": self.bioc_document.id}
+        if self.document is not None:
+            return self.document.ids
+        return ids_of(self.refused or {})
+
+
+def _text_chars(fields: Dict[str, Any]) -> int:
+    """The length of the text the predictor makes of `fields` (0 when it has none)."""
+    if isinstance(fields.get("text"), str):
+        return len(fields["text"])
+    parts = [fields.get(key) for key in ("title", "abstract")]
+    return sum(len(part) + 1 for part in parts if isinstance(part, str))
 
 
 @dataclass(frozen=True)
@@ -84,7 +138,7 @@ class BiocRecord:
 
 
 # A document, the PMIDs of a deletion, or a bad line.
-Record = Union[InputDocument, List[str], BadRecord]
+Record = Union[PlacedDocument, List[str], BadRecord]
 
 OUTPUT_FORMATS = ("auto", "jsonl", "pubtator") + bioc_reader.BIOC_FORMATS
 # The file name ending of each output format's entities file.
@@ -161,7 +215,7 @@ def collect_inputs(paths: Sequence[str]) -> List[CorpusFile]:
 
 def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
     """
-    The records of one input file, in file order: an `InputDocument` per document, a list of PMIDs per
+    The records of one input file, in file order: a `PlacedDocument` per document, a list of PMIDs per
     `DeleteCitation`, a `BadRecord` per bad JSON line. A bad file (XML that is not well
     formed, a truncated gzip file, ...) raises `InputFormatError` naming the file and line.
     """
@@ -170,20 +224,21 @@ def read_records(corpus_file: CorpusFile) -> Iterator[Record]:
             if isinstance(record, MedlineDeletion):
                 yield record.pmids
             else:
-                yield InputDocument(fields=record.to_json(), warnings=tuple(record.warnings))
+                yield PlacedDocument.of_json(record.to_json(), warnings=tuple(record.warnings))
     elif corpus_file.format == "pubtator":
         for document in read_pubtator(corpus_file.path, strict=False):
-            yield InputDocument({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
+            yield PlacedDocument.of_json(document.to_json())
     elif corpus_file.format in bioc_reader.BIOC_FORMATS:
         for document in bioc_reader.read_bioc(corpus_file.path, corpus_file.format):
-            yield InputDocument(bioc_document=document)
+            chars = sum(len(passage.text or "") for passage in document.passages)
+            yield PlacedDocument(bioc_document=document, chars=chars)
     else:
         yield from _read_jsonl(corpus_file.path)
 
 
-def _read_jsonl(path: str) -> Iterator[Union[InputDocument, BadRecord]]:
+def _read_jsonl(path: str) -> Iterator[Union[PlacedDocument, BadRecord]]:
     for item in read_json_lines(path):
-        yield item if isinstance(item, BadRecord) else InputDocument(fields=item[1], line=item[0])
+        yield item if isinstance(item, BadRecord) else PlacedDocument.of_json(item[1], line=item[0])
 
 
 def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
@@ -203,24 +258,24 @@ def output_format_of(corpus_file: CorpusFile, output_format: str) -> str:
     return output_format
 
 
-def output_record(document: InputDocument, output_format: str) -> Union[Dict[str, Any], BiocRecord]:
+def output_record(document: PlacedDocument, output_format: str) -> Union[Document, BiocRecord]:
     """
     A document of `read_records` as the tagger takes it for `output_format` (an input's
-    resolved format): the predictor's input (`fields`), or for BioC outputs a
+    resolved format): the predictor's input (the `Document`), or for BioC outputs a
     `BiocRecord`, other inputs' documents made BioC documents (`document_from_record`).
 
-    Raises `InputFormatError` (the predictor's message, without a place: the caller names
-    the input's `path:line`) when a BioC output is asked for an object the predictor
-    refuses (missing keys, a non-string text, empty text), which there cannot wait for
-    the predictor's error output.
+    Raises `InputFormatError` (the predictor's message, without a place: for a BioC output
+    the caller names the input's `path:line`) for an object the predictor refuses
+    (missing keys, a non-string text, empty text).
     """
-    if output_format not in bioc_reader.BIOC_FORMATS:
-        assert document.fields is not None, "a BioC input is written as BioC"
-        return document.fields
     if document.bioc_document is not None:
+        assert output_format in bioc_reader.BIOC_FORMATS, "a BioC input is written as BioC"
         return BiocRecord(document.bioc_document, output_format)
-    assert document.fields is not None
-    return BiocRecord(bioc_writer.document_from_record(document.fields), output_format)
+    if document.document is None:
+        raise InputFormatError(document.refusal or "not a document")
+    if output_format not in bioc_reader.BIOC_FORMATS:
+        return document.document
+    return BiocRecord(bioc_writer.document_from_record(document.document), output_format)
 
 
 def output_start(corpus_file: CorpusFile, output_format: str) -> str:

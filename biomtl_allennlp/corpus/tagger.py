@@ -49,7 +49,6 @@ from biomtl_allennlp.corpus.inputs import (
     BadRecord,
     BiocRecord,
     CorpusFile,
-    InputDocument,
     output_format_of,
     output_names,
     output_record,
@@ -58,7 +57,8 @@ from biomtl_allennlp.corpus.inputs import (
 from biomtl_allennlp.corpus.output_folder import completion_problem, output_folder_lock, record_path
 from biomtl_allennlp.corpus.worker import Result, TaggerWorker
 from biomtl_allennlp.corpus.writer import CorpusSummary, Driver, FileJob, write_summary
-from biomtl_allennlp.documents.document import ids_of
+from biomtl_allennlp.documents.bioc_reader import BIOC_FORMATS
+from biomtl_allennlp.documents.document import Document
 from biomtl_allennlp.documents.lines import error_output
 
 logger = logging.getLogger(__name__)
@@ -68,10 +68,10 @@ logger = logging.getLogger(__name__)
 LARGE_DOCUMENT_CHARS = 100_000
 
 # A document on its way to a worker: its job, its index in the job's input, the worker's
-# input (a predictor input or a `BiocRecord`; `None` for a bad line or a document refused:
+# input (a `Document` or a `BiocRecord`; `None` for a bad line or an object refused:
 # its result is then already known), its warnings (lines of the errors file) and that
 # known result.
-_Item = Tuple[FileJob, int, Union[Dict[str, Any], BiocRecord, None], List[str], Optional[Result]]
+_Item = Tuple[FileJob, int, Union[Document, BiocRecord, None], List[str], Optional[Result]]
 
 
 def _error_result(
@@ -82,25 +82,6 @@ def _error_result(
     no error outputs)."""
     error = json.dumps(error_output(message, ids, line))
     return (error + "\n" if output_format == "jsonl" else "", error, [])
-
-
-def _document_chars(document: InputDocument) -> int:
-    """The length of the text the predictor makes of `document` (0 when it has none); for
-    a BioC document the sum of its passages' texts (each tagged as one input)."""
-    if document.bioc_document is not None:
-        return sum(len(passage.text or "") for passage in document.bioc_document.passages)
-    fields = document.fields or {}
-    if isinstance(fields.get("text"), str):
-        return len(fields["text"])
-    parts = [fields.get(key) for key in ("title", "abstract")]
-    return sum(len(part) + 1 for part in parts if isinstance(part, str))
-
-
-def _ids_of(document: InputDocument) -> Dict[str, Any]:
-    """The ids of a document, as its outputs echo them (a BioC document's `id`)."""
-    if document.bioc_document is not None:
-        return {"id": document.bioc_document.id}
-    return ids_of(document.fields or {})
 
 
 def _batches(
@@ -118,15 +99,15 @@ def _batches(
                     job.deleted.extend(record)
                     continue
                 warnings: List[str] = []
-                document: Union[Dict[str, Any], BiocRecord, None] = None
+                document: Union[Document, BiocRecord, None] = None
                 result: Optional[Result] = None
                 size = 0
                 if isinstance(record, BadRecord):
                     result = _error_result(record.message, job.output_format, line=record.line)
                 else:
-                    ids = _ids_of(record)
+                    ids = record.ids
                     warnings = [json.dumps({**ids, "warning": w}) for w in record.warnings]
-                    size = _document_chars(record)
+                    size = record.chars
                     if max_document_chars is not None and size > max_document_chars:
                         result = _error_result(
                             f"document of {size} characters, over the limit of "
@@ -137,9 +118,11 @@ def _batches(
                     else:
                         try:
                             document = output_record(record, job.output_format)
-                        except InputFormatError as error:  # refused as the predictor would
-                            message = str(InputFormatError(error.message, job.corpus_file.path, record.line))
-                            line = json.dumps(record.fields, ensure_ascii=False)
+                        except InputFormatError as error:  # refused: the predictor's error output
+                            message = error.message
+                            if job.output_format in BIOC_FORMATS:  # named, as no predictor saw it
+                                message = str(InputFormatError(message, job.corpus_file.path, record.line))
+                            line = json.dumps(record.refused, ensure_ascii=False)
                             result = _error_result(message, job.output_format, ids=ids, line=line)
                 job.documents += 1
                 item = (job, job.documents - 1, document, warnings, result)

@@ -10,6 +10,7 @@ import resource
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from biomtl_allennlp.corpus.inputs import BiocRecord
+from biomtl_allennlp.documents.document import Document
 
 # A worker's result for one document: its output text, its error output as a JSON line (or
 # `None`), and the types of its entities.
@@ -63,9 +64,9 @@ class TaggerWorker:
         )
 
     def tag(
-        self, documents: List[Union[Dict[str, Any], BiocRecord]]
+        self, documents: List[Union[Document, BiocRecord]]
     ) -> List[Tuple[str, Optional[str], List[str]]]:
-        """Per document (a predictor input, or a `BiocRecord`): its output lines (as
+        """Per document (a `Document`, or a `BiocRecord`): its output lines (as
         `allennlp predict` writes them; for a BioC record the document as its BioC file
         holds it), its error output as a JSON line (or `None`; a BioC document's errors,
         one line per passage), and the types of its entities."""

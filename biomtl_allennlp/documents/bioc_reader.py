@@ -37,7 +37,7 @@ from biomtl_allennlp.documents.entity import ID_KEYS
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from biomtl_allennlp.documents.pubtator import PubtatorDocument
+    from biomtl_allennlp.documents.document import Document
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -340,12 +340,13 @@ def load_bioc(path: PathLike, format_: Optional[str] = None) -> bioc.BioCCollect
 # ---------------------------------------------------------------------- PubTator view
 
 
-def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["PubtatorDocument"]:
+def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["Document"]:
     """
     The documents of a BioC file of titles and abstracts (PubTator3's layout: a passage at
     offset 0, the title, and optionally one at `len(title) + 1`, the abstract) as
-    `PubtatorDocument`s, with every annotation (of the document, its passages and their
-    sentences) whose infons have a `type`: the gold file of `allennlp pubtator-eval`.
+    `Document`s (ids `{"pmid": id}`), with every annotation (of the document, its passages
+    and their sentences) whose infons have a `type` as an entity: the gold file of
+    `allennlp pubtator-eval`.
     Annotations without a `type` or without a location are skipped, and their number
     logged as a warning.
 
@@ -355,7 +356,8 @@ def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["P
     scoring cannot score it, and widening it to one span would score text it does not
     annotate (split it into one annotation per location to score the parts).
     """
-    from biomtl_allennlp.documents.pubtator import PubtatorAnnotation, PubtatorDocument
+    from biomtl_allennlp.documents.document import Document
+    from biomtl_allennlp.documents.entity import Entity
 
     name = os.fspath(path)
     documents = []
@@ -372,7 +374,7 @@ def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["P
                 "abstract passage at len(title) + 1 (titles and abstracts, as PubTator3 has them)",
                 name,
             )
-        pubtator = PubtatorDocument(pmid=document.id, title=title, abstract=abstract)
+        pubtator = Document.from_parts(title, abstract, {"pmid": document.id})
         text = pubtator.text
         holders = [document] + list(passages) + [s for p in passages for s in p.sentences]
         for annotation in (a for holder in holders for a in holder.annotations):
@@ -402,10 +404,10 @@ def pubtator_documents(path: PathLike, format_: Optional[str] = None) -> List["P
                     name,
                 )
             identifier = annotation.infons.get("identifier")
-            pubtator.annotations.append(
-                PubtatorAnnotation(start, end, text[start:end], str(annotation.infons["type"]), identifier)
+            pubtator.entities.append(
+                Entity(start, end, text[start:end], str(annotation.infons["type"]), concept_id=identifier)
             )
-        pubtator.annotations.sort(key=lambda a: (a.start, a.end, a.type))
+        pubtator.entities.sort(key=lambda a: (a.start, a.end, a.type))
         documents.append(pubtator)
     if skipped:
         logger.warning("%s: %d annotations without a 'type' infon or a location skipped", name, skipped)

@@ -18,7 +18,7 @@ annotations and relations are kept.
 import json
 import os
 import re
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple, Union
 
 import bioc
 from bioc import biocjson, biocxml
@@ -26,8 +26,8 @@ from lxml import etree
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.documents.bioc_reader import BIOC_FORMATS, PathLike, xml_events
-from biomtl_allennlp.documents.document import Document
-from biomtl_allennlp.documents.entity import ID_KEYS, Entity
+from biomtl_allennlp.documents.document import Document, first_id
+from biomtl_allennlp.documents.entity import Entity
 
 DOCUMENT_SEPARATOR = {"bioc_xml": "", "bioc_json": ",\n"}
 ANNOTATOR = "biomtl_allennlp"
@@ -189,26 +189,28 @@ def write_bioc(path: PathLike, collection: bioc.BioCCollection, format_: str) ->
 # ---------------------------------------------------------------------- tagging
 
 
-def document_from_record(record: Mapping[str, Any]) -> bioc.BioCDocument:
+def document_from_record(record: Union[Document, Mapping[str, Any]]) -> bioc.BioCDocument:
     """
-    A predictor input as a BioC document (to write other inputs as BioC): `{"title",
-    "abstract"}` gives a `title` passage at offset 0 and an `abstract` passage at
-    `len(title) + 1` (PubTator3's layout, so document offsets are those of `title + " " +
-    abstract`); `{"text"}` one passage at 0. The id is the first of `ID_KEYS` present.
+    A `Document` (or a predictor input, read with `Document.from_json`) as a BioC document
+    (to write other inputs as BioC): one with a title gives a `title` passage at offset 0
+    and an `abstract` passage at `len(title) + 1` (PubTator3's layout, so document offsets
+    are those of `title + " " + abstract`); a text one passage at 0. The id is the first
+    of `ID_KEYS` present.
 
     Raises `InputFormatError` (without a place) with the message of the predictor's error
     output for a record it refuses (missing keys, a `text`, `title` or `abstract` that is
     not a string, empty text: `Document.from_json`), so a JSON line is refused alike
     whether it is written as JSON lines or as BioC.
     """
-    Document.from_json(record)
+    if not isinstance(record, Document):
+        record = Document.from_json(record)
     document = bioc.BioCDocument()
-    document.id = next((str(record[key]) for key in ID_KEYS if record.get(key) is not None), "")
-    if "text" in record:
-        document.add_passage(bioc.BioCPassage.of_text(record["text"]))
+    document.id = first_id(record.ids, "")
+    if record.title is None:
+        document.add_passage(bioc.BioCPassage.of_text(record.text))
         return document
-    title = record.get("title") or ""
-    abstract = record.get("abstract") or ""
+    title = record.title
+    abstract = record.abstract or ""
     for kind, text, offset in (("title", title, 0), ("abstract", abstract, len(title) + 1)):
         if kind == "abstract" and not abstract:
             continue

@@ -1,11 +1,12 @@
 """
-`Document`: one document to tag, as the `biomedical_entities` predictor and `allennlp
-tag-corpus` take it from any input format (a JSON object, a PubTator or MEDLINE record, a
-line of text), with its ids, its text, its title and abstract parts where it has them, and
-the entities found in it.
+`Document`: the one document type of the project's readers and writers. A document to tag,
+as the `biomedical_entities` predictor and `allennlp tag-corpus` take it from any input
+format (a JSON object, a PubTator or MEDLINE record, a line of text), or a gold document
+read from a PubTator or BioC file: its ids, its text, its title and abstract parts where it
+has them, and the entities found (or annotated) in it.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.documents.entity import ID_KEYS, Entity
@@ -26,7 +27,18 @@ class Document:
     abstract : `str`, optional
         The abstract part, at `abstract_start` (`""` when the document has only a title).
     entities : `List[Entity]`
-        The entities found in `text` (character offsets into it).
+        The entities found in `text` (character offsets into it): predicted, or the gold
+        entities of a PubTator or BioC file.
+    relations : `List[Tuple[str, ...]]`
+        A PubTator file's relation lines (e.g. `("CID", "D016651", "D003490")`, without
+        the PMID column), so that writing the document back reproduces them; otherwise
+        ignored.
+    line : `int`, optional
+        Where the document starts in its file (a MEDLINE `PubmedArticle` element).
+    warnings : `List[str]`
+        What its reader found wrong without refusing the document (`path:line: message`,
+        e.g. an XML entity left out of the text); `allennlp tag-corpus` writes them to the
+        input's errors file.
     """
 
     text: str
@@ -34,6 +46,24 @@ class Document:
     title: Optional[str] = None
     abstract: Optional[str] = None
     entities: List[Entity] = field(default_factory=list)
+    relations: List[Tuple[str, ...]] = field(default_factory=list)
+    line: Optional[int] = None
+    warnings: List[str] = field(default_factory=list)
+
+    @classmethod
+    def from_parts(
+        cls, title: str, abstract: str, ids: Optional[Dict[str, Any]] = None, **fields: Any
+    ) -> "Document":
+        """A document of a title and an abstract (`""`: none): its text is
+        `title + " " + abstract`, or just `title` without an abstract, as in PubTator, so
+        that offsets agree with PubTator files."""
+        text = f"{title} {abstract}" if abstract else title
+        return cls(text=text, ids=dict(ids or {}), title=title, abstract=abstract, **fields)
+
+    @property
+    def pmid(self) -> Any:
+        """The document's `pmid` id (a PubTator or MEDLINE document's PMID), else `None`."""
+        return self.ids.get("pmid")
 
     @property
     def title_end(self) -> Optional[int]:
@@ -44,6 +74,13 @@ class Document:
     def abstract_start(self) -> Optional[int]:
         """The offset of the abstract in `text`, when there is one."""
         return len(self.title) + 1 if self.title is not None and self.abstract else None
+
+    def to_json(self) -> Dict[str, Any]:
+        """The predictor input of the document (which `from_json` reads back): its ids, then
+        `title` and `abstract`, or `text`."""
+        if self.title is not None:
+            return {**self.ids, "title": self.title, "abstract": self.abstract}
+        return {**self.ids, "text": self.text}
 
     @classmethod
     def from_json(cls, json_dict: Any) -> "Document":
@@ -72,9 +109,7 @@ class Document:
                     raise InputFormatError(f"'{key}' must be a string, got {_type_name(value)}")
                 parts.append(value)
             title, abstract = parts
-            # As `PubtatorDocument.text`, so offsets agree with PubTator files.
-            text = f"{title} {abstract}" if abstract else title
-            document = cls(text=text, ids=ids, title=title, abstract=abstract)
+            document = cls.from_parts(title, abstract, ids)
         else:
             raise InputFormatError(
                 f"missing key: expected 'text', or 'title' and 'abstract'; got keys {sorted(json_dict)}"

@@ -5,7 +5,7 @@
 PubTator evaluation.
 """
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from biomtl_allennlp.common.errors import InputFormatError
 
@@ -27,21 +27,29 @@ class Entity:
         The mention as it is in the document.
     type : `str`
         The entity type (the head's type, or the common type once mapped).
-    dataset : `str`
-        The head (training dataset) that found it; after merging, the best-scoring one.
-    score : `float`
+    dataset : `str`, optional (default = `""`)
+        The head (training dataset) that found it; after merging, the best-scoring one
+        (`""` for a gold entity read from a file).
+    score : `float`, optional (default = `1.0`)
         The head's confidence (the CRF posterior probability of the entity's tags).
     datasets : `Tuple[str, ...]`
         All heads that found this span with this type, sorted; empty before merging.
+    concept_id : `str`, optional
+        The normalised concept id of a gold entity (a PubTator mention line's sixth column,
+        kept verbatim; a BioC annotation's `identifier`); `None` when there is none.
+    extra_columns : `Tuple[str, ...]`
+        Any further columns of a PubTator mention line, so that writing it back keeps them.
     """
 
     start: int
     end: int
     text: str
     type: str
-    dataset: str
-    score: float
+    dataset: str = ""
+    score: float = 1.0
     datasets: Tuple[str, ...] = ()
+    concept_id: Optional[str] = None
+    extra_columns: Tuple[str, ...] = ()
 
     def to_json(self) -> Dict[str, Any]:
         """The predictor's output form: keys `start, end, text, type, dataset, score,

@@ -60,11 +60,41 @@ def read_byte_lines(path: str) -> Iterator[Tuple[int, bytes]]:
                 yield number, data
 
 
+def decode_line(data: bytes) -> str:
+    """
+    One input line read as bytes, decoded. A line that is not valid UTF-8 raises
+    `InputFormatError` (without a place) naming the first bad byte.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputFormatError(
+            f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte {error.start + 1} "
+            "of the line (the file must be UTF-8)"
+        ) from None
+
+
+def parse_json_object(line: str) -> Dict[str, Any]:
+    """
+    The JSON object of one input line (`allennlp predict`, `tag-file`, `tag-corpus`): a line
+    that is not valid JSON (`invalid JSON: ...`) or whose value is not an object
+    (`expected a JSON object, got list`) raises `InputFormatError` (without a place).
+    """
+    try:
+        value = json.loads(line)
+    except ValueError as error:
+        raise InputFormatError(f"invalid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise InputFormatError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def read_json_lines(path: str) -> Iterator[Union[Tuple[int, Dict[str, Any]], BadRecord]]:
     """
     `(line number, object)` per JSON object line of `path`, or a `BadRecord` for a line
-    that is not UTF-8, not valid JSON or not an object (the other lines are read on). A
-    UTF-8 byte-order mark at the start of the file is removed.
+    that is not UTF-8, not valid JSON or not an object (`decode_line`, `parse_json_object`;
+    the other lines are read on). A UTF-8 byte-order mark at the start of the file is
+    removed.
     """
     for number, data in read_byte_lines(path):
         if number == 1 and data.startswith(_BYTE_ORDER_MARK):
@@ -74,20 +104,15 @@ def read_json_lines(path: str) -> Iterator[Union[Tuple[int, Dict[str, Any]], Bad
         data = data[:-1] if data.endswith(b"\n") else data
         data = data[:-1] if data.endswith(b"\r") else data
         try:
-            line = data.decode("utf-8")
-        except UnicodeDecodeError as error:
+            line = decode_line(data)
+        except InputFormatError as error:
             shown = data.decode("utf-8", errors="backslashreplace")
-            message = f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte {error.start + 1} of the line"
-            yield BadRecord(str(InputFormatError(message, path, number)), shown)
+            yield BadRecord(str(InputFormatError(error.message, path, number)), shown)
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield BadRecord(str(InputFormatError(f"invalid JSON ({error})", path, number)), line)
-            continue
-        if not isinstance(value, dict):
-            message = f"expected a JSON object per line, got {type(value).__name__}"
-            yield BadRecord(str(InputFormatError(message, path, number)), line)
+            value = parse_json_object(line)
+        except InputFormatError as error:
+            yield BadRecord(str(InputFormatError(error.message, path, number)), line)
             continue
         yield number, value
 

@@ -30,6 +30,8 @@ from typing import Any, Mapping, Optional, Tuple
 
 from allennlp.common.util import JsonDict, sanitize
 
+from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.documents.json_lines import decode_line, parse_json_object
 from biomtl_allennlp.documents.pubtator import is_annotation_line, looks_like_pubtator, parse_text_line
 from biomtl_allennlp.data.text_lines import strip_byte_order_mark
 
@@ -125,12 +127,9 @@ class LineReader:
         if kind == "json":
             self._drop_pending_title()
             try:
-                value = json.loads(raw)
-            except ValueError as error:
-                return InputLine(line=raw, error=f"invalid JSON: {error}")
-            if not isinstance(value, dict):
-                return InputLine(line=raw, error=f"expected a JSON object, got {type(value).__name__}")
-            return InputLine(value, line=raw)
+                return InputLine(parse_json_object(raw), line=raw)
+            except InputFormatError as error:
+                return InputLine(line=raw, error=error.message)
         if kind == "pubtator":
             return self._read_pubtator_line(raw)
         self._drop_pending_title()
@@ -142,16 +141,12 @@ class LineReader:
         naming the first bad byte, with the line shown with that byte escaped (`\\xe4`).
         """
         try:
-            line = data.decode("utf-8")
-        except UnicodeDecodeError as error:
+            line = decode_line(data)
+        except InputFormatError as error:
             self._at_first_line = False
             self._drop_pending_title()
             shown = data.rstrip(b"\r\n").decode("utf-8", errors="backslashreplace")
-            return InputLine(
-                line=shown,
-                error=f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte {error.start + 1} "
-                "of the line (the file must be UTF-8)",
-            )
+            return InputLine(line=shown, error=error.message)
         return self.read_line(line)
 
     def flush(self) -> Optional[InputLine]:

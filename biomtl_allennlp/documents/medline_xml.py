@@ -2,7 +2,8 @@
 Reading PubMed / MEDLINE XML (`PubmedArticleSet`: the annual baseline and the daily update
 files `pubmed*.xml.gz`), streaming, with the standard library's expat parser.
 
-For each `PubmedArticle` (and `PubmedBookArticle`) a `MedlineCitation`: its PMID, its title
+For each `PubmedArticle` (and `PubmedBookArticle`) a `Document`: its PMID (ids
+`{"pmid": ...}`), the `line` of its element in the file, its title
 (`ArticleTitle`; for a book without a chapter title, `BookTitle`) and its abstract: the text
 of the `Abstract`'s `AbstractText` parts joined by single spaces (their `Label`s are not
 part of the text; `OtherAbstract`s, e.g. translations, are left out). So the document text
@@ -37,34 +38,13 @@ from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.documents.document import Document
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 _CHUNK_BYTES = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ARTICLES = {"PubmedArticle": "MedlineCitation", "PubmedBookArticle": "BookDocument"}
-
-
-@dataclass
-class MedlineCitation:
-    """One citation: `pmid`, `title`, `abstract` (`""` when it has none), `line`, the line
-    of its `PubmedArticle` element in the file, and `warnings` (`path:line: message`, e.g.
-    an unresolved entity left out of the text)."""
-
-    pmid: str
-    title: str
-    abstract: str
-    line: int
-    warnings: List[str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        """The text that entity offsets refer to: title + " " + abstract (PubTator)."""
-        return f"{self.title} {self.abstract}" if self.abstract else self.title
-
-    def to_json(self) -> Dict[str, str]:
-        """The input of the `biomedical_entities` predictor."""
-        return {"pmid": self.pmid, "title": self.title, "abstract": self.abstract}
 
 
 @dataclass
@@ -75,7 +55,7 @@ class MedlineDeletion:
     line: int
 
 
-MedlineRecord = Union[MedlineCitation, MedlineDeletion]
+MedlineRecord = Union[Document, MedlineDeletion]
 
 
 @dataclass
@@ -197,16 +177,16 @@ class _Handler:
         elif text:
             article.abstract_parts.append(text)
 
-    def _citation(self, article: _Article) -> MedlineCitation:
+    def _citation(self, article: _Article) -> Document:
         if not article.pmid:
             raise InputFormatError(
                 f"<{self.path[1]}> without a PMID (it starts here)", self.name, article.line
             )
         title = article.title if article.title else (article.book_title or "")
-        return MedlineCitation(
-            pmid=article.pmid,
-            title=title,
-            abstract=" ".join(article.abstract_parts),
+        return Document.from_parts(
+            title,
+            " ".join(article.abstract_parts),
+            {"pmid": article.pmid},
             line=article.line,
             warnings=article.warnings,
         )
@@ -214,7 +194,7 @@ class _Handler:
 
 def format_citation(pmid: str, title: str, abstract: str) -> str:
     """One `<PubmedArticle>` element with this PMID, title and (single-part) abstract, that
-    `read_medline` reads back as `MedlineCitation(pmid, title, abstract)` (for inputs built
+    `read_medline` reads back as a `Document` of this PMID, title and abstract (for inputs built
     from other corpora: tests, benchmarks)."""
     return (
         f'<PubmedArticle><MedlineCitation><PMID Version="1">{escape(pmid)}</PMID><Article>'
@@ -238,7 +218,7 @@ def _open_binary(name: str) -> BinaryIO:
 
 def read_medline(path: PathLike) -> Iterator[MedlineRecord]:
     """
-    Yields the `MedlineCitation`s and `MedlineDeletion`s of a PubMed XML file (`.xml`, or
+    Yields the `Document`s and `MedlineDeletion`s of a PubMed XML file (`.xml`, or
     gzip-compressed, recognised by its content), in file order. See the module docstring.
     """
     name = os.fspath(path)

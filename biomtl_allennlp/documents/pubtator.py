@@ -20,12 +20,11 @@ import io
 import logging
 import os
 import re
-from dataclasses import dataclass, field
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from biomtl_allennlp.common.errors import InputFormatError
 from biomtl_allennlp.data.text_lines import open_lines, without_byte_order_mark
-from biomtl_allennlp.documents.document import first_id
+from biomtl_allennlp.documents.document import Document, first_id
 from biomtl_allennlp.documents.entity import Entity
 
 logger = logging.getLogger(__name__)
@@ -78,48 +77,6 @@ def clean_pmid(value: str) -> str:
     return clean_field(value).replace("|", "/").replace(" ", "_")
 
 
-@dataclass
-class PubtatorAnnotation:
-    """
-    One entity mention: `text` is `document.text[start:end]`; `type` the entity type
-    (`Chemical`, `Disease`, `SpecificDisease`, ...); `id` the normalised concept id column
-    (kept verbatim, `None` when the line has no such column); `extra` any further columns.
-    """
-
-    start: int
-    end: int
-    text: str
-    type: str
-    id: Optional[str] = None
-    extra: Tuple[str, ...] = ()
-
-
-@dataclass
-class PubtatorDocument:
-    """
-    One PubTator document. `relations` holds the relation lines (e.g.
-    `("CID", "D016651", "D003490")`, without the PMID column) so that writing a document
-    back reproduces them; they are otherwise ignored.
-    """
-
-    pmid: str
-    title: str
-    abstract: str
-    annotations: List[PubtatorAnnotation] = field(default_factory=list)
-    relations: List[Tuple[str, ...]] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        """The text that offsets refer to: title + " " + abstract (just the title if the
-        abstract is empty)."""
-        return f"{self.title} {self.abstract}" if self.abstract else self.title
-
-    @property
-    def title_end(self) -> int:
-        """The offset where the title ends in `text` (a sentence boundary)."""
-        return len(self.title)
-
-
 class _DocumentBuilder:
     def __init__(self, pmid: str, title: str, line_number: int) -> None:
         self.pmid = pmid
@@ -133,7 +90,7 @@ class _DocumentBuilder:
 
 def read_pubtator(
     source: PathOrLines, strict: bool = True, problems: Optional[List[str]] = None
-) -> Iterator[PubtatorDocument]:
+) -> Iterator[Document]:
     """
     Reads PubTator documents from a file path (or URL) or an iterable of lines (e.g. an
     open file or a list of strings; `\\r\\n` line ends are accepted; a byte-order mark at
@@ -168,7 +125,7 @@ def read_pubtator(
 
 def _read(
     name: str, lines: Iterable[str], strict: bool, problems: Optional[List[str]]
-) -> Iterator[PubtatorDocument]:
+) -> Iterator[Document]:
     current: Optional[_DocumentBuilder] = None
 
     def fail(line_number: int, message: str) -> InputFormatError:
@@ -237,12 +194,9 @@ def _problem(error: InputFormatError, strict: bool, problems: Optional[List[str]
 
 def _finish(
     builder: _DocumentBuilder, name: str, strict: bool, problems: Optional[List[str]]
-) -> PubtatorDocument:
-    document = PubtatorDocument(
-        pmid=builder.pmid,
-        title=builder.title,
-        abstract=builder.abstract,
-        relations=builder.relations,
+) -> Document:
+    document = Document.from_parts(
+        builder.title, builder.abstract, {"pmid": builder.pmid}, relations=builder.relations
     )
     text = document.text
     for line_number, columns in builder.mention_lines:
@@ -277,27 +231,29 @@ def _finish(
                 strict, problems,
             )
             continue
-        document.annotations.append(
-            PubtatorAnnotation(
+        document.entities.append(
+            Entity(
                 start=start,
                 end=end,
                 text=text[start:end],
                 type=entity_type,
-                id=columns[5] if len(columns) > 5 else None,
-                extra=tuple(columns[6:]),
+                concept_id=columns[5] if len(columns) > 5 else None,
+                extra_columns=tuple(columns[6:]),
             )
         )
     return document
 
 
-def format_pubtator(document: PubtatorDocument, text_lines: bool = True) -> str:
+def format_pubtator(document: Document, text_lines: bool = True) -> str:
     """
     The PubTator lines of one document (each ending with a newline, no blank line). Fields
     are written as they are (see `clean_field` for text that may hold tabs or line breaks).
 
     # Parameters
 
-    document : `PubtatorDocument`
+    document : `Document`
+        With its `pmid` id, its `title` and `abstract` (written as they are) and its
+        entities (their `concept_id` and `extra_columns` too) and relations.
     text_lines : `bool`, optional (default = `True`)
         Write the `|t|` and `|a|` lines (`False`: mention and relation lines only, for a
         document that has no title and abstract).
@@ -306,17 +262,17 @@ def format_pubtator(document: PubtatorDocument, text_lines: bool = True) -> str:
     if text_lines:
         out.write(f"{document.pmid}|t|{document.title}\n")
         out.write(f"{document.pmid}|a|{document.abstract}\n")
-    for annotation in document.annotations:
+    for entity in document.entities:
         columns = [
             document.pmid,
-            str(annotation.start),
-            str(annotation.end),
-            annotation.text,
-            annotation.type,
+            str(entity.start),
+            str(entity.end),
+            entity.text,
+            entity.type,
         ]
-        if annotation.id is not None or annotation.extra:
-            columns.append(annotation.id or "")
-        columns.extend(annotation.extra)
+        if entity.concept_id is not None or entity.extra_columns:
+            columns.append(entity.concept_id or "")
+        columns.extend(entity.extra_columns)
         out.write("\t".join(columns) + "\n")
     for relation in document.relations:
         out.write("\t".join((document.pmid,) + tuple(relation)) + "\n")
@@ -324,7 +280,7 @@ def format_pubtator(document: PubtatorDocument, text_lines: bool = True) -> str:
 
 
 def write_pubtator(
-    documents: Iterable[PubtatorDocument], file: Union[str, "os.PathLike[str]", IO[str]]
+    documents: Iterable[Document], file: Union[str, "os.PathLike[str]", IO[str]]
 ) -> None:
     """
     Writes documents in the PubTator format (a blank line after each document) to a path
@@ -348,12 +304,10 @@ def format_output(outputs: Dict[str, Any]) -> str:
     cleaned with `clean_field` / `clean_pmid`.
     """
     entities = [Entity.from_json(entity) for entity in outputs["entities"]]
-    document = PubtatorDocument(
-        pmid=clean_pmid(first_id(outputs)),
-        title=clean_field(outputs.get("title") or ""),
-        abstract=clean_field(outputs.get("abstract") or ""),
-        annotations=[
-            PubtatorAnnotation(e.start, e.end, clean_field(e.text), clean_field(e.type)) for e in entities
-        ],
+    document = Document.from_parts(
+        clean_field(outputs.get("title") or ""),
+        clean_field(outputs.get("abstract") or ""),
+        {"pmid": clean_pmid(first_id(outputs))},
+        entities=[Entity(e.start, e.end, clean_field(e.text), clean_field(e.type)) for e in entities],
     )
     return (format_pubtator(document, text_lines="title" in outputs) or "\n") + "\n"

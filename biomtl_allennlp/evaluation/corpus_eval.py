@@ -21,7 +21,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from biomtl_allennlp.common.tags import bioul_to_spans
 from biomtl_allennlp.data.crichton_tsv import read_sentences
-from biomtl_allennlp.documents.pubtator import PubtatorAnnotation, PubtatorDocument
+from biomtl_allennlp.documents.document import Document
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.data.text_lines import PathLike
 from biomtl_allennlp.evaluation.pubtator_eval import (
     gold_mentions,
@@ -32,7 +33,7 @@ from biomtl_allennlp.evaluation.pubtator_eval import (
 from biomtl_allennlp.predictors.entity_merging import TypeMapper
 
 
-def corpus_documents(path: PathLike) -> List[PubtatorDocument]:
+def corpus_documents(path: PathLike) -> List[Document]:
     """
     The sentences of a Crichton-format file as documents: id `s<N>` (N counts sentences
     from 1), text the tokens joined by single spaces, annotations the gold spans (dataset
@@ -48,14 +49,14 @@ def corpus_documents(path: PathLike) -> List[PubtatorDocument]:
         annotations = []
         for span in bioul_to_spans(tags):
             start, end = starts[span.start], starts[span.end] + len(words[span.end])
-            annotations.append(PubtatorAnnotation(start, end, text[start:end], span.label))
-        documents.append(PubtatorDocument(pmid=f"s{number}", title=text, abstract="", annotations=annotations))
+            annotations.append(Entity(start, end, text[start:end], span.label))
+        documents.append(Document.from_parts(text, "", {"pmid": f"s{number}"}, entities=annotations))
     return documents
 
 
 def evaluate_corpus(
     predictor,
-    documents: Sequence[PubtatorDocument],
+    documents: Sequence[Document],
     type_map: Optional[Mapping[str, str]] = None,
     types: Optional[Sequence[str]] = None,
     batch_size: int = 64,

@@ -30,18 +30,18 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 
 from biomtl_allennlp.common.scoring import precision_recall_f1
 from biomtl_allennlp.documents.entity import Entity
-from biomtl_allennlp.documents.pubtator import PubtatorDocument
+from biomtl_allennlp.documents.document import Document
 from biomtl_allennlp.predictors.entity_merging import TypeMapper
 
 # (document id, start, end, common type)
 Mention = Tuple[str, int, int, str]
 
 
-def gold_mentions(documents: Iterable[PubtatorDocument], type_mapper: TypeMapper) -> Set[Mention]:
+def gold_mentions(documents: Iterable[Document], type_mapper: TypeMapper) -> Set[Mention]:
     return {
         (document.pmid, annotation.start, annotation.end, type_mapper(annotation.type))
         for document in documents
-        for annotation in document.annotations
+        for annotation in document.entities
     }
 
 
@@ -92,7 +92,7 @@ def score_mentions(
 
 
 def predict_documents(
-    predictor, documents: Sequence[PubtatorDocument], batch_size: int = 64, field: str = "entities"
+    predictor, documents: Sequence[Document], batch_size: int = 64, field: str = "entities"
 ) -> Tuple[Dict[str, List[Entity]], Dict[str, float]]:
     """
     Runs a `biomedical_entities` predictor on the raw text of `documents`,
@@ -109,7 +109,7 @@ def predict_documents(
     seconds = 0.0
     for first in range(0, len(documents), batch_size):
         batch = documents[first : first + batch_size]
-        inputs = [{"pmid": d.pmid, "title": d.title, "abstract": d.abstract} for d in batch]
+        inputs = [d.to_json() for d in batch]
         started = time.perf_counter()
         outputs = predictor.predict_batch_json(inputs)
         seconds += time.perf_counter() - started
@@ -133,7 +133,7 @@ def predict_documents(
 
 def evaluate(
     predictor,
-    gold_documents: Sequence[PubtatorDocument],
+    gold_documents: Sequence[Document],
     type_map: Optional[Mapping[str, str]] = None,
     types: Optional[Sequence[str]] = None,
     batch_size: int = 64,

@@ -31,7 +31,8 @@ class BiomedicalEntitiesPredictor(Predictor):
     documents the merge and overlap settings).
 
     Inputs (one per line for `allennlp predict`, read by `documents.lines.LineReader`, or
-    dicts for `predict_json` / `predict_batch_json`):
+    dicts for `predict_json` / `predict_batch_json`, which also take `Document`s read
+    already, as `allennlp tag-corpus` gives them):
 
     - `{"text": ...}`, optionally with an id under `pmid`, `id`, `doc_id`, `document_id`
       or `pmcid` (echoed under the same key);
@@ -214,6 +215,10 @@ class BiomedicalEntitiesPredictor(Predictor):
         documents: List[Document] = []
         positions: List[int] = []
         for position, json_dict in enumerate(inputs):
+            if isinstance(json_dict, Document):  # read already (`allennlp tag-corpus`)
+                documents.append(json_dict)
+                positions.append(position)
+                continue
             line = json_dict.line if isinstance(json_dict, InputLine) else None
             if isinstance(json_dict, InputLine) and (json_dict.skip or json_dict.error is not None):
                 if json_dict.error is not None:

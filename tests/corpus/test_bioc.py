@@ -22,6 +22,7 @@ from biomtl_allennlp.corpus.inputs import (
 from biomtl_allennlp.corpus.tagger import tag_corpus
 from biomtl_allennlp.documents.bioc_reader import BIOC_FORMATS, bioc_format, load_bioc, read_bioc
 from biomtl_allennlp.documents.bioc_writer import document_from_record, write_bioc
+from biomtl_allennlp.documents.document import Document
 from biomtl_allennlp.pretrained import tagger_path
 from tests.conftest import PROJECT_ROOT
 from tests.corpus.medline_fixtures import article_set, citation, shipped_abstracts
@@ -306,7 +307,7 @@ def test_output_formats(tmp_path):
     assert [(p.infons["type"], p.offset) for p in document.passages] == [("title", 0), ("abstract", len(ABSTRACTS[0]["title"]) + 1)]
     for passage in document.passages:
         assert text[passage.offset : passage.offset + len(passage.text)] == passage.text
-    assert output_record(record, "jsonl") is record.fields
+    assert output_record(record, "jsonl") is record.document
     assert set(BIOC_FORMATS) == {"bioc_xml", "bioc_json"}
 
 
@@ -320,11 +321,11 @@ def test_pubtator_eval_gold_can_be_bioc(tmp_path):
     collection = bioc_collection()
     for number, document in enumerate(gold):
         converted = document_from_record({"pmid": document.pmid, "title": document.title, "abstract": document.abstract})
-        for index, annotation in enumerate(document.annotations):
+        for index, annotation in enumerate(document.entities):
             passage = converted.passages[0 if annotation.start < len(document.title) else 1]
             made = bioc.BioCAnnotation()
             made.id, made.text = str(index), annotation.text
-            made.infons.update({"type": annotation.type, "identifier": annotation.id})
+            made.infons.update({"type": annotation.type, "identifier": annotation.concept_id})
             made.add_location(bioc.BioCLocation(annotation.start, annotation.end - annotation.start))
             passage.add_annotation(made)
         collection.add_document(converted)
@@ -333,9 +334,9 @@ def test_pubtator_eval_gold_can_be_bioc(tmp_path):
         back = pubtator_documents(tmp_path / f"gold.{format_}")
         assert [(d.pmid, d.title, d.abstract) for d in back] == [(d.pmid, d.title, d.abstract) for d in gold]
         for a, b in zip(back, gold):
-            key = lambda x: (x.start, x.end, x.text, x.type, x.id)  # noqa: E731
-            assert sorted(map(key, a.annotations)) == sorted(map(key, b.annotations))
-    assert sum(len(d.annotations) for d in gold) > 100
+            key = lambda x: (x.start, x.end, x.text, x.type, x.concept_id)  # noqa: E731
+            assert sorted(map(key, a.entities)) == sorted(map(key, b.entities))
+    assert sum(len(d.entities) for d in gold) > 100
     full = bioc_collection(full_text_document())
     write_bioc(tmp_path / "full.xml", full, "bioc_xml")
     with pytest.raises(InputFormatError, match=r"full\.xml: document 'PMC0000001': expected a title passage"):
@@ -356,7 +357,7 @@ def test_bioc_json_is_told_only_by_its_keys(tmp_path):
         corpus_file = collect_inputs([str(tmp_path / name)])[0]
         assert corpus_file.format == "jsonl", name
         records = list(read_records(corpus_file))
-        assert records[-1].fields == {"id": "b", "text": "Cisplatin."} and len(records) == 2
+        assert records[-1].document == Document("Cisplatin.", {"id": "b"}) and len(records) == 2
     # positive evidence: a document's passages, PubTator3's key, a collection's documents
     (tmp_path / "docs.json").write_text(json.dumps([pubtator3_document(ABSTRACTS[0])]) + "\n")
     (tmp_path / "pretty.json").write_text(json.dumps([pubtator3_document(ABSTRACTS[0])], indent=2))
@@ -390,4 +391,4 @@ def test_bioc_gold_locations_are_checked(tmp_path):
     with pytest.raises(InputFormatError, match=rf"document '{pmid}', annotation '9': its location \(0, length 100000\) ends after the text"):
         pubtator_documents(gold([{"offset": 0, "length": 100000}]))
     (document,) = pubtator_documents(gold([{"offset": 2, "length": 5}], holder="sentence"))
-    assert (2, 7, "Disease") in [(a.start, a.end, a.type) for a in document.annotations]
+    assert (2, 7, "Disease") in [(a.start, a.end, a.type) for a in document.entities]

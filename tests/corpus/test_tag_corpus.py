@@ -12,10 +12,11 @@ import ray
 
 from biomtl_allennlp import load_tagger
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.corpus.inputs import BadRecord, InputDocument, collect_inputs, input_format, read_records
+from biomtl_allennlp.corpus.inputs import BadRecord, PlacedDocument, collect_inputs, input_format, read_records
 from biomtl_allennlp.corpus.tagger import tag_corpus
 from biomtl_allennlp.documents.pubtator import format_output
-from biomtl_allennlp.documents.pubtator import PubtatorDocument, write_pubtator
+from biomtl_allennlp.documents.document import Document
+from biomtl_allennlp.documents.pubtator import write_pubtator
 from biomtl_allennlp.pretrained import tagger_path
 from tests.corpus.medline_fixtures import (
     BOOK,
@@ -48,7 +49,7 @@ def make_corpus(folder: Path) -> Path:
     lines = [json.dumps({"pmid": d["pmid"], "title": d["title"], "abstract": d["abstract"]}) for d in docs[7:]]
     lines.insert(1, json.dumps({"id": "empty", "text": ""}))
     write(folder / "more.jsonl", "\n".join(lines) + "\n\n")
-    write_pubtator([PubtatorDocument(**d) for d in docs[:2]], folder / "docs.pubtator")
+    write_pubtator([Document.from_parts(d["title"], d["abstract"], {"pmid": d["pmid"]}) for d in docs[:2]], folder / "docs.pubtator")
     (folder / "README").write_text("not an input\n")
     return folder
 
@@ -67,9 +68,14 @@ def tagged(local_ray, corpus, tmp_path_factory):
     return out, summary
 
 
-def documents_of(path: Path):
+def placed_of(path: Path):
     (corpus_file,) = collect_inputs([str(path)])
-    return [record.fields for record in read_records(corpus_file) if isinstance(record, InputDocument)]
+    return [record for record in read_records(corpus_file) if isinstance(record, PlacedDocument)]
+
+
+def documents_of(path: Path):
+    """The predictor inputs of a file: its documents, and the objects that are none as they are."""
+    return [record.document or record.refused for record in placed_of(path)]
 
 
 def test_every_input_gets_its_file_and_a_bad_one_is_reported(corpus, tagged):
@@ -96,7 +102,7 @@ def test_outputs_are_in_input_order_with_exact_offsets(corpus, tagged):
     out, _ = tagged
     for name, output in [("pubmed25n0001.xml.gz", "pubmed25n0001"), ("pubmed25n0002.xml", "pubmed25n0002"),
                          ("more.jsonl", "more"), ("docs.pubtator", "docs")]:  # fmt: skip
-        inputs = documents_of(corpus / name)
+        inputs = [record.ids for record in placed_of(corpus / name)]
         outputs = [json.loads(line) for line in (out / f"{output}.jsonl").read_text().splitlines()]
         assert [o.get("pmid", o.get("id")) for o in outputs] == [i.get("pmid", i.get("id")) for i in inputs]
         for document in outputs:
@@ -196,8 +202,9 @@ def test_input_collection_errors(tmp_path):
     # bad lines of a JSON-lines file are bad records naming the line (issue 41), not the end
     bad = write(tmp_path / "bad.jsonl", '{"text": "ok"}\n[1, 2]\n\n{"text": \n{"text": "last"}\n')
     first, listed, broken, last = read_records(collect_inputs([str(bad)])[0])
-    assert first == InputDocument({"text": "ok"}, line=1) and last == InputDocument({"text": "last"}, line=5)
-    assert listed == BadRecord(f"{bad}:2: expected a JSON object per line, got list", "[1, 2]")
+    assert first == PlacedDocument(Document("ok"), line=1, chars=2)
+    assert last == PlacedDocument(Document("last"), line=5, chars=4)
+    assert listed == BadRecord(f"{bad}:2: expected a JSON object, got list", "[1, 2]")
     assert broken.message.startswith(f"{bad}:4: invalid JSON") and broken.line == '{"text": '
 
 

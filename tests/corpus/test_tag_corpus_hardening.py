@@ -15,6 +15,7 @@ from biomtl_allennlp.corpus import output_folder, tagger, worker, writer
 from biomtl_allennlp.corpus.inputs import BiocRecord, collect_inputs
 from biomtl_allennlp.corpus.output_folder import OutputFolderLockedError, output_folder_lock
 from biomtl_allennlp.corpus.tagger import tag_corpus
+from biomtl_allennlp.documents.document import Document
 from biomtl_allennlp.pretrained import tagger_path
 from tests.corpus.medline_fixtures import STRUCTURED, TITLE_ONLY, article_set, shipped_abstracts, write
 
@@ -180,11 +181,11 @@ def test_bad_lines_and_a_size_limit(local_ray, tmp_path):
     assert [o.get("id") for o in outputs] == ["a", None, None, None, "d", "long", "e"]
     assert outputs[0]["entities"] and outputs[4]["text"] == "Hydrogen peroxide." and outputs[6]["entities"]
     assert outputs[1] == {
-        "error": f"{path}:2: not valid UTF-8: byte 0xe4 at byte 23 of the line",
+        "error": f"{path}:2: not valid UTF-8: byte 0xe4 at byte 23 of the line (the file must be UTF-8)",
         "line": '{"id": "b", "text": "N\\xe4ive T cells"}',
     }
-    assert outputs[2]["error"] == f"{path}:3: expected a JSON object per line, got list"
-    assert outputs[3]["error"].startswith(f"{path}:4: invalid JSON (Invalid control character")
+    assert outputs[2]["error"] == f"{path}:3: expected a JSON object, got list"
+    assert outputs[3]["error"].startswith(f"{path}:4: invalid JSON: Invalid control character")
     assert outputs[5] == {
         "id": "long",
         "error": "document of 10400 characters, over the limit of 10000 (max_document_chars); not tagged",
@@ -203,9 +204,9 @@ class _OneSlowDocumentWorker:
     def tag(self, documents):
         results = []
         for document in documents:
-            if document.get("text") == "SLOW":
+            if document.text == "SLOW":
                 time.sleep(8)
-            results.append((json.dumps(document) + "\n", None, []))
+            results.append((json.dumps(document.to_json()) + "\n", None, []))
         return results
 
     def stats(self):
@@ -275,12 +276,13 @@ def test_bad_lines_written_as_bioc_are_error_outputs_naming_their_line(tmp_path)
         job = _job(path, tmp_path, output_format)
         (items,) = [batch for batch in tagger._batches([job], 100, max_document_chars=60) if batch]
         results = [item[4] for item in items]
-        refused = output_format != "jsonl"  # else by the predictor, in the worker
-        assert [r is None for r in results] == [False, False] + [not refused] * 4 + [True, True]
+        assert [r is None for r in results] == [False, False] + [False] * 4 + [True, True]
         assert json.loads(results[0][1])["error"].startswith("document of 70 characters, over the limit of 60")
         assert json.loads(results[1][1])["error"].startswith(f"{path}:2: invalid JSON")
         if output_format == "jsonl":  # the predictor's error outputs (`test_bad_lines_and_a_size_limit`)
-            assert items[2][2] == json.loads(REFUSED[0][0])
+            for (line, message), result in zip(REFUSED, results[2:6]):
+                assert json.loads(result[1]) == {"error": message, "line": line}
+                assert result[0] == result[1] + "\n"
             continue
         for number, ((line, message), result) in enumerate(zip(REFUSED, results[2:6]), start=3):
             assert json.loads(result[1]) == {"error": f"{path}:{number}: {message}", "line": line}
@@ -289,7 +291,7 @@ def test_bad_lines_written_as_bioc_are_error_outputs_naming_their_line(tmp_path)
         assert isinstance(mine, BiocRecord) and mine.document.id == "mine"
         assert [p.text for p in mine.document.passages] == [TEXT]
     # the user's fields are never taken for internal keys
-    assert items[6][2] == {"id": "mine", "text": TEXT, "_warnings": ["mine"], "bioc_document": "mine too"}
+    assert items[6][2] == Document(TEXT, {"id": "mine"})
     assert items[6][3] == []
 
 
@@ -366,14 +368,14 @@ def test_a_corrupt_completion_record_is_unreadable_not_a_crash(tmp_path, record)
 
 
 class _NoModelWorker(_OneSlowDocumentWorker):
-    """A stand-in for `TaggerWorker` (no model) that writes BioC records as they are."""
+    """A stand-in for `TaggerWorker` (no model) that writes BioC records and documents as they are."""
 
     def tag(self, documents):
         from biomtl_allennlp.documents.bioc_writer import format_document
 
         return [
             (format_document(d.document, d.output_format), None, []) if isinstance(d, BiocRecord)
-            else (json.dumps(d) + "\n", None, [])
+            else (json.dumps(d.to_json()) + "\n", None, [])
             for d in documents
         ]  # fmt: skip
 
@@ -394,7 +396,7 @@ def test_bad_lines_written_as_bioc_end_to_end(local_ray, tmp_path, monkeypatch):
         assert summary.documents == 8 and summary.warnings == 0
         if output_format == "jsonl":
             outputs = [json.loads(line) for line in (out / name).read_text().splitlines()]
-            assert outputs[6] == {"id": "mine", "text": TEXT, "_warnings": ["mine"], "bioc_document": "mine too"}
+            assert outputs[6] == {"id": "mine", "text": TEXT}  # a document: the user's keys are no internal ones
             continue
         assert summary.documents_with_errors == 6
         assert [d.id for d in load_bioc(out / name, output_format).documents] == ["mine", "last"]

@@ -59,7 +59,7 @@ def test_json_lines_are_split_at_line_feeds_and_bad_lines_named(tmp_path):
     assert [number for number, _ in read_byte_lines(str(path))] == [1, 3, 4]
     records = list(read_json_lines(str(path)))
     assert records[0] == (1, {"text": "ab"})  # a carriage return between values is JSON whitespace
-    assert records[1] == BadRecord(f"{path}:3: expected a JSON object per line, got list", "[1]")
+    assert records[1] == BadRecord(f"{path}:3: expected a JSON object, got list", "[1]")
     assert records[2].message.startswith(f"{path}:4: not valid UTF-8: byte 0xe4")
     with pytest.raises(InputFormatError, match="cannot be read"):
         list(read_byte_lines(str(tmp_path / "missing.jsonl")))

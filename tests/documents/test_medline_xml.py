@@ -3,7 +3,8 @@ import gzip
 import pytest
 
 from biomtl_allennlp.common.errors import InputFormatError
-from biomtl_allennlp.documents.medline_xml import MedlineCitation, MedlineDeletion, read_medline
+from biomtl_allennlp.documents.document import Document
+from biomtl_allennlp.documents.medline_xml import MedlineDeletion, read_medline
 from tests.corpus.medline_fixtures import (
     BOOK,
     DELETION,
@@ -14,15 +15,15 @@ from tests.corpus.medline_fixtures import (
 )
 
 EXPECTED = [
-    MedlineCitation(
-        pmid="100",
-        title="Cisplatin-induced nephrotoxicity in BRCA1 carriers.",
-        abstract="Renal failure & Töxicity after cisplatin. "
+    Document.from_parts(
+        "Cisplatin-induced nephrotoxicity in BRCA1 carriers.",
+        "Renal failure & Töxicity after cisplatin. "
         "We measured H2O intake in 12 patients with Crohn’s disease.",
+        {"pmid": "100"},
         line=4,
     ),
-    MedlineCitation(pmid="101", title="Tamoxifen and breast cancer in BRCA2 carriers.", abstract="", line=20),
-    MedlineCitation(pmid="102", title="Hereditary haemochromatosis", abstract="HFE mutations cause iron overload.", line=21),
+    Document.from_parts("Tamoxifen and breast cancer in BRCA2 carriers.", "", {"pmid": "101"}, line=20),
+    Document.from_parts("Hereditary haemochromatosis", "HFE mutations cause iron overload.", {"pmid": "102"}, line=21),
     MedlineDeletion(pmids=["5", "6"], line=22),
 ]
 

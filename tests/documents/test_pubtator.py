@@ -6,9 +6,9 @@ from typing import List
 import pytest
 
 from biomtl_allennlp.common.errors import InputFormatError
+from biomtl_allennlp.documents.document import Document
+from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.documents.pubtator import (
-    PubtatorAnnotation,
-    PubtatorDocument,
     clean_field,
     clean_pmid,
     format_pubtator,
@@ -53,18 +53,18 @@ def test_read_sample() -> None:
         "Lithium toxicity in a newborn. A newborn with lithium-induced atrial flutter."
     )
     assert first.title_end == 30
-    assert first.annotations[0] == PubtatorAnnotation(0, 7, "Lithium", "Chemical", "D008094")
-    assert first.annotations[2].text == "atrial flutter"
+    assert first.entities[0] == Entity(0, 7, "Lithium", "Chemical", concept_id="D008094")
+    assert first.entities[2].text == "atrial flutter"
     assert first.relations == [("CID", "D008094", "D001282")]
     for document in documents:
-        for annotation in document.annotations:
+        for annotation in document.entities:
             assert document.text[annotation.start:annotation.end] == annotation.text
     second = documents[1]
     assert second.abstract == "" and second.text == "No abstract here"
-    assert second.annotations == [PubtatorAnnotation(3, 11, "abstract", "DiseaseClass", None)]
+    assert second.entities == [Entity(3, 11, "abstract", "DiseaseClass")]
     third = documents[2]
-    assert third.annotations[0].id == "D001943|D010051"
-    assert third.annotations[0].extra == ("Breast cancer|ovarian cancer",)
+    assert third.entities[0].concept_id == "D001943|D010051"
+    assert third.entities[0].extra_columns == ("Breast cancer|ovarian cancer",)
 
 
 def test_crlf_leading_blank_lines_and_no_final_blank_line(tmp_path: Path) -> None:
@@ -96,11 +96,11 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 def test_round_trip_of_unicode_text(tmp_path: Path) -> None:
-    document = PubtatorDocument(
-        pmid="9", title="α-Synuclein | café 👍", abstract="Naïve e\u0301 text.",
-        annotations=[PubtatorAnnotation(0, 11, "α-Synuclein", "Gene", "")],
+    document = Document.from_parts(
+        "α-Synuclein | café 👍", "Naïve e\u0301 text.", {"pmid": "9"},
+        entities=[Entity(0, 11, "α-Synuclein", "Gene", concept_id="")],
     )
-    document.annotations.append(PubtatorAnnotation(21, 26, "Naïve", "X", None))
+    document.entities.append(Entity(21, 26, "Naïve", "X"))
     assert document.text[21:26] == "Naïve"
     path = tmp_path / "u.txt"
     write_pubtator([document], path)
@@ -110,7 +110,7 @@ def test_round_trip_of_unicode_text(tmp_path: Path) -> None:
 def test_whitespace_padded_mention_column_is_accepted() -> None:
     text = "5|t|Some febrile seizures here.\n5|a|\n5\t13\t21\tseizures  \tDisease\tD1\n"
     (document,) = read_pubtator(lines(text))
-    assert document.annotations == [PubtatorAnnotation(13, 21, "seizures", "Disease", "D1")]
+    assert document.entities == [Entity(13, 21, "seizures", "Disease", concept_id="D1")]
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_cleaning_keeps_lengths() -> None:
     assert len(cleaned) == len(value)
     assert clean_pmid("12 3|4\t") == "12_3/4_"
     # Documents written with cleaned fields read back.
-    document = PubtatorDocument("1", clean_field("T\tx"), clean_field("A\nb"))
+    document = Document.from_parts(clean_field("T\tx"), clean_field("A\nb"), {"pmid": "1"})
     assert list(read_pubtator(lines(format_pubtator(document)))) == [document]
     assert format_pubtator(document, text_lines=False) == ""
 
@@ -222,4 +222,4 @@ def test_cleaning_keeps_lengths() -> None:
 def test_real_corpora_parse_without_errors(name: str, documents: int, mentions: int) -> None:
     parsed = list(read_pubtator(SHARED_PUBTATOR / name))
     assert len(parsed) == documents
-    assert sum(len(d.annotations) for d in parsed) == mentions
+    assert sum(len(d.entities) for d in parsed) == mentions

@@ -36,7 +36,7 @@ def test_sentences_become_space_joined_documents_with_exact_offsets(tmp_path):
     assert [d.text for d in documents] == [
         "Cisplatin induced renal failure .", "No entities", "Aspirin and the gene WT1"
     ]
-    spans = [[(a.start, a.end, a.text, a.type) for a in d.annotations] for d in documents]
+    spans = [[(a.start, a.end, a.text, a.type) for a in d.entities] for d in documents]
     assert spans == [
         [(0, 9, "Cisplatin", "Chemical"), (18, 31, "renal failure", "Disease")],
         [],
@@ -51,7 +51,7 @@ def test_bio_corpora_read_the_same(tmp_path):
     path = tmp_path / "test.tsv"
     path.write_text("IL-2\tB-protein\nreceptor\tI-protein\nin\tO\nT\tB-cell_type\ncells\tI-cell_type\n")
     (document,) = corpus_documents(path)
-    assert [(a.start, a.end, a.type) for a in document.annotations] == [(0, 13, "protein"), (17, 24, "cell_type")]
+    assert [(a.start, a.end, a.type) for a in document.entities] == [(0, 13, "protein"), (17, 24, "cell_type")]
 
 
 def test_merged_union_and_each_head_equal_the_predictor_run_that_way(tmp_path, monkeypatch, capsys):

@@ -3,7 +3,9 @@ import json
 import pytest
 from allennlp.predictors import Predictor
 
-from biomtl_allennlp.documents.pubtator import PubtatorAnnotation, PubtatorDocument, write_pubtator
+from biomtl_allennlp.documents.document import Document
+from biomtl_allennlp.documents.entity import Entity
+from biomtl_allennlp.documents.pubtator import write_pubtator
 from biomtl_allennlp.documents.entity import Entity
 from biomtl_allennlp.evaluation.pubtator_eval import (
     evaluate,
@@ -17,12 +19,12 @@ from tests.run_allennlp import run_allennlp
 
 
 def document(pmid, title, abstract, *mentions):
-    text = f"{title} {abstract}" if abstract else title
+    text = Document.from_parts(title, abstract).text
     annotations = []
     for mention, entity_type in mentions:
         start = text.index(mention)
-        annotations.append(PubtatorAnnotation(start, start + len(mention), mention, entity_type))
-    return PubtatorDocument(pmid, title, abstract, annotations)
+        annotations.append(Entity(start, start + len(mention), mention, entity_type))
+    return Document.from_parts(title, abstract, {"pmid": pmid}, entities=annotations)
 
 
 GOLD = [

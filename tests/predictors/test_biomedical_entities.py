@@ -283,7 +283,7 @@ class TestLines:
         (document,) = read_pubtator(text.splitlines(keepends=True))
         assert document.pmid == "9"
         assert len(document.text) == len(output["text"])
-        assert [(a.start, a.end, a.type) for a in document.annotations] == [
+        assert [(a.start, a.end, a.type) for a in document.entities] == [
             (e["start"], e["end"], e["type"]) for e in output["entities"]
         ]
         assert output["entities"]
@@ -345,7 +345,7 @@ def test_allennlp_predict_command(tiny_archive_path, tmp_path, monkeypatch):
     documents = list(read_pubtator(blocks[1].splitlines(keepends=True) + ["\n"] + blocks[3].splitlines(keepends=True)))
     assert [d.pmid for d in documents] == ["555", "6"]
     assert documents[0].text == lines[2]["text"]
-    assert [(a.start, a.end, a.type) for a in documents[0].annotations] == [
+    assert [(a.start, a.end, a.type) for a in documents[0].entities] == [
         (e["start"], e["end"], e["type"]) for e in lines[2]["entities"]
     ]
 
