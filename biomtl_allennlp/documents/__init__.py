@@ -1,7 +1,8 @@
 """
 Documents and their file formats: the one place where the project reads and writes
 documents and their entities (the predictor, `allennlp tag-file`, `allennlp tag-corpus`,
-the evaluations, the demo and `allennlp visualize` all go through it).
+the evaluations, the demo and `allennlp visualize` all go through it). The training
+corpora's token-level TSV is read by `data/crichton_tsv.py`, beside the dataset reader.
 
 - `document.py`: `Document`, the one document type of the readers and writers (ids,
   text, title and abstract parts, entities);

@@ -49,7 +49,9 @@ def test_a_line_keeps_its_line_beside_the_users_object():
     assert read.line == '{"text": "p53", "line": "mine"}' and read.error is None
     title = reader.read_line("12|t|A title\n")
     assert title == {} and title.skip
-    assert reader.flush() == {"pmid": "12", "title": "A title", "abstract": ""} and reader.flush() is None
+    flushed = reader.flush()
+    assert flushed == {"pmid": "12", "title": "A title", "abstract": ""} and reader.flush() is None
+    assert flushed.error is None and not flushed.skip
 
 
 def test_json_lines_are_split_at_line_feeds_and_bad_lines_named(tmp_path):
