@@ -88,7 +88,7 @@ from research.plan import (
 from research.postprocess import build_dictionary
 from research.report import write_results
 from research.run import execute
-from research.store import metrics_complete, restore_from_store, save_to_store
+from research.store import metrics_complete, restore_from_store, save_to_store, stored_datasets
 
 SCRIPT = "research.reproduce"  # run as `python -m research.reproduce`
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
@@ -223,7 +223,12 @@ def main(argv: Optional[Sequence[str]] = None, shown_command: Optional[str] = No
         Path(args.store) if args.store
         else results_path.with_name(results_path.stem + "_runs")
     )
-    many_datasets = discover_datasets(data_root) if MANY in args.models else []
+    many_datasets = []
+    if MANY in args.models:
+        # Tables from the committed records need no data: the records name their datasets.
+        if args.tables_only and not data_root.is_dir():
+            many_datasets = stored_datasets(store_dir, MANY)
+        many_datasets = many_datasets or discover_datasets(data_root)
     runs = plan_runs(
         budget, args.models, args.dataset_list, runs_dir, args.all_seeds, many_datasets
     )

@@ -88,3 +88,14 @@ def metrics_file(run: Run, store_dir: Optional[Path]) -> Path:
         if stored.is_file():
             return stored.resolve()
     return run.metrics_path
+
+
+def stored_datasets(store_dir: Path, model: str) -> List[str]:
+    """The datasets of the first committed record of a `model` run in `store_dir` (`[]` when
+    there is none): what `--tables-only` plans the many-dataset runs with on a checkout
+    without the data root."""
+    for path in sorted(Path(store_dir).glob("*/run.json")):
+        record = read_json(path)
+        if record and record.get("model") == model and isinstance(record.get("datasets"), list):
+            return list(record["datasets"])
+    return []
