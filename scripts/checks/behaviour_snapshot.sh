@@ -10,7 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 FINAL=$(realpath -m "$1")
 # Outputs name their input files: every run writes under the same folder, then moves it.
+# One run at a time on a machine (a second waits for the first).
 OUT=/tmp/biomtl_behaviour_snapshot
+exec 9> "$OUT.lock"
+flock 9
 rm -rf "$OUT" "$FINAL" && mkdir -p "$OUT"
 AL=".venv/bin/allennlp"
 PY=".venv/bin/python"
